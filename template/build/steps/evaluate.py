@@ -1,0 +1,108 @@
+"""Score the trained model on the test split and write evaluation.json.
+
+Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
+  model       {base}/model/model.tar.gz      the training job's artifact
+  test        {base}/test/*.csv              no header, label first
+  inference   {base}/inference/inference.py  the serving code (beside this file locally)
+  output      {base}/evaluation/evaluation.json
+The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
+so the Model Registry shows them. The "gate" block explains the gate's verdict; the
+pipeline's ConditionStep makes the decision itself from the metric value.
+"""
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn import metrics
+
+LOWER_IS_BETTER = {"rmse", "mae"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-dir", default="/opt/ml/processing")
+    parser.add_argument(
+        "--problem-type",
+        required=True,
+        choices=["regression", "binary_classification", "multiclass_classification"],
+    )
+    parser.add_argument("--gate-metric", required=True)
+    parser.add_argument("--gate-threshold", type=float, required=True)
+    return parser.parse_args(argv)
+
+
+def load_inference_module(base: Path):
+    # inference.py is the serving code; import it rather than re-implement prediction.
+    sys.path[:0] = [str(Path(__file__).resolve().parent), str(base / "inference")]
+    import inference
+
+    return inference
+
+
+def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarray) -> dict:
+    if problem_type == "regression":
+        return {
+            "rmse": float(np.sqrt(metrics.mean_squared_error(labels, predictions))),
+            "mae": float(metrics.mean_absolute_error(labels, predictions)),
+            "r2": float(metrics.r2_score(labels, predictions)),
+        }
+    if problem_type == "binary_classification":
+        return {
+            "auc": float(metrics.roc_auc_score(labels, predictions)),
+            "accuracy": float(metrics.accuracy_score(labels, predictions >= 0.5)),
+            "f1": float(metrics.f1_score(labels, predictions >= 0.5)),
+        }
+    predicted_classes = np.argmax(predictions, axis=1)
+    return {
+        "accuracy": float(metrics.accuracy_score(labels, predicted_classes)),
+        "f1_macro": float(metrics.f1_score(labels, predicted_classes, average="macro")),
+    }
+
+
+def gate_verdict(name: str, value: float, threshold: float) -> dict:
+    lower_is_better = name in LOWER_IS_BETTER
+    passed = value <= threshold if lower_is_better else value >= threshold
+    return {
+        "metric": name,
+        "value": value,
+        "threshold": threshold,
+        "direction": "<=" if lower_is_better else ">=",
+        "passed": passed,
+        # How far the metric is on the wrong side of the threshold (0 when it passes).
+        "shortfall": round(max(0.0, value - threshold if lower_is_better else threshold - value), 6),
+    }
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    base = Path(args.base_dir)
+    inference = load_inference_module(base)
+    with tempfile.TemporaryDirectory() as model_dir:
+        with tarfile.open(next((base / "model").glob("*.tar.gz"))) as archive:
+            archive.extractall(model_dir, filter="data")
+        model = inference.model_fn(model_dir)
+    test = np.vstack(
+        [np.loadtxt(f, delimiter=",", ndmin=2) for f in sorted((base / "test").glob("*.csv"))]
+    )
+    predictions = inference.predict_fn(test[:, 1:], model)
+    scores = compute_metrics(args.problem_type, test[:, 0], predictions)
+    if args.gate_metric not in scores:
+        raise SystemExit(f"evaluate: gate metric {args.gate_metric!r} not in {sorted(scores)}")
+    report = {
+        f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
+        "gate": gate_verdict(args.gate_metric, scores[args.gate_metric], args.gate_threshold),
+    }
+    out_dir = base / "evaluation"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"evaluate: {json.dumps(report['gate'])}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

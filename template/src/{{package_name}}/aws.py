@@ -1,0 +1,64 @@
+"""Which AWS account, region, bucket and role the pipeline targets.
+
+Names follow infra/bootstrap.yml's conventions and can be overridden per
+environment (CI sets them from repository variables):
+  MLOPS_ARTIFACT_BUCKET      default <slug>-<account>-<region>
+  MLOPS_SAGEMAKER_ROLE_ARN   default arn:aws:iam::<account>:role/<slug>-sagemaker-execution
+  MLOPS_AWS_ACCOUNT_ID       skips the STS lookup (and names the account offline)
+"""
+
+import os
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from .errors import MlopsError
+from .project import DEFAULT_REGION, PROJECT_SLUG
+
+# Offline builds (`mlops pipeline definition`) never call AWS; ARNs name this account.
+PLACEHOLDER_ACCOUNT = "000000000000"
+# botocore's standard retry mode: backoff with jitter on throttling and transient errors.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    region: str
+    account: str
+    bucket: str
+    role_arn: str
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def client(service: str):
+    return boto3.client(service, region_name=region(), config=CLIENT_CONFIG)
+
+
+def caller_account() -> str:
+    try:
+        return client("sts").get_caller_identity()["Account"]
+    except NoCredentialsError:
+        raise MlopsError(
+            "no AWS credentials: configure a profile, or run `mlops local up` for the emulator"
+        ) from None
+    except (BotoCoreError, ClientError) as error:
+        raise MlopsError(f"cannot reach AWS STS to find the account: {error}") from None
+
+
+def resolve_target(offline: bool = False) -> AwsTarget:
+    account = os.environ.get("MLOPS_AWS_ACCOUNT_ID") or (
+        PLACEHOLDER_ACCOUNT if offline else caller_account()
+    )
+    where = region()
+    return AwsTarget(
+        region=where,
+        account=account,
+        bucket=os.environ.get("MLOPS_ARTIFACT_BUCKET") or f"{PROJECT_SLUG}-{account}-{where}",
+        role_arn=os.environ.get("MLOPS_SAGEMAKER_ROLE_ARN")
+        or f"arn:aws:iam::{account}:role/{PROJECT_SLUG}-sagemaker-execution",
+    )

@@ -1,0 +1,152 @@
+"""Build, publish and run the SageMaker pipeline defined in build/pipeline.py."""
+
+import importlib.util
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from . import aws
+from .config import load_config
+from .errors import MlopsError
+from .project import CONFIG_PATH, PIPELINE_FILE, PIPELINE_NAME, PROJECT_SLUG, ROOT, STEPS_DIR, git_commit
+from .step_code import StepCode
+
+TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
+
+
+@dataclass
+class BuiltPipeline:
+    pipeline: object  # sagemaker.mlops.workflow.pipeline.Pipeline
+    code: StepCode
+    target: aws.AwsTarget
+    commit: str
+
+    def definition(self) -> dict:
+        return json.loads(self.pipeline.definition())
+
+
+def _load_get_pipeline():
+    # build/ is a folder of the project, not a package: load its file directly.
+    spec = importlib.util.spec_from_file_location(f"{PROJECT_SLUG}_build_pipeline", PIPELINE_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_pipeline
+
+
+def _pipeline_session(target: aws.AwsTarget):
+    # v3 validates the role with iam:SimulatePrincipalPolicy, which needs network and
+    # misreports roles under condition-based SCPs; SageMaker checks the role anyway.
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    session = PipelineSession(
+        boto_session=boto3.Session(region_name=target.region), default_bucket=target.bucket
+    )
+    # Without the private attribute, default_bucket() still calls s3:ListBuckets/HeadBucket.
+    session._default_bucket = target.bucket
+    return session
+
+
+def build(offline: bool = False) -> BuiltPipeline:
+    """Build the pipeline object; offline=True guarantees no AWS call."""
+    config = load_config(CONFIG_PATH)
+    target = aws.resolve_target(offline=offline)
+    # The SDK creates boto3 clients at import time and fails without a region.
+    os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
+    code = StepCode(STEPS_DIR, target.bucket, PROJECT_SLUG)
+    commit = git_commit()
+    pipeline = _load_get_pipeline()(config, target, code, _pipeline_session(target), commit)
+    return BuiltPipeline(pipeline, code, target, commit)
+
+
+def normalize(definition: dict) -> dict:
+    """The definition with what changes on every commit replaced, for snapshot diffs."""
+    text = json.dumps(definition, indent=2, sort_keys=True)
+    text = re.sub(r"/code/[0-9a-f]{16}/", "/code/<sha256>/", text)
+    text = re.sub(r'"git_commit": "[^"]*"', '"git_commit": "<git-commit>"', text)
+    return json.loads(text)
+
+
+def upsert() -> str:
+    """Upload step code and sample data, create or update the pipeline; return its ARN."""
+    built = build()
+    s3 = aws.client("s3")
+    built.code.upload(s3)
+    s3.upload_file(str(ROOT / "data" / "sample.csv"), built.target.bucket, f"{PROJECT_SLUG}/data/sample.csv")
+    response = built.pipeline.upsert(
+        role_arn=built.target.role_arn, description=f"{PROJECT_SLUG} build pipeline"
+    )
+    arn = response["PipelineArn"]
+    # Tag on every upsert (the SDK tags only on create) so the pipeline names its commit.
+    aws.client("sagemaker").add_tags(
+        ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}]
+    )
+    return arn
+
+
+def parse_parameters(pairs: list[str]) -> list[dict]:
+    parameters = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise MlopsError(f"--param {pair!r}: expected Name=value, e.g. GateThreshold=0.8")
+        parameters.append({"Name": name, "Value": value})
+    return parameters
+
+
+def _known_parameters(sagemaker) -> set[str]:
+    """Names of the deployed pipeline's parameters; a clear error if it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        described = sagemaker.describe_pipeline(PipelineName=PIPELINE_NAME)
+    except ClientError as error:
+        # AWS answers ResourceNotFound; some emulators answer ValidationException.
+        if error.response["Error"]["Code"] in {"ResourceNotFound", "ValidationException"}:
+            raise MlopsError(
+                f"pipeline {PIPELINE_NAME!r} not found in {aws.region()}: run `mlops pipeline upsert` first"
+            ) from None
+        raise
+    return {p["Name"] for p in json.loads(described["PipelineDefinition"]).get("Parameters", [])}
+
+
+def start(pairs: list[str]) -> str:
+    """Start an execution and return its ARN at once."""
+    parameters = parse_parameters(pairs)
+    sagemaker = aws.client("sagemaker")
+    known = _known_parameters(sagemaker)
+    unknown = sorted({p["Name"] for p in parameters} - known)
+    if unknown:
+        raise MlopsError(f"unknown pipeline parameter {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
+    response = sagemaker.start_pipeline_execution(
+        PipelineName=PIPELINE_NAME,
+        PipelineParameters=parameters,
+        PipelineExecutionDescription=f"git {git_commit()}",
+    )
+    return response["PipelineExecutionArn"]
+
+
+def describe_execution(arn: str) -> dict:
+    return aws.client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
+
+
+def wait(arn: str, on_status, poll_seconds: float = 15.0) -> dict:
+    """Poll until the execution ends, calling on_status(status) on each poll."""
+    while True:
+        described = describe_execution(arn)
+        on_status(described["PipelineExecutionStatus"])
+        if described["PipelineExecutionStatus"] in TERMINAL_STATUSES:
+            return described
+        time.sleep(poll_seconds)
+
+
+def recent_executions(limit: int) -> list[dict]:
+    sagemaker = aws.client("sagemaker")
+    _known_parameters(sagemaker)  # fails clearly when the pipeline does not exist
+    response = sagemaker.list_pipeline_executions(
+        PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+    )
+    return response["PipelineExecutionSummaries"]
