@@ -22,8 +22,9 @@ app = typer.Typer(
 pipeline_app = typer.Typer(help="The SageMaker pipeline in build/pipeline.py.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -89,13 +90,13 @@ def status(
     limit: Annotated[int, typer.Option(min=1, max=100, help="How many recent executions.")] = 5,
 ) -> None:
     """Show the most recent executions, newest first."""
-    table = Table("started", "status", "execution ARN", "failure reason")
+    table = Table("started", "status", "execution id", "failure reason")
     for execution in pipelines.recent_executions(limit):
         table.add_row(
             execution["StartTime"].strftime("%Y-%m-%d %H:%M:%S"),
             execution["PipelineExecutionStatus"],
-            execution["PipelineExecutionArn"],
-            execution.get("PipelineExecutionFailureReason", ""),
+            execution["PipelineExecutionArn"].rsplit("/", 1)[-1],
+            execution.get("PipelineExecutionFailureReason") or "",
         )
     out.print(table if table.row_count else "no executions yet: run `mlops pipeline start`")
 
@@ -104,5 +105,5 @@ def main() -> None:
     try:
         app()
     except MlopsError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(1)
