@@ -4,15 +4,19 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
-from copier import run_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {k: v for k, v in yaml.safe_load((ROOT / "copier.yml").read_text()).items() if not k.startswith("_")}
 # One environment for every rendered project: `uv run` re-syncs it to each project's
 # lock, which from uv's cache takes seconds instead of a fresh 1 GB install per render.
 SHARED_VENV = ROOT / ".cache" / "generated-venv"
+# Set before copier is imported: its process layer (plumbum) snapshots os.environ at
+# import, and the post-copy task must see these. The template's own venv must not leak.
+os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
+os.environ.pop("VIRTUAL_ENV", None)
+
+from copier import run_copy  # noqa: E402
 
 
 def choices(question: str) -> list[str]:
@@ -36,13 +40,4 @@ def render(destination: Path, answers: dict, skip_tasks: bool = False) -> Path:
 
 
 def run_in(project: Path, *command: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(SHARED_VENV)}
-    env.pop("VIRTUAL_ENV", None)  # the template's own venv must not leak into the project's
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shared_project_environment():
-    os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
-    yield
-    os.environ.pop("UV_PROJECT_ENVIRONMENT")
+    return subprocess.run(command, cwd=project, capture_output=True, text=True)

@@ -86,9 +86,7 @@ def main(argv=None) -> dict:
         with tarfile.open(next((base / "model").glob("*.tar.gz"))) as archive:
             archive.extractall(model_dir, filter="data")
         model = inference.model_fn(model_dir)
-    test = np.vstack(
-        [np.loadtxt(f, delimiter=",", ndmin=2) for f in sorted((base / "test").glob("*.csv"))]
-    )
+    test = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in sorted((base / "test").glob("*.csv"))])
     predictions = inference.predict_fn(test[:, 1:], model)
     scores = compute_metrics(args.problem_type, test[:, 0], predictions)
     if args.gate_metric not in scores:

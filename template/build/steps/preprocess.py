@@ -20,9 +20,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-dir", default="/opt/ml/processing")
     parser.add_argument("--target-column", default="target")
-    parser.add_argument(
-        "--split-strategy", choices=["random", "stratified", "ordered"], default="random"
-    )
+    parser.add_argument("--split-strategy", choices=["random", "stratified", "ordered"], default="random")
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
@@ -67,9 +65,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
     frame = read_input(base / "input", args.target_column)
-    parts = split(
-        frame, args.split_strategy, args.validation_fraction, args.test_fraction, args.seed
-    )
+    parts = split(frame, args.split_strategy, args.validation_fraction, args.test_fraction, args.seed)
     for name, part in zip(SPLITS, parts, strict=True):
         out_dir = base / name
         out_dir.mkdir(parents=True, exist_ok=True)

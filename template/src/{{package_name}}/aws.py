@@ -51,9 +51,7 @@ def caller_account() -> str:
 
 
 def resolve_target(offline: bool = False) -> AwsTarget:
-    account = os.environ.get("MLOPS_AWS_ACCOUNT_ID") or (
-        PLACEHOLDER_ACCOUNT if offline else caller_account()
-    )
+    account = os.environ.get("MLOPS_AWS_ACCOUNT_ID") or (PLACEHOLDER_ACCOUNT if offline else caller_account())
     where = region()
     return AwsTarget(
         region=where,

@@ -80,7 +80,10 @@ def start(
     with err.status("waiting for the pipeline execution") as status:
         described = pipelines.wait(arn, lambda s: status.update(f"pipeline execution: {s}"))
     final = described["PipelineExecutionStatus"]
-    err.print(f"execution {final}" + (f": {described.get('FailureReason')}" if described.get("FailureReason") else ""))
+    err.print(
+        f"execution {final}"
+        + (f": {described.get('FailureReason')}" if described.get("FailureReason") else "")
+    )
     if final != "Succeeded":
         raise typer.Exit(1)
 

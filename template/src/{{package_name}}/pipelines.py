@@ -81,9 +81,7 @@ def upsert() -> str:
     )
     arn = response["PipelineArn"]
     # Tag on every upsert (the SDK tags only on create) so the pipeline names its commit.
-    aws.client("sagemaker").add_tags(
-        ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}]
-    )
+    aws.client("sagemaker").add_tags(ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}])
     return arn
 
 
@@ -120,7 +118,9 @@ def start(pairs: list[str]) -> str:
     known = _known_parameters(sagemaker)
     unknown = sorted({p["Name"] for p in parameters} - known)
     if unknown:
-        raise MlopsError(f"unknown pipeline parameter {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
+        raise MlopsError(
+            f"unknown pipeline parameter {unknown[0]!r}: expected one of {', '.join(sorted(known))}"
+        )
     response = sagemaker.start_pipeline_execution(
         PipelineName=PIPELINE_NAME,
         PipelineParameters=parameters,

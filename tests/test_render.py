@@ -1,0 +1,95 @@
+"""Every answer combination renders a clean project whose own `make lint` and `make test` pass.
+
+The matrix is problem_type x framework (read from copier.yml), plus one preset with
+non-default names, an ordered split and caching off. Each preset is rendered once per
+session, with the post-copy task (uv lock + first snapshot), into one shared virtualenv.
+"""
+
+import itertools
+import re
+
+import pytest
+import yaml
+from conftest import choices, render, run_in
+
+PRESETS = {
+    f"{problem}-{framework}": {"problem_type": problem, "framework": framework}
+    for problem, framework in itertools.product(choices("problem_type"), choices("framework"))
+}
+PRESETS["custom-names-ordered"] = {
+    "project_name": "Churn Forecast",
+    "project_slug": "churn-fc",
+    "package_name": "churn_cli",
+    "description": 'Predicts churn "soon" for the retention team',
+    "aws_region": "eu-west-1",
+    "github_repository": "acme-data/churn.forecast",
+    "model_package_group_name": "ChurnForecastModels",
+    "problem_type": "multiclass_classification",
+    "framework": "sklearn",
+    "split_strategy": "ordered",
+    "gate_metric": "accuracy",
+    "gate_threshold": 0.8,
+    "enable_step_caching": False,
+    "processing_instance_type": "ml.c5.xlarge",
+    "training_instance_type": "ml.m5.2xlarge",
+}
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
+
+
+@pytest.fixture(scope="session", params=list(PRESETS), ids=list(PRESETS))
+def project(request, tmp_path_factory):
+    return render(tmp_path_factory.mktemp(request.param) / "project", PRESETS[request.param])
+
+
+def text_files(project):
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".git" not in path.parts and path.name != "uv.lock":
+            yield path, path.read_text()
+
+
+def test_no_template_syntax_is_left(project):
+    leftovers = [str(p.relative_to(project)) for p, text in text_files(project) if JINJA_LEFTOVER.search(text)]
+    assert not leftovers, f"unrendered Jinja in: {leftovers}"
+
+
+def test_no_blank_runs_from_conditionals(project):
+    noisy = [str(p.relative_to(project)) for p, text in text_files(project) if "\n\n\n\n" in text]
+    assert not noisy, f"3+ blank lines (leftover Jinja blocks) in: {noisy}"
+
+
+def test_the_answers_are_recorded_for_copier_update(project):
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_src_path"]
+    assert {"project_slug", "problem_type", "framework", "gate_threshold"} <= set(answers)
+
+
+def test_the_framework_decides_the_training_code(project):
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    train = (project / "build" / "steps" / "train.py").read_text()
+    pyproject = (project / "pyproject.toml").read_text()
+    if answers["framework"] == "xgboost":
+        assert "import xgboost" in train and "xgboost-cpu==3.2.*" in pyproject
+    else:
+        assert "HistGradientBoosting" in train and "xgboost" not in pyproject
+
+
+def test_copy_left_a_lock_and_a_first_snapshot(project):
+    assert (project / "uv.lock").is_file()
+    assert (project / "tests" / "snapshots" / "pipeline-definition.json").is_file()
+
+
+def test_generated_lint_passes(project):
+    result = run_in(project, "make", "lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_tests_pass(project):
+    result = run_in(project, "make", "test")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+
+
+def test_the_definition_prints_offline(project):
+    result = run_in(project, "uv", "run", "--quiet", "mlops", "pipeline", "definition")
+    assert result.returncode == 0, result.stderr
+    assert '"Version": "2020-12-01"' in result.stdout
+    assert result.stderr == ""
