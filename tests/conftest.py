@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = {k: v for k, v in yaml.safe_load((ROOT / "copier.yml").read_text()).items() if not k.startswith("_")}
+COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text())
+QUESTIONS = {name: spec for name, spec in COPIER_YML.items() if not name.startswith("_")}
 # One environment for every rendered project: `uv run` re-syncs it to each project's
 # lock, which from uv's cache takes seconds instead of a fresh 1 GB install per render.
 SHARED_VENV = ROOT / ".cache" / "generated-venv"

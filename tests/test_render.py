@@ -48,7 +48,9 @@ def text_files(project):
 
 
 def test_no_template_syntax_is_left(project):
-    leftovers = [str(p.relative_to(project)) for p, text in text_files(project) if JINJA_LEFTOVER.search(text)]
+    leftovers = [
+        str(path.relative_to(project)) for path, text in text_files(project) if JINJA_LEFTOVER.search(text)
+    ]
     assert not leftovers, f"unrendered Jinja in: {leftovers}"
 
 
