@@ -23,7 +23,9 @@ LOADERS = {
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for problem_type, load in LOADERS.items():
-        frame = load().frame
+        # scikit-learn ships some sets sorted by class; shuffle once (seeded) so that file
+        # order carries no label order and an `ordered` split still sees every class.
+        frame = load().frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
         frame.columns = [c.replace(" ", "_").replace("/", "_") for c in frame.columns]
         path = OUT / f"{problem_type}.csv"
         frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")

@@ -57,6 +57,11 @@ def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarr
             "accuracy": float(metrics.accuracy_score(labels, predictions >= 0.5)),
             "f1": float(metrics.f1_score(labels, predictions >= 0.5)),
         }
+    if predictions.ndim != 2:
+        raise SystemExit(
+            "evaluate: the model predicts 2 classes but this is a multiclass problem: the"
+            " training split lacks a class (an `ordered` split of class-sorted data?)"
+        )
     predicted_classes = np.argmax(predictions, axis=1)
     return {
         "accuracy": float(metrics.accuracy_score(labels, predicted_classes)),
