@@ -65,7 +65,8 @@ class Instances(_Strict):
     processing_count: int = Field(ge=1, le=100)
     training_type: str = InstanceType
     training_count: int = Field(ge=1, le=100)
-    max_runtime_seconds: int = Field(ge=60, le=432_000)  # SageMaker's limit: 5 days
+    processing_max_runtime_seconds: int = Field(ge=60, le=432_000)  # SageMaker's limit: 5 days
+    training_max_runtime_seconds: int = Field(ge=60, le=432_000)
 
 
 class Caching(_Strict):
