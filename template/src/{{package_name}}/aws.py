@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 
 from .errors import MlopsError
 from .project import DEFAULT_REGION, PROJECT_SLUG
@@ -39,15 +44,23 @@ def client(service: str):
     return boto3.client(service, region_name=region(), config=CLIENT_CONFIG)
 
 
+# Failures that mean "AWS is not reachable from here", whichever call meets them first.
+UNREACHABLE = (NoCredentialsError, EndpointConnectionError)
+
+
+def explain_unreachable(error: Exception) -> str:
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: configure a profile or environment credentials for the target account"
+    return f"cannot reach AWS ({error}): check the network, AWS_REGION and AWS_ENDPOINT_URL"
+
+
 def caller_account() -> str:
     try:
         return client("sts").get_caller_identity()["Account"]
-    except NoCredentialsError:
-        raise MlopsError(
-            "no AWS credentials: configure a profile, or run `mlops local up` for the emulator"
-        ) from None
+    except UNREACHABLE as error:
+        raise MlopsError(explain_unreachable(error)) from None
     except (BotoCoreError, ClientError) as error:
-        raise MlopsError(f"cannot reach AWS STS to find the account: {error}") from None
+        raise MlopsError(f"cannot find the AWS account with STS: {error}") from None
 
 
 def resolve_target(offline: bool = False) -> AwsTarget:

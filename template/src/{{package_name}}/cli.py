@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import pipelines
+from . import aws, pipelines
 from .errors import MlopsError
 
 app = typer.Typer(
@@ -108,5 +108,11 @@ def main() -> None:
     try:
         app()
     except MlopsError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
-        sys.exit(1)
+        fail(str(error))
+    except aws.UNREACHABLE as error:
+        fail(aws.explain_unreachable(error))
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    sys.exit(1)
