@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from . import aws
 from .config import load_config
 from .errors import MlopsError
-from .project import CONFIG_PATH, PIPELINE_FILE, PIPELINE_NAME, PROJECT_SLUG, ROOT, STEPS_DIR, git_commit
+from .project import (
+    CONFIG_PATH,
+    PIPELINE_FILE,
+    PIPELINE_NAME,
+    PROJECT_SLUG,
+    ROOT,
+    SAMPLE_DATA_KEY,
+    STEPS_DIR,
+    git_commit,
+)
 from .step_code import StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
@@ -75,7 +84,7 @@ def upsert() -> str:
     built = build()
     s3 = aws.client("s3")
     built.code.upload(s3)
-    s3.upload_file(str(ROOT / "data" / "sample.csv"), built.target.bucket, f"{PROJECT_SLUG}/data/sample.csv")
+    s3.upload_file(str(ROOT / "data" / "sample.csv"), built.target.bucket, SAMPLE_DATA_KEY)
     response = built.pipeline.upsert(
         role_arn=built.target.role_arn, description=f"{PROJECT_SLUG} build pipeline"
     )
