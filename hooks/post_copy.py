@@ -12,16 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-# What the generated Makefile's `snapshot` target runs.
-SNAPSHOT = [
-    "mlops",
-    "pipeline",
-    "definition",
-    "--normalized",
-    "--output",
-    "tests/snapshots/pipeline-definition.json",
-]
-
 
 def run(*command: str) -> bool:
     result = subprocess.run(command, capture_output=True, text=True)
@@ -49,7 +39,7 @@ def main() -> int:
     if not run(*uv, "lock", "--quiet"):
         print("Could not create uv.lock (is PyPI reachable?): run `make setup snapshot` when online.")
         return 0
-    if not run(*uv, "run", "--quiet", *SNAPSHOT):
+    if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
         print("Could not write the pipeline snapshot: run `make setup snapshot` to see why.")
         return 0
     print("Ready: uv.lock and tests/snapshots/pipeline-definition.json written. Next: make test")

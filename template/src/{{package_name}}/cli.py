@@ -4,7 +4,6 @@ import json
 import logging
 import sys
 import warnings
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from . import aws, pipelines
 from .errors import MlopsError
+from .project import ROOT, SNAPSHOT_PATH
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
@@ -41,21 +41,21 @@ def configure(
 @pipeline_app.command("definition")
 def definition(
     normalized: Annotated[
-        bool, typer.Option(help="Mask code hashes and the git commit (for snapshot diffs).")
+        bool, typer.Option(help="Mask code hashes and the git commit (for diffs between commits).")
     ] = False,
-    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Print the pipeline definition JSON. Offline: no AWS call, no credentials needed."""
     document = pipelines.build(offline=True).definition()
     if normalized:
         document = pipelines.normalize(document)
-    text = json.dumps(document, indent=2, sort_keys=normalized) + "\n"
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
-        err.print(f"wrote {output}")
-    else:
-        sys.stdout.write(text)
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=normalized) + "\n")
+
+
+@pipeline_app.command("snapshot")
+def snapshot() -> None:
+    """Refresh the reviewed definition snapshot the tests compare against (offline)."""
+    pipelines.write_snapshot()
+    err.print(f"wrote {SNAPSHOT_PATH.relative_to(ROOT)}: review `git diff`, then commit it")
 
 
 @pipeline_app.command("upsert")

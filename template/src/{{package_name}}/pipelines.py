@@ -17,6 +17,7 @@ from .project import (
     PROJECT_SLUG,
     ROOT,
     SAMPLE_DATA_KEY,
+    SNAPSHOT_PATH,
     STEPS_DIR,
     git_commit,
 )
@@ -79,6 +80,12 @@ def normalize(definition: dict) -> dict:
     return json.loads(text)
 
 
+def write_snapshot() -> None:
+    definition = normalize(build(offline=True).definition())
+    SNAPSHOT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SNAPSHOT_PATH.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
+
+
 def upsert() -> str:
     """Upload step code and sample data, create or update the pipeline; return its ARN."""
     built = build()
@@ -104,8 +111,8 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
     return parameters
 
 
-def _known_parameters(sagemaker) -> set[str]:
-    """Names of the deployed pipeline's parameters; a clear error if it does not exist."""
+def _describe_pipeline(sagemaker) -> dict:
+    """The deployed pipeline's description; a clear error if it does not exist."""
     from botocore.exceptions import ClientError
 
     try:
@@ -117,14 +124,15 @@ def _known_parameters(sagemaker) -> set[str]:
                 f"pipeline {PIPELINE_NAME!r} not found in {aws.region()}: run `mlops pipeline upsert` first"
             ) from None
         raise
-    return {p["Name"] for p in json.loads(described["PipelineDefinition"]).get("Parameters", [])}
+    return described
 
 
 def start(pairs: list[str]) -> str:
     """Start an execution and return its ARN at once."""
     parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
-    known = _known_parameters(sagemaker)
+    definition = json.loads(_describe_pipeline(sagemaker)["PipelineDefinition"])
+    known = {p["Name"] for p in definition.get("Parameters", [])}
     unknown = sorted({p["Name"] for p in parameters} - known)
     if unknown:
         raise MlopsError(
@@ -154,7 +162,7 @@ def wait(arn: str, on_status, poll_seconds: float = 15.0) -> dict:
 
 def recent_executions(limit: int) -> list[dict]:
     sagemaker = aws.client("sagemaker")
-    _known_parameters(sagemaker)  # fails clearly when the pipeline does not exist
+    _describe_pipeline(sagemaker)  # fails clearly when the pipeline does not exist
     response = sagemaker.list_pipeline_executions(
         PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
     )
