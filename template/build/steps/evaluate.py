@@ -12,6 +12,7 @@ pipeline's ConditionStep makes the decision itself from the metric value.
 
 import argparse
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -25,7 +26,8 @@ LOWER_IS_BETTER = {"rmse", "mae"}
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-dir", default="/opt/ml/processing")
+    # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
+    parser.add_argument("--base-dir", default=os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing"))
     parser.add_argument(
         "--problem-type",
         required=True,

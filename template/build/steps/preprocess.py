@@ -8,6 +8,7 @@ built-in XGBoost algorithm reads, and the one train.py and evaluate.py expect.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,8 @@ SPLITS = ("train", "validation", "test")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-dir", default="/opt/ml/processing")
+    # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
+    parser.add_argument("--base-dir", default=os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing"))
     parser.add_argument("--target-column", default="target")
     parser.add_argument("--split-strategy", choices=["random", "stratified", "ordered"], default="random")
     parser.add_argument("--validation-fraction", type=float, default=0.15)

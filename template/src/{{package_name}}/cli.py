@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import warnings
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from . import aws, pipelines
 from .errors import MlopsError
+from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
 
 app = typer.Typer(
@@ -21,6 +23,10 @@ app = typer.Typer(
 )
 pipeline_app = typer.Typer(help="The SageMaker pipeline in build/pipeline.py.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
+local_app = typer.Typer(
+    help="Run the pipeline on this machine, against an AWS emulator or your account.", no_args_is_help=True
+)
+app.add_typer(local_app, name="local")
 
 # soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
 out = Console(soft_wrap=True)
@@ -29,8 +35,13 @@ err = Console(stderr=True, soft_wrap=True)
 
 @app.callback()
 def configure(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the SageMaker SDK's logs.")] = False,
 ) -> None:
+    # While `mlops local up` runs, every verb talks to the emulator (say so, once, on stderr).
+    found = emulator.route()
+    if found and ctx.invoked_subcommand != "local":
+        err.print(f"[dim]using the local AWS emulator at {found.url} (`mlops local down` stops it)[/dim]")
     if not verbose:
         # The SDK's loggers (with levels of their own) chatter about every step they
         # serialise; in a one-shot CLI process, muting up to WARNING is the complete fix.
@@ -104,6 +115,105 @@ def status(
     out.print(table if table.row_count else "no executions yet: run `mlops pipeline start`")
 
 
+@local_app.command("up")
+def local_up() -> None:
+    """Start the AWS emulator for this project in the background (state survives `down`)."""
+    with err.status("starting the local AWS emulator"):
+        found, what = emulator.up()
+    out.print(f"emulator at {found.url} (pid {found.pid}): {what}")
+
+
+@local_app.command("down")
+def local_down(
+    reset: Annotated[
+        bool, typer.Option(help="Also forget the emulator's state (buckets, models...).")
+    ] = False,
+) -> None:
+    """Stop the emulator this project started (no other process is touched)."""
+    stopped = emulator.down(reset=reset)
+    message = f"stopped the emulator (pid {stopped.pid})" if stopped else "the emulator was not running"
+    out.print(message + ("; its state is forgotten" if reset else ""))
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Say whether the emulator runs, where, and what it holds. Exit code 3 when it is not running."""
+    found = emulator.running()
+    if not found:
+        out.print(
+            f"not running ({emulator.recorded_requests()} recorded requests to restore on `mlops local up`)"
+        )
+        raise typer.Exit(3)
+    out.print(f"running at {found.url} (pid {found.pid}), {emulator.recorded_requests()} recorded requests")
+    out.print(f"logs: {emulator.log_file()}")
+
+
+class AwsChoice(StrEnum):
+    emulator = "emulator"
+    real = "real"
+
+
+@local_app.command("run")
+def local_run(
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Override a parameter: Name=value (repeatable).")
+    ] = None,
+    aws_target: Annotated[
+        AwsChoice,
+        typer.Option(
+            "--aws",
+            help="Where S3 and the model registry are: the local emulator, or the account your"
+            " AWS credentials name (the steps still run on this machine).",
+        ),
+    ] = AwsChoice.emulator,
+) -> None:
+    """Run the pipeline's real definition on this machine, on data/sample.csv by default."""
+    if aws_target is AwsChoice.real:
+        emulator.unroute()
+    elif not emulator.running():
+        raise MlopsError(
+            "the local AWS emulator is not running: start it with `mlops local up` (or use --aws real)"
+        )
+    result = runner.run_project(param or [], ConsoleProgress())
+    out.print(run_summary(result))
+    for arn in result.model_packages:
+        out.print(f"registered model package: {arn}")
+    out.print(f"workspace: {result.workspace} (each step's job folder and log)")
+    if result.failed:
+        fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
+
+
+class ConsoleProgress(runner.Progress):
+    """A spinner on the running step; one line per finished step."""
+
+    def __init__(self) -> None:
+        self.status = None
+
+    def started(self, step: str, kind: str) -> None:
+        self.status = err.status(f"{step} ({kind}) running")
+        self.status.start()
+
+    def finished(self, result: runner.StepResult) -> None:
+        self.status.stop()
+        mark = "[green]ok[/green]" if result.status == "Succeeded" else "[red]failed[/red]"
+        err.print(f"{mark} {result.name} ({result.type}) in {result.seconds:.1f} s", highlight=False)
+
+
+def run_summary(result: runner.RunResult) -> Table:
+    table = Table("step", "type", "status", "seconds", title=f"local execution {result.execution_id}")
+    table.add_column("outputs", overflow="fold")  # never cut an ARN short
+    for step in result.steps:
+        colour = {"Succeeded": "green", "Failed": "red"}.get(step.status, "dim")
+        table.add_row(
+            step.name,
+            step.type,
+            f"[{colour}]{step.status}[/{colour}]",
+            f"{step.seconds:.1f}" if step.status != "NotRun" else "",
+            "\n".join(step.outputs),
+        )
+    return table
+
+
 def main() -> None:
     try:
         app()
@@ -111,6 +221,8 @@ def main() -> None:
         fail(str(error))
     except aws.UNREACHABLE as error:
         fail(aws.explain_unreachable(error))
+    finally:
+        emulator.unroute()  # for callers that run the CLI in-process (the tests)
 
 
 def fail(message: str) -> None:

@@ -86,12 +86,17 @@ def write_snapshot() -> None:
     SNAPSHOT_PATH.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
 
 
-def upsert() -> str:
-    """Upload step code and sample data, create or update the pipeline; return its ARN."""
-    built = build()
+def publish(built: BuiltPipeline) -> None:
+    """Upload what the definition references: the step code, and data/sample.csv as the default input."""
     s3 = aws.client("s3")
     built.code.upload(s3)
     s3.upload_file(str(ROOT / "data" / "sample.csv"), built.target.bucket, SAMPLE_DATA_KEY)
+
+
+def upsert() -> str:
+    """Upload step code and sample data, create or update the pipeline; return its ARN."""
+    built = build()
+    publish(built)
     response = built.pipeline.upsert(
         role_arn=built.target.role_arn, description=f"{PROJECT_SLUG} build pipeline"
     )

@@ -1,0 +1,249 @@
+"""`mlops local up|down|status`: an emulated AWS (a moto server) for this project.
+
+State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell:
+  emulator.json             the running server: pid and URL; every `mlops` call reads it
+  emulator/recording.jsonl  every request the server received; replayed into the next
+                            server, so state survives `down` and `up` (moto's recorder)
+  emulator/server.log       the server's own log
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import aws
+from ..errors import MlopsError
+from ..project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT
+
+SERVER_MODULE = f"{__package__}.moto_server"
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 10
+# moto accepts any credentials; fixed ones keep a real profile from ever being used here.
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+SAGEMAKER_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("MLOPS_LOCAL_DIR") or ROOT / ".mlops")
+
+
+def _server_dir() -> Path:
+    return state_dir() / "emulator"
+
+
+def _state_file() -> Path:
+    return state_dir() / "emulator.json"
+
+
+def recording_file() -> Path:
+    return _server_dir() / "recording.jsonl"
+
+
+def log_file() -> Path:
+    return _server_dir() / "server.log"
+
+
+@dataclass(frozen=True)
+class Emulator:
+    pid: int
+    url: str
+
+
+def running() -> Emulator | None:
+    """The server `mlops local up` started for this project, if it is still running."""
+    try:
+        state = json.loads(_state_file().read_text())
+        emulator = Emulator(int(state["pid"]), str(state["url"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return emulator if _is_our_server(emulator.pid) else None
+
+
+def _alive(pid: int) -> bool:
+    if pid in _started:  # our own child: poll() also reaps it once it has exited
+        return _started[pid].poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_server(pid: int) -> bool:
+    """The pid is alive *and* runs our server for this state folder (pids get reused)."""
+    if not _alive(pid):
+        return False
+    try:
+        command = subprocess.run(
+            ["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+        ).stdout
+    except FileNotFoundError:  # no ps: trust the live pid
+        return True
+    return SERVER_MODULE in command and str(state_dir()) in command
+
+
+def up() -> tuple[Emulator, str]:
+    """Start the server (or find it running); returns it and what happened."""
+    existing = running()
+    if existing:
+        return existing, "already running"
+    _server_dir().mkdir(parents=True, exist_ok=True)
+    restoring = recording_file().exists() and recording_file().stat().st_size > 0
+    emulator = _start_server()
+    _state_file().write_text(json.dumps({"pid": emulator.pid, "url": emulator.url}) + "\n")
+    try:
+        if restoring:
+            _post(emulator.url, "/moto-api/recorder/replay-recording")
+            return emulator, f"restored {_count_requests()} recorded requests"
+        # Seeded first (and so on every replay): generated names stay the same across restarts.
+        _post(emulator.url, "/moto-api/seed?a=42")
+        with routed(emulator):
+            provision()
+    except BaseException:
+        stop(emulator)
+        raise
+    return emulator, "started empty, then created the project's bucket, role and model package group"
+
+
+# Servers started by this process: kept so that Popen does not warn, when collected, that
+# its child still runs (it is meant to), and so that stop() can reap them.
+_started: dict[int, subprocess.Popen] = {}
+
+
+def _start_server() -> Emulator:
+    port_file = _server_dir() / "port"
+    port_file.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "MOTO_ENABLE_RECORDING": "true",
+        "MOTO_RECORDER_FILEPATH": str(recording_file()),
+    }
+    with open(log_file(), "a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", SERVER_MODULE, str(_server_dir())],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command and ignores the terminal's Ctrl-C
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            tail = log_file().read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise MlopsError(f"the emulator did not start (see {log_file()}): {tail[0]}")
+        time.sleep(0.1)
+    _started[process.pid] = process
+    return Emulator(process.pid, f"http://127.0.0.1:{port_file.read_text().strip()}")
+
+
+def _post(url: str, path: str) -> None:
+    request = urllib.request.Request(url + path, method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        response.read()
+
+
+def _count_requests() -> int:
+    with open(recording_file(), "rb") as recording:
+        return sum(1 for _ in recording)
+
+
+def provision() -> None:
+    """Create what the project expects to exist in its account: bucket, execution role, model group."""
+    target = aws.resolve_target()
+    s3 = aws.client("s3")
+    location = (
+        {}
+        if target.region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": target.region}}
+    )
+    s3.create_bucket(Bucket=target.bucket, **location)
+    aws.client("iam").create_role(
+        RoleName=target.role_arn.rsplit("/", 1)[-1],
+        AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY),
+        Description=f"{PROJECT_SLUG}: SageMaker execution role (local emulator)",
+    )
+    aws.client("sagemaker").create_model_package_group(
+        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+        ModelPackageGroupDescription=f"{PROJECT_SLUG} models",
+    )
+
+
+def down(reset: bool = False) -> Emulator | None:
+    """Stop the server this project started (and no other); reset also forgets its state."""
+    emulator = running()
+    if emulator:
+        stop(emulator)
+    _state_file().unlink(missing_ok=True)
+    if reset:
+        shutil.rmtree(_server_dir(), ignore_errors=True)
+    return emulator
+
+
+def stop(emulator: Emulator) -> None:
+    os.kill(emulator.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while _alive(emulator.pid):
+        if time.monotonic() > deadline:
+            os.kill(emulator.pid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
+class routed:
+    """Point boto3 (and so the SageMaker SDK) at the emulator, for this process only."""
+
+    def __init__(self, emulator: Emulator):
+        self.settings = {"AWS_ENDPOINT_URL": emulator.url, **EMULATOR_CREDENTIALS}
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> "routed":
+        for name in [*self.settings, "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+            self.saved[name] = os.environ.pop(name, None)
+        os.environ.update(self.settings)
+        return self
+
+    def __exit__(self, *_) -> None:
+        for name, value in self.saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+
+
+def recorded_requests() -> int:
+    return _count_requests() if recording_file().exists() else 0
+
+
+_routing: routed | None = None
+
+
+def route() -> Emulator | None:
+    """Send this process's AWS calls to the project's emulator, if it is running."""
+    global _routing
+    emulator = running()
+    if emulator and _routing is None:
+        _routing = routed(emulator).__enter__()
+    return emulator
+
+
+def unroute() -> None:
+    """Undo route(): the calls go to the AWS the environment names (`--aws real`)."""
+    global _routing
+    if _routing is not None:
+        _routing.__exit__()
+        _routing = None

@@ -1,0 +1,267 @@
+"""`mlops local run`: run the pipeline definition's steps on this machine, in dependency order.
+
+The input is the definition JSON that SageMaker would get, not the Python that built
+it: what runs here is what the service would run, wiring mistakes included.
+"""
+
+import json
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import aws
+from ..errors import MlopsError
+from ..project import PIPELINE_NAME
+from . import definition as graph_of
+from .emulator import state_dir
+from .expressions import Scope, StepError, Unreadable, as_text, short
+from .jobs import Job, JobFailed, run_processing, run_training, split_s3_uri
+
+
+@dataclass
+class StepResult:
+    name: str
+    type: str
+    status: str = "NotRun"  # Succeeded | Failed | NotRun
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)  # what a reader wants to see, one item per line
+    failure: str = ""
+
+
+@dataclass
+class RunResult:
+    execution_id: str
+    steps: list[StepResult]
+    workspace: Path
+    model_packages: list[str] = field(default_factory=list)  # ARNs the run registered
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((step for step in self.steps if step.status == "Failed"), None)
+
+    @property
+    def status(self) -> str:
+        return "Failed" if self.failed else "Succeeded"
+
+
+class Progress:
+    """Told when each step starts and ends; the CLI shows it, tests may record it."""
+
+    def started(self, step: str, kind: str) -> None: ...
+
+    def finished(self, result: StepResult) -> None: ...
+
+
+def new_execution_id() -> str:
+    # SageMaker's execution ids are 12 lowercase letters and digits.
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+
+
+def resolve_parameters(declared: list[dict], overrides: list[dict]) -> dict[str, Any]:
+    """Parameter values: defaults, then --param overrides cast to the declared type."""
+    types = {p["Name"]: p.get("Type", "String") for p in declared}
+    values = {p["Name"]: p["DefaultValue"] for p in declared if "DefaultValue" in p}
+    for override in overrides:
+        name, text = override["Name"], override["Value"]
+        if name not in types:
+            known = ", ".join(sorted(types))
+            raise MlopsError(f"unknown pipeline parameter {name!r}: expected one of {known}")
+        values[name] = _cast(name, types[name], text)
+    missing = sorted(set(types) - set(values))
+    if missing:
+        raise MlopsError(f"parameter {missing[0]!r} has no default: give it with --param {missing[0]}=VALUE")
+    return values
+
+
+CASTS = {
+    "Integer": (int, "an integer"),
+    "Float": (float, "a number"),
+    "Boolean": (lambda text: {"true": True, "false": False}[text.lower()], "true or false"),
+}
+
+
+def _cast(name: str, kind: str, text: str) -> Any:
+    if kind not in CASTS:
+        return text
+    cast, expected = CASTS[kind]
+    try:
+        return cast(text)
+    except (ValueError, KeyError):
+        raise MlopsError(f"--param {name}={text}: expected {expected}") from None
+
+
+class LocalRun:
+    def __init__(self, definition: dict, overrides: list[dict], target: aws.AwsTarget, workspace: Path):
+        self.sagemaker = aws.client("sagemaker")
+        self.s3 = aws.client("s3")
+        self.graph = graph_of.load(definition, self.sagemaker.meta.service_model)
+        self.target = target
+        self.execution_id = new_execution_id()
+        self.workspace = workspace / self.execution_id
+        self.scope = Scope(
+            parameters=resolve_parameters(self.graph.parameters, overrides),
+            execution=self._execution_variables(),
+            read_property_file=self._read_property_file,
+            read_s3_json=self._read_s3_json,
+        )
+        self.results = {step.name: StepResult(step.name, step.type) for step in self.graph.steps}
+        self.registered: list[str] = []
+
+    def _execution_variables(self) -> dict[str, str]:
+        pipeline_arn = (
+            f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:pipeline/{PIPELINE_NAME}"
+        )
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "PipelineExecutionId": self.execution_id,
+            "PipelineExecutionArn": f"{pipeline_arn}/execution/{self.execution_id}",
+            "PipelineName": PIPELINE_NAME,
+            "PipelineArn": pipeline_arn,
+            "StartDateTime": now,
+            "CurrentDateTime": now,
+        }
+
+    def run(self, progress: Progress) -> RunResult:
+        for step in self.graph.steps:
+            if self._blocked(step):
+                continue
+            result = self.results[step.name]
+            progress.started(step.name, step.type)
+            started = time.monotonic()
+            try:
+                result.outputs = self._run_step(step)
+                result.status = "Succeeded"
+            except (JobFailed, StepError, ClientError, BotoCoreError) as error:
+                result.status, result.failure = "Failed", str(error)
+            except FailStepReached as reached:
+                result.status, result.failure = "Failed", reached.message
+                result.outputs = [reached.message]
+            result.seconds = time.monotonic() - started
+            progress.finished(result)
+            if result.status == "Failed":
+                break  # SageMaker starts no new step once one has failed
+        return RunResult(self.execution_id, list(self.results.values()), self.workspace, self.registered)
+
+    def _blocked(self, step: graph_of.Step) -> bool:
+        """True when a dependency did not run or the step sits on the branch not taken."""
+        if any(self.results[name].status != "Succeeded" for name in step.depends_on):
+            return True
+        if step.gate:
+            condition, outcome = step.gate
+            return self.scope.properties[condition]["Outcome"] is not outcome
+        return False
+
+    def _run_step(self, step: graph_of.Step) -> list[str]:
+        if step.type == "Condition":
+            return self._condition(step)
+        if step.type == "Fail":
+            raise FailStepReached(
+                as_text(self.scope.resolve(step.arguments.get("ErrorMessage", ""), step.name))
+            )
+        if step.type == "RegisterModel":
+            return self._register(step)
+        return self._job(step)
+
+    def _job(self, step: graph_of.Step) -> list[str]:
+        # SageMaker names pipeline jobs pipelines-<execution id>-<step>-<random>.
+        name = f"pipelines-{self.execution_id}-{step.name}-{secrets.token_hex(5)}"[:63]
+        variable = "ProcessingJobName" if step.type == "Processing" else "TrainingJobName"
+        self.scope.execution[variable] = name
+        request = self.scope.resolve(step.arguments, step.name)
+        folder = self.workspace / step.name
+        folder.mkdir(parents=True, exist_ok=True)
+        job = Job(step.name, name, folder, self.s3)
+        if step.type == "Processing":
+            self.scope.properties[step.name] = run_processing(job, request)
+            return self._property_file_metrics(step)
+        properties = run_training(job, request, self.target.region)
+        self.scope.properties[step.name] = properties
+        return [f"{m['MetricName']} = {short(m['Value'])}" for m in properties["FinalMetricDataList"]]
+
+    def _condition(self, step: graph_of.Step) -> list[str]:
+        outputs, outcome = [], True
+        for condition in step.arguments.get("Conditions", []):
+            holds = self.scope.condition(condition, step.name)
+            outcome = outcome and holds
+            outputs.append(f"{self._describe_condition(condition, step.name)}: {str(holds).lower()}")
+        self.scope.properties[step.name] = {"Outcome": outcome}
+        branch = step.arguments.get("IfSteps" if outcome else "ElseSteps", [])
+        outputs.append("next: " + (", ".join(s["Name"] for s in branch) or "nothing"))
+        return outputs
+
+    def _describe_condition(self, condition: dict, step: str) -> str:
+        symbols = {
+            "Equals": "==",
+            "GreaterThan": ">",
+            "GreaterThanOrEqualTo": ">=",
+            "LessThan": "<",
+            "LessThanOrEqualTo": "<=",
+        }
+        kind = condition["Type"]
+        if kind in symbols:
+            left = self.scope.resolve(condition["LeftValue"], step)
+            right = self.scope.resolve(condition["RightValue"], step)
+            return f"{short(left)} {symbols[kind]} {short(right)}"
+        return kind
+
+    def _register(self, step: graph_of.Step) -> list[str]:
+        request = self.scope.resolve(step.arguments, step.name)
+        arn = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+        described = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        self.scope.properties[step.name] = described
+        self.registered.append(arn)
+        return [arn, f"status: {described.get('ModelApprovalStatus', request.get('ModelApprovalStatus'))}"]
+
+    def _read_property_file(self, step: str, name: str) -> Any:
+        declared = self.graph.step(step).property_files[name]
+        outputs = self.scope.properties[step]["ProcessingOutputConfig"]["Outputs"]
+        output = next(o for o in outputs if o["OutputName"] == declared["OutputName"])
+        uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{declared['FilePath']}"
+        return self._read_s3_json(uri)
+
+    def _read_s3_json(self, uri: str) -> Any:
+        try:
+            bucket, key = split_s3_uri(uri)
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return json.loads(body)
+        except (ValueError, ClientError) as error:
+            raise Unreadable(f"{uri}: {error}") from None
+
+    def _property_file_metrics(self, step: graph_of.Step) -> list[str]:
+        """The model-quality metrics ({"<problem>_metrics": {name: {"value": x}}}) in its property files."""
+        lines = []
+        for name in step.property_files:
+            document = self._read_property_file(step.name, name)
+            for key, metrics in document.items() if isinstance(document, dict) else []:
+                if key.endswith("_metrics") and isinstance(metrics, dict):
+                    lines += [f"{metric} = {short(value['value'])}" for metric, value in metrics.items()]
+        return lines
+
+
+class FailStepReached(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def run_definition(
+    definition: dict, overrides: list[dict], target: aws.AwsTarget, workspace: Path, progress: Progress
+) -> RunResult:
+    """Check the definition, then run it; MlopsError before any step if it cannot run."""
+    return LocalRun(definition, overrides, target, workspace).run(progress)
+
+
+def run_project(pairs: list[str], progress: Progress) -> RunResult:
+    """Build this project's definition as `mlops pipeline definition` does, publish its code, run it."""
+    from ..pipelines import build, parse_parameters, publish
+
+    overrides = parse_parameters(pairs)
+    built = build()
+    publish(built)
+    return run_definition(built.definition(), overrides, built.target, state_dir() / "runs", progress)
