@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import tarfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from ..project import STEPS_DIR
 from .expressions import StepError
+from .launchers import FreshProcesses, Timeout, WarmHost
 
 CONTAINER_ROOT = "/opt/ml/"
 PYTHON_ENTRYPOINTS = {"python", "python3"}
@@ -42,6 +42,7 @@ class Job:
     name: str  # the job name SageMaker would give it
     folder: Path  # stands in for the container's "/"
     s3: object  # boto3 S3 client of the AWS the run points at
+    launcher: FreshProcesses | WarmHost
 
     def path(self, container_path: str) -> Path:
         if not container_path.startswith(CONTAINER_ROOT):
@@ -60,16 +61,10 @@ class Job:
     def execute(self, command: list[str], env: dict[str, str], max_runtime: int | None) -> str:
         """Run the job's process; return its log, or raise JobFailed with SageMaker's reason."""
         started = time.monotonic()
-        with open(self.log, "w") as log:
-            process = subprocess.Popen(
-                command, cwd=self.folder, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-            )
-            try:
-                code = process.wait(timeout=max_runtime)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise JobFailed(f"stopped after MaxRuntimeInSeconds={max_runtime}") from None
+        try:
+            code = self.launcher.run(command, {**os.environ, **env}, self.folder, self.log, max_runtime)
+        except Timeout:
+            raise JobFailed(f"stopped after MaxRuntimeInSeconds={max_runtime}") from None
         output = self.log.read_text(errors="replace")
         if code != 0:
             failure = self.folder / "opt" / "ml" / "output" / "failure"

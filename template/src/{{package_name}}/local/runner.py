@@ -19,9 +19,11 @@ from .. import aws
 from ..errors import MlopsError
 from ..project import PIPELINE_NAME
 from . import definition as graph_of
+from . import launchers
 from .emulator import state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .jobs import Job, JobFailed, run_processing, run_training, split_s3_uri
+from .launchers import FreshProcesses, WarmHost
 
 
 @dataclass
@@ -97,7 +99,13 @@ def _cast(name: str, kind: str, text: str) -> Any:
 
 
 class LocalRun:
-    def __init__(self, definition: dict, overrides: list[dict], target: aws.AwsTarget, workspace: Path):
+    def __init__(
+        self,
+        definition: dict,
+        overrides: list[dict],
+        target: aws.AwsTarget,
+        workspace: Path,
+    ):
         self.sagemaker = aws.client("sagemaker")
         self.s3 = aws.client("s3")
         self.graph = graph_of.load(definition, self.sagemaker.meta.service_model)
@@ -112,6 +120,7 @@ class LocalRun:
         )
         self.results = {step.name: StepResult(step.name, step.type) for step in self.graph.steps}
         self.registered: list[str] = []
+        self.launcher: FreshProcesses | WarmHost | None = None  # set by run()
 
     def _execution_variables(self) -> dict[str, str]:
         pipeline_arn = (
@@ -127,7 +136,8 @@ class LocalRun:
             "CurrentDateTime": now,
         }
 
-    def run(self, progress: Progress) -> RunResult:
+    def run(self, progress: Progress, launcher: FreshProcesses | WarmHost) -> RunResult:
+        self.launcher = launcher
         for step in self.graph.steps:
             if self._blocked(step):
                 continue
@@ -176,7 +186,7 @@ class LocalRun:
         request = self.scope.resolve(step.arguments, step.name)
         folder = self.workspace / step.name
         folder.mkdir(parents=True, exist_ok=True)
-        job = Job(step.name, name, folder, self.s3)
+        job = Job(step.name, name, folder, self.s3, self.launcher)
         if step.type == "Processing":
             self.scope.properties[step.name] = run_processing(job, request)
             return self._property_file_metrics(step)
@@ -216,7 +226,8 @@ class LocalRun:
         described = self.sagemaker.describe_model_package(ModelPackageName=arn)
         self.scope.properties[step.name] = described
         self.registered.append(arn)
-        return [arn, f"status: {described.get('ModelApprovalStatus', request.get('ModelApprovalStatus'))}"]
+        status = described.get("ModelApprovalStatus", request.get("ModelApprovalStatus"))
+        return [f"version {described.get('ModelPackageVersion', arn.rsplit('/', 1)[-1])}", status]
 
     def _read_property_file(self, step: str, name: str) -> Any:
         declared = self.graph.step(step).property_files[name]
@@ -251,10 +262,19 @@ class FailStepReached(Exception):
 
 
 def run_definition(
-    definition: dict, overrides: list[dict], target: aws.AwsTarget, workspace: Path, progress: Progress
+    definition: dict,
+    overrides: list[dict],
+    target: aws.AwsTarget,
+    workspace: Path,
+    progress: Progress,
+    launcher: FreshProcesses | WarmHost | None = None,
 ) -> RunResult:
     """Check the definition, then run it; MlopsError before any step if it cannot run."""
-    return LocalRun(definition, overrides, target, workspace).run(progress)
+    local = LocalRun(definition, overrides, target, workspace)
+    if launcher is not None:
+        return local.run(progress, launcher)
+    with launchers.started() as started:
+        return local.run(progress, started)
 
 
 def run_project(pairs: list[str], progress: Progress) -> RunResult:
@@ -262,6 +282,10 @@ def run_project(pairs: list[str], progress: Progress) -> RunResult:
     from ..pipelines import build, parse_parameters, publish
 
     overrides = parse_parameters(pairs)
-    built = build()
-    publish(built)
-    return run_definition(built.definition(), overrides, built.target, state_dir() / "runs", progress)
+    # Started first: the host imports the step libraries while the SDK builds the definition.
+    with launchers.started() as launcher:
+        built = build()
+        publish(built)
+        return run_definition(
+            built.definition(), overrides, built.target, state_dir() / "runs", progress, launcher
+        )

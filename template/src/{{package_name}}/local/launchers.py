@@ -1,0 +1,103 @@
+"""How a job's process is started: a fresh interpreter, or a fork of a warm one.
+
+Both give the job the same argv, environment, working directory, log file, exit code
+and time limit; the warm one only skips re-importing the step libraries (see
+step_host.py). It is used where fork is safe with those libraries: Linux.
+"""
+
+import ast
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..project import STEPS_DIR
+
+
+class Timeout(Exception):
+    pass
+
+
+class FreshProcesses:
+    """One new interpreter per job, exactly like `python script.py args`."""
+
+    def run(self, command: list[str], env: dict, cwd: Path, log: Path, timeout: float | None) -> int:
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+            try:
+                return process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise Timeout from None
+
+    def close(self) -> None:
+        pass
+
+
+class WarmHost:
+    """Jobs forked from a host that has already imported what the step scripts import."""
+
+    def __init__(self, modules: list[str]):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"{__package__}.step_host", *modules],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, command: list[str], env: dict, cwd: Path, log: Path, timeout: float | None) -> int:
+        # command is [python, script, args...]: the host is that python, already warm.
+        request = {"argv": command[1:], "env": env, "cwd": str(cwd), "log": str(log)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        pid = self._reply()["pid"]
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            os.kill(pid, signal.SIGKILL)
+            self._reply()
+            raise Timeout
+        return self._reply()["exit"]
+
+    def _reply(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the step host exited unexpectedly")
+        return json.loads(line)
+
+    def close(self) -> None:
+        # Called between jobs, never during one: nothing is lost, and a host still
+        # importing (the definition failed its checks) need not finish.
+        self.process.kill()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
+
+
+def step_imports(steps_dir: Path = STEPS_DIR) -> list[str]:
+    """The modules the step scripts import at top level (and `from x import y` submodules)."""
+    names: list[str] = []
+    for path in sorted(steps_dir.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return list(dict.fromkeys(names))
+
+
+@contextmanager
+def started() -> Iterator[FreshProcesses | WarmHost]:
+    """The warm host on Linux (fork is safe there); fresh processes elsewhere or when asked."""
+    warm = sys.platform == "linux" and not os.environ.get("MLOPS_LOCAL_FRESH_PROCESSES")
+    launcher = WarmHost(step_imports()) if warm else FreshProcesses()
+    try:
+        yield launcher
+    finally:
+        launcher.close()
