@@ -8,10 +8,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import aws, pipelines
+from . import aws, models, pipelines
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -27,6 +28,8 @@ local_app = typer.Typer(
     help="Run the pipeline on this machine, against an AWS emulator or your account.", no_args_is_help=True
 )
 app.add_typer(local_app, name="local")
+models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 # soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
 out = Console(soft_wrap=True)
@@ -200,7 +203,14 @@ class ConsoleProgress(runner.Progress):
 
 
 def run_summary(result: runner.RunResult) -> Table:
-    table = Table("step", "type", "status", "seconds", title=f"local execution {result.execution_id}")
+    table = Table(
+        "step",
+        "type",
+        "status",
+        "seconds",
+        title=f"local execution {result.execution_id}",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("outputs", overflow="fold")  # never cut an ARN short
     for step in result.steps:
         colour = {"Succeeded": "green", "Failed": "red"}.get(step.status, "dim")
@@ -212,6 +222,56 @@ def run_summary(result: runner.RunResult) -> Table:
             "\n".join(step.outputs),
         )
     return table
+
+
+@models_app.command("list")
+def models_list(
+    limit: Annotated[int, typer.Option(min=1, help="How many versions, newest first.")] = 20,
+) -> None:
+    """Show the newest model versions: status, when, from which commit and execution."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("version")
+    table.add_column("status", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("git commit")
+    table.add_column("execution")
+    for summary in models.versions()[:limit]:
+        described = aws.client("sagemaker").describe_model_package(
+            ModelPackageName=summary["ModelPackageArn"]
+        )
+        metadata = described.get("CustomerMetadataProperties", {})
+        table.add_row(
+            str(summary["ModelPackageVersion"]),
+            summary.get("ModelApprovalStatus", ""),
+            summary["CreationTime"].strftime("%Y-%m-%d %H:%M"),
+            metadata.get("git_commit", "")[:8],
+            metadata.get("pipeline_execution_id", ""),
+        )
+    out.print(table if table.row_count else "no model versions yet: run the pipeline (`mlops local run`)")
+
+
+Reason = Annotated[str, typer.Option(help="Why: kept with the version as its approval description.")]
+
+
+@models_app.command("approve")
+def models_approve(version: Annotated[int, typer.Argument(min=1)], reason: Reason) -> None:
+    """Approve a model version (its metadata is kept intact)."""
+    _set_approval(version, "Approved", reason)
+
+
+@models_app.command("reject")
+def models_reject(version: Annotated[int, typer.Argument(min=1)], reason: Reason) -> None:
+    """Reject a model version (its metadata is kept intact)."""
+    _set_approval(version, "Rejected", reason)
+
+
+def _set_approval(version: int, status: str, reason: str) -> None:
+    before = models.set_approval(version, status, reason)
+    was = before.get("ModelApprovalStatus")
+    if was == status:
+        out.print(f"version {version} is already {status}: nothing changed")
+    else:
+        out.print(f"version {version}: {was} -> {status} ({before['ModelPackageArn']})")
 
 
 def main() -> None:

@@ -1,0 +1,51 @@
+"""The project's model package group in the SageMaker Model Registry: list, approve, reject."""
+
+from botocore.exceptions import ClientError
+
+from . import aws
+from .errors import MlopsError
+from .project import MODEL_PACKAGE_GROUP
+
+
+def versions() -> list[dict]:
+    """Every version in the group, newest first (all pages)."""
+    pages = aws.client("sagemaker").get_paginator("list_model_packages")
+    try:
+        listed = [
+            summary
+            for page in pages.paginate(
+                ModelPackageGroupName=MODEL_PACKAGE_GROUP, SortBy="CreationTime", SortOrder="Descending"
+            )
+            for summary in page["ModelPackageSummaryList"]
+        ]
+    except ClientError as error:
+        raise MlopsError(f"cannot list model group {MODEL_PACKAGE_GROUP!r}: {error}") from None
+    return sorted(listed, key=lambda p: p.get("ModelPackageVersion", 0), reverse=True)
+
+
+def describe(version: int) -> dict:
+    """One version, described; a clear error when the group has no such version."""
+    listed = versions()
+    match = next((p for p in listed if p.get("ModelPackageVersion") == version), None)
+    if match is None:
+        latest = f"the latest is {listed[0]['ModelPackageVersion']}" if listed else "it has none yet"
+        raise MlopsError(f"model group {MODEL_PACKAGE_GROUP!r} has no version {version} ({latest})")
+    return aws.client("sagemaker").describe_model_package(ModelPackageName=match["ModelPackageArn"])
+
+
+def set_approval(version: int, status: str, reason: str) -> dict:
+    """Approve or reject a version; returns it as it was before. Metadata is kept as it is."""
+    if not reason.strip():
+        raise MlopsError("--reason must say why (it is kept with the version)")
+    described = describe(version)
+    if described.get("ModelApprovalStatus") == status:
+        return described
+    # UpdateModelPackage is sent the metadata again: some implementations (moto) reset
+    # the fields a call leaves out, and the git commit and execution id must survive.
+    aws.client("sagemaker").update_model_package(
+        ModelPackageArn=described["ModelPackageArn"],
+        ModelApprovalStatus=status,
+        ApprovalDescription=reason,
+        CustomerMetadataProperties=described.get("CustomerMetadataProperties", {}),
+    )
+    return described
