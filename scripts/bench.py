@@ -7,12 +7,18 @@
 2. Fresh render to green `make test`, warm uv cache: copy with the task, then `make test`
    in the new project (its own .venv, installed from the cache).
 3. The generated test suite alone: a second `make test` in that project.
+4. `mlops local run` on that project against its emulator, median of N: as shipped (jobs
+   forked from a warm interpreter) and with MLOPS_LOCAL_FRESH_PROCESSES=1; split into
+   importing the SageMaker SDK, the steps themselves (the sum of the run's per-step
+   times), and the rest (interpreter start, definition build, upload, registry calls).
+5. `make demo`, once.
 Run it on an otherwise idle machine; it prints a Markdown table.
 """
 
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -25,11 +31,34 @@ ROOT = Path(__file__).resolve().parents[1]
 COPIER = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD"]
 
 
-def timed(command: list[str], cwd: Path | None = None) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}}
+SDK_IMPORT = (
+    "import time; t = time.perf_counter(); import sagemaker.mlops.workflow.pipeline,"
+    " sagemaker.train.model_trainer, sagemaker.serve.model_builder, sagemaker.core.processing;"
+    " print(time.perf_counter() - t)"
+)
+
+
+def run(command: list[str], cwd: Path | None = None, **env: str) -> tuple[float, str]:
+    """Wall seconds and stdout of a command that must succeed."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}}
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
+    done = subprocess.run(command, cwd=cwd, env={**clean, **env}, check=True, capture_output=True, text=True)
+    return time.perf_counter() - started, done.stdout
+
+
+def timed(command: list[str], cwd: Path | None = None) -> float:
+    return run(command, cwd)[0]
+
+
+def local_runs(project: Path, runs: int, **env: str) -> tuple[float, float]:
+    """Median wall time of `mlops local run`, and the median sum of its steps' own times."""
+    walls, steps = [], []
+    for _ in range(runs):
+        wall, out = run(["uv", "run", "--quiet", "mlops", "local", "run"], project, **env)
+        walls.append(wall)
+        # Summary rows: "  Train   Training   Succeeded   0.2   ..."
+        steps.append(sum(float(m) for m in re.findall(r"Succeeded\s+([0-9.]+)", out)))
+    return statistics.median(walls), statistics.median(steps)
 
 
 def median_copy(runs: int, *extra: str) -> float:
@@ -52,6 +81,14 @@ def main() -> None:
         copy_time = timed([*COPIER, str(ROOT), str(project)])
         first_test = timed(["make", "test"], cwd=project)
         suite = timed(["make", "test"], cwd=project)
+        sdk_import = float(run(["uv", "run", "--quiet", "python", "-c", SDK_IMPORT], project)[1])
+        timed(["uv", "run", "--quiet", "mlops", "local", "up"], cwd=project)
+        try:
+            warm, warm_steps = local_runs(project, runs)
+            fresh, fresh_steps = local_runs(project, runs, MLOPS_LOCAL_FRESH_PROCESSES="1")
+        finally:
+            timed(["uv", "run", "--quiet", "mlops", "local", "down"], cwd=project)
+        demo = timed(["make", "demo", f"DEMO_DIR={scratch / 'demo'}"], cwd=ROOT)
     finally:
         shutil.rmtree(scratch)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -63,6 +100,12 @@ def main() -> None:
         f"{copy_time + first_test:.1f} |"
     )
     print(f"| the generated test suite (`make test` again) | {suite:.1f} |")
+    for label, wall, steps in (("as shipped", warm, warm_steps), ("fresh processes", fresh, fresh_steps)):
+        print(
+            f"| `mlops local run`, {label}, median of {runs} (SDK import {sdk_import:.1f} + steps {steps:.1f}"
+            f" + the rest {wall - sdk_import - steps:.1f}) | {wall:.1f} |"
+        )
+    print(f"| `make demo` | {demo:.1f} |")
 
 
 if __name__ == "__main__":

@@ -80,20 +80,26 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited process that its parent has not reaped yet (a zombie) is not running.
+    return not _ps(pid, "stat").startswith("Z")
+
+
+def _ps(pid: int, field: str) -> str:
+    """One field of `ps` for a process ("" when ps is missing or the process is gone)."""
+    try:
+        return subprocess.run(
+            ["ps", "-ww", "-o", f"{field}=", "-p", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _is_our_server(pid: int) -> bool:
     """The pid is alive *and* runs our server for this state folder (pids get reused)."""
     if not _alive(pid):
         return False
-    try:
-        command = subprocess.run(
-            ["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
-        ).stdout
-    except FileNotFoundError:  # no ps: trust the live pid
-        return True
-    return SERVER_MODULE in command and str(state_dir()) in command
+    command = _ps(pid, "command")
+    return not command or (SERVER_MODULE in command and str(state_dir()) in command)
 
 
 def up() -> tuple[Emulator, str]:
@@ -197,12 +203,19 @@ def down(reset: bool = False) -> Emulator | None:
 
 def stop(emulator: Emulator) -> None:
     os.kill(emulator.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while _alive(emulator.pid):
+    if not _wait_until_gone(emulator.pid, STOP_TIMEOUT_SECONDS):
+        os.kill(emulator.pid, signal.SIGKILL)
+        if not _wait_until_gone(emulator.pid, STOP_TIMEOUT_SECONDS):
+            raise MlopsError(f"the emulator (pid {emulator.pid}) did not stop, even after SIGKILL")
+
+
+def _wait_until_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
         if time.monotonic() > deadline:
-            os.kill(emulator.pid, signal.SIGKILL)
-            deadline = float("inf")
+            return False
         time.sleep(0.05)
+    return True
 
 
 class routed:
