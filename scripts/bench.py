@@ -81,7 +81,11 @@ def main() -> None:
         copy_time = timed([*COPIER, str(ROOT), str(project)])
         first_test = timed(["make", "test"], cwd=project)
         suite = timed(["make", "test"], cwd=project)
-        sdk_import = float(run(["uv", "run", "--quiet", "python", "-c", SDK_IMPORT], project)[1])
+        sdk_import = float(
+            run(
+                ["uv", "run", "--quiet", "python", "-c", SDK_IMPORT], project, AWS_DEFAULT_REGION="us-east-1"
+            )[1]
+        )
         timed(["uv", "run", "--quiet", "mlops", "local", "up"], cwd=project)
         try:
             warm, warm_steps = local_runs(project, runs)
