@@ -140,7 +140,7 @@ def local_down(
 
 @local_app.command("status")
 def local_status() -> None:
-    """Say whether the emulator runs, where, and what it holds. Exit code 3 when it is not running."""
+    """Say whether the emulator runs, where, and how much state it keeps. Exit code 3 when it is not."""
     found = emulator.running()
     if not found:
         out.print(
