@@ -50,6 +50,9 @@ BAD_ANSWERS = [
     ({"enable_step_caching": "maybe"}, "enable_step_caching", "must be true or false"),
     ({"processing_instance_type": "m5.large"}, "processing_instance_type", "such as ml.m5.large"),
     ({"training_instance_type": "ml.m5"}, "training_instance_type", "such as ml.m5.large"),
+    ({"staging_endpoint": "lambda"}, "staging_endpoint", "Invalid choice"),
+    ({"prod_instance_type": "large"}, "prod_instance_type", "such as ml.m5.large"),
+    ({"prod_deployment_strategy": "rolling"}, "prod_deployment_strategy", "Invalid choice"),
 ]
 
 

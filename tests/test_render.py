@@ -32,6 +32,9 @@ PRESETS["custom-names-ordered"] = {
     "enable_step_caching": False,
     "processing_instance_type": "ml.c5.xlarge",
     "training_instance_type": "ml.m5.2xlarge",
+    "staging_endpoint": "instance",
+    "prod_instance_type": "ml.c5.large",
+    "prod_deployment_strategy": "all_at_once",
 }
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
 

@@ -5,7 +5,7 @@ anything talks to AWS, with a message naming the field and the rule.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import MlopsError
 
 ProblemType = Literal["regression", "binary_classification", "multiclass_classification"]
-InstanceType = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+InstanceType = Field(pattern=INSTANCE_TYPE_PATTERN)
 
 METRICS_BY_PROBLEM = {
     "regression": ("rmse", "mae", "r2"),
@@ -21,14 +22,15 @@ METRICS_BY_PROBLEM = {
     "multiclass_classification": ("f1_macro", "accuracy"),
 }
 LOWER_IS_BETTER = {"rmse", "mae"}
+Model = TypeVar("Model", bound=BaseModel)
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     # A misspelt key is an error, not a silently ignored setting.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Split(_Strict):
+class Split(StrictModel):
     strategy: Literal["random", "stratified", "ordered"]
     validation_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
@@ -41,7 +43,7 @@ class Split(_Strict):
         return self
 
 
-class Gate(_Strict):
+class Gate(StrictModel):
     metric: Literal["rmse", "mae", "r2", "auc", "accuracy", "f1", "f1_macro"]
     threshold: float
 
@@ -60,7 +62,7 @@ class Gate(_Strict):
         return self
 
 
-class Instances(_Strict):
+class Instances(StrictModel):
     processing_type: str = InstanceType
     processing_count: int = Field(ge=1, le=100)
     training_type: str = InstanceType
@@ -69,13 +71,13 @@ class Instances(_Strict):
     training_max_runtime_seconds: int = Field(ge=60, le=432_000)
 
 
-class Caching(_Strict):
+class Caching(StrictModel):
     enabled: bool
     # ISO 8601 duration as SageMaker takes it: P30D, PT12H, P1DT6H.
     expire_after: str = Field(pattern=r"^P(\d+[YMWD])*(T(\d+[HM])+)?$", min_length=3)
 
 
-class BuildConfig(_Strict):
+class BuildConfig(StrictModel):
     problem_type: ProblemType
     framework: Literal["xgboost", "sklearn"]
     target_column: str = Field(min_length=1)
@@ -100,6 +102,11 @@ class BuildConfig(_Strict):
 
 def load_config(path: Path) -> BuildConfig:
     """Read and validate build/config.yml; raise MlopsError with a one-line reason."""
+    return load_validated(path, BuildConfig)
+
+
+def load_validated(path: Path, model: type[Model]) -> Model:
+    """Read a YAML file into a pydantic model; MlopsError naming the file, field and rule."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -107,7 +114,7 @@ def load_config(path: Path) -> BuildConfig:
     except yaml.YAMLError as error:
         raise MlopsError(f"{path}: not valid YAML ({error.problem})") from None
     try:
-        return BuildConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
