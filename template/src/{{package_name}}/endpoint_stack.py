@@ -13,32 +13,29 @@ def stack_name(stage: str) -> str:
 
 
 def stack_parameters(stage: str, state: StageState, target: AwsTarget, git_commit: str) -> dict[str, str]:
-    """The template's parameters for one stage: everything deploy/<stage>.yml says, made explicit."""
-    capture = state.data_capture
-    parameters = {
+    """Every template parameter for one stage, explicitly: what deploy/<stage>.yml says, and the
+    template's "off" values for what it leaves out, so comparing with a deployed stack is exact."""
+    capture, serverless = state.data_capture, state.serverless
+    scaling, deployment = state.autoscaling, state.deployment
+    return {
         "Project": PROJECT_SLUG,
         "Stage": stage,
         "ModelPackageArn": state.model_package_arn,
         "GitCommit": git_commit,
         "ExecutionRoleArn": target.role_arn,
+        "InstanceType": state.instance_type or "",  # "" = serverless
+        "InitialInstanceCount": str(state.initial_instance_count or 1),
+        "ServerlessMemorySizeInMB": str(serverless.memory_size_mb if serverless else 2048),
+        "ServerlessMaxConcurrency": str(serverless.max_concurrency if serverless else 5),
         "DataCaptureEnabled": str(capture.enabled).lower(),
         "DataCaptureSamplingPercentage": str(capture.sampling_percentage),
         "DataCaptureDestination": capture.destination
         or f"s3://{target.bucket}/{PROJECT_SLUG}/data-capture/{stage}",
+        "AutoscalingMinCapacity": str(scaling.min_capacity if scaling else 0),  # 0 = off
+        "AutoscalingMaxCapacity": str(scaling.max_capacity if scaling else 1),
+        "AutoscalingTargetInvocations": str(scaling.target_invocations_per_instance if scaling else 100),
+        "DeploymentStrategy": STRATEGIES[deployment.strategy] if deployment else "none",
+        "TrafficPercent": str(deployment.traffic_percent if deployment else 10),
+        "WaitSeconds": str(deployment.wait_seconds if deployment else 600),
+        "RollbackOnAlarms": str(deployment.rollback_on_alarms if deployment else True).lower(),
     }
-    if state.serverless:
-        parameters["ServerlessMemorySizeInMB"] = str(state.serverless.memory_size_mb)
-        parameters["ServerlessMaxConcurrency"] = str(state.serverless.max_concurrency)
-    else:
-        parameters["InstanceType"] = state.instance_type
-        parameters["InitialInstanceCount"] = str(state.initial_instance_count)
-    if state.autoscaling:
-        parameters["AutoscalingMinCapacity"] = str(state.autoscaling.min_capacity)
-        parameters["AutoscalingMaxCapacity"] = str(state.autoscaling.max_capacity)
-        parameters["AutoscalingTargetInvocations"] = str(state.autoscaling.target_invocations_per_instance)
-    if state.deployment:
-        parameters["DeploymentStrategy"] = STRATEGIES[state.deployment.strategy]
-        parameters["TrafficPercent"] = str(state.deployment.traffic_percent)
-        parameters["WaitSeconds"] = str(state.deployment.wait_seconds)
-        parameters["RollbackOnAlarms"] = str(state.deployment.rollback_on_alarms).lower()
-    return parameters
