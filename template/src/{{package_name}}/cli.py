@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import aws, models, pipelines
+from . import aws, deploy, models, pipelines
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -272,6 +272,24 @@ def _set_approval(version: int, status: str, reason: str) -> None:
         out.print(f"version {version} is already {status}: nothing changed")
     else:
         out.print(f"version {version}: {was} -> {status} ({before['ModelPackageArn']})")
+
+
+class Stage(StrEnum):
+    staging = "staging"
+    prod = "prod"
+
+
+@app.command("deploy")
+def deploy_stage(
+    stage: Annotated[Stage, typer.Argument(help="Which deploy/<stage>.yml to reconcile.")],
+) -> None:
+    """Make the stage's endpoint match deploy/STAGE.yml as committed, then smoke-test it."""
+    with err.status(f"deploying {stage}") as status:
+        done = deploy.deploy(stage.value, lambda text: status.update(text))
+    out.print(
+        f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
+    )
+    out.print(f"smoke test: {done.smoke_test}")
 
 
 def main() -> None:

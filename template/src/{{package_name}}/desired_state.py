@@ -5,12 +5,14 @@ a reviewed pull request changes prod.yml, and `mlops deploy STAGE` makes the clo
 the file. Every rule below is one SageMaker would otherwise enforce minutes into a deploy.
 """
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
+from .errors import MlopsError
 from .project import ROOT
 
 STAGES = ("staging", "prod")
@@ -91,3 +93,12 @@ def stage_file(stage: str) -> Path:
 def load_stage(stage: str, path: Path | None = None) -> StageState:
     """deploy/<stage>.yml, validated; MlopsError naming the file, field and rule."""
     return load_validated(path or stage_file(stage), StageState)
+
+
+def set_model_package(path: Path, arn: str) -> None:
+    """Point a stage file at a model package, keeping every other line (and comment) as it is."""
+    text = path.read_text()
+    line = re.compile(r"^model_package_arn:.*$", re.MULTILINE)
+    if not line.search(text):
+        raise MlopsError(f"{path}: no model_package_arn line to update")
+    path.write_text(line.sub(f'model_package_arn: "{arn}"', text, count=1))

@@ -260,3 +260,21 @@ def unroute() -> None:
     if _routing is not None:
         _routing.__exit__()
         _routing = None
+
+
+def routed_to() -> Emulator | None:
+    """The emulator this process's AWS calls go to, if route() sent them there."""
+    return running() if _routing is not None else None
+
+
+def queue_endpoint_answer(emulator: Emulator, body: str) -> None:
+    """Make the emulator's next invoke_endpoint answer `body` (moto answers a fixed "body" otherwise)."""
+    results = {"results": [{"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "main"}]}
+    request = urllib.request.Request(
+        emulator.url + "/moto-api/static/sagemaker/endpoint-results",
+        data=json.dumps(results).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()

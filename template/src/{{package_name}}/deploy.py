@@ -1,0 +1,194 @@
+"""`mlops deploy STAGE`: make a stage's endpoint match deploy/<stage>.yml, then smoke-test it.
+
+Refusals come first and change nothing: a file that names no model, a model that is not
+Approved or not this project's, uncommitted desired state (git is the record), and for
+prod a model that deploy/staging.yml never named in git history.
+"""
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from . import aws, smoke
+from .desired_state import load_stage
+from .endpoint_stack import stack_name, stack_parameters
+from .errors import MlopsError
+from .local import emulator
+from .project import MODEL_PACKAGE_GROUP, ROOT, git
+
+POLL_SECONDS = 10
+TIMEOUT_SECONDS = 3600
+DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+}
+
+
+@dataclass
+class Deployed:
+    stage: str
+    stack: str
+    endpoint: str
+    action: str  # created | updated | unchanged
+    model_package_arn: str
+    smoke_test: str
+
+
+def deploy(stage: str, on_status: Callable[[str], None] = lambda _: None, repo: Path = ROOT) -> Deployed:
+    """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (the project by default)."""
+    state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
+    package = approved_package(stage, state.model_package_arn)
+    commit = committed_stage_file(stage, repo)
+    if stage == "prod":
+        require_staged(state.model_package_arn, repo)
+    parameters = stack_parameters(stage, state, aws.resolve_target(), commit)
+    template = (repo / "deploy" / "endpoint.yml").read_text()
+    action = apply_stack(stack_name(stage), template, parameters, on_status)
+    endpoint = stack_output(stack_name(stage), "EndpointName")
+    on_status("smoke test")
+    return Deployed(
+        stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], smoke_test(endpoint, package)
+    )
+
+
+def approved_package(stage: str, arn: str) -> dict:
+    if not arn:
+        raise MlopsError(
+            f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
+        )
+    group, version = arn.rsplit("/", 2)[-2:]
+    if group != MODEL_PACKAGE_GROUP:
+        raise MlopsError(f"{arn} is in model group {group!r}, not this project's {MODEL_PACKAGE_GROUP!r}")
+    try:
+        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    except ClientError:
+        raise MlopsError(f"model package {arn} not found in {aws.region()}") from None
+    status = package.get("ModelApprovalStatus")
+    if status != "Approved":
+        raise MlopsError(
+            f"version {version} is {status}, not Approved: approve it first"
+            f" (`mlops models approve {version} --reason ...`)"
+        )
+    return package
+
+
+def committed_stage_file(stage: str, repo: Path) -> str:
+    """The last commit that changed deploy/<stage>.yml: the deployed stack records it.
+
+    Unrelated commits leave it unchanged, so they never cause an update.
+    """
+    relative = f"deploy/{stage}.yml"
+    try:
+        if git("status", "--porcelain", "--", relative, repo=repo):
+            raise MlopsError(
+                f"{relative} has uncommitted changes: commit them first (git records what runs where)"
+            )
+        commit = git("log", "-1", "--format=%H", "--", relative, repo=repo)
+    except (OSError, subprocess.CalledProcessError):
+        raise MlopsError(
+            "deploy reads the project's git history: run it in the project's git checkout"
+        ) from None
+    if not commit:
+        raise MlopsError(f"{relative} is not committed yet: commit it first (git records what runs where)")
+    return commit
+
+
+def require_staged(arn: str, repo: Path) -> None:
+    """Prod takes only a package that deploy/staging.yml has named in some commit."""
+    if not git("log", "--format=%H", "-S", arn, "--", "deploy/staging.yml", repo=repo):
+        version = arn.rsplit("/", 1)[-1]
+        raise MlopsError(
+            f"version {version} was never deployed to staging (no commit of deploy/staging.yml names it):"
+            " promote it through staging with `mlops promote`"
+        )
+
+
+def apply_stack(
+    name: str, template: str, parameters: dict[str, str], on_status: Callable[[str], None]
+) -> str:
+    """Create or update the stack; "unchanged" (and no call) when it already matches."""
+    cloudformation = aws.client("cloudformation")
+    current = describe_stack(name)
+    request = {
+        "StackName": name,
+        "TemplateBody": template,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    }
+    if current is None:
+        cloudformation.create_stack(**request)
+        action = "created"
+    else:
+        status = current["StackStatus"]
+        if status == "ROLLBACK_COMPLETE":
+            raise MlopsError(
+                f"stack {name} is {status} after a failed first deploy: delete it"
+                f" (aws cloudformation delete-stack --stack-name {name}) and deploy again"
+            )
+        if status.endswith("_IN_PROGRESS"):
+            raise MlopsError(f"stack {name} is busy ({status}): wait for it to finish, then deploy again")
+        deployed = {p["ParameterKey"]: p["ParameterValue"] for p in current.get("Parameters", [])}
+        body = cloudformation.get_template(StackName=name)["TemplateBody"]
+        if deployed == parameters and body == template:
+            return "unchanged"
+        cloudformation.update_stack(**request)
+        action = "updated"
+    wait_for_stack(name, on_status)
+    return action
+
+
+def describe_stack(name: str) -> dict | None:
+    try:
+        return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def wait_for_stack(name: str, on_status: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        status = describe_stack(name)["StackStatus"]
+        on_status(f"stack {name}: {status}")
+        if status in DONE:
+            return
+        if status in FAILED:
+            raise MlopsError(f"stack {name} ended {status}: {failure_reason(name)}")
+        if time.monotonic() > deadline:
+            raise MlopsError(f"stack {name} still {status} after {TIMEOUT_SECONDS} s")
+        time.sleep(POLL_SECONDS)
+
+
+def failure_reason(name: str) -> str:
+    events = aws.client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
+    failed = [
+        e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")
+    ]
+    return failed[-1]["ResourceStatusReason"] if failed else "no reason given (see the stack's events)"
+
+
+def stack_output(name: str, key: str) -> str:
+    outputs = describe_stack(name).get("Outputs", [])
+    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == key)
+
+
+def smoke_test(endpoint: str, package: dict) -> str:
+    rows = smoke.test_rows()
+    expected = smoke.local_predictions(package, rows)
+    serving = emulator.routed_to()
+    if serving:
+        # The emulator runs no model: it answers what it is given. Give it what the model's
+        # inference code answers, as BUILT_IN_STAND_INS stands in for a training image.
+        emulator.queue_endpoint_answer(serving, expected)
+    answer = smoke.invoke(endpoint, rows)
+    count = rows.count("\n")
+    smoke.compare(answer, expected, count)
+    return f"{count} test rows answered as build/steps/inference.py predicts"

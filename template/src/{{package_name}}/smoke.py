@@ -1,0 +1,67 @@
+"""The smoke test after a deploy: the endpoint answers, and answers what the model's own
+inference code (build/steps/inference.py) predicts for the same rows of the test split."""
+
+import io
+import tarfile
+import tempfile
+
+import numpy as np
+
+from . import aws
+from .config import load_config
+from .errors import MlopsError
+from .project import CONFIG_PATH, ROOT, load_step
+
+ROWS = 5
+# The endpoint serialises with the same output_fn, so only float formatting may differ.
+RELATIVE_TOLERANCE = 1e-4
+
+
+def test_rows(count: int = ROWS) -> str:
+    """The first rows of the test split of data/sample.csv, features only, as the endpoint takes them."""
+    config = load_config(CONFIG_PATH)
+    preprocess = load_step("preprocess")
+    frame = preprocess.read_input(ROOT / "data", config.target_column)
+    split = config.split
+    _, _, test = preprocess.split(
+        frame, split.strategy, split.validation_fraction, split.test_fraction, split.seed
+    )
+    return test.iloc[:count, 1:].to_csv(header=False, index=False)
+
+
+def local_predictions(package: dict, body: str) -> str:
+    """What inference.py answers for `body`, with the package's own model artifact."""
+    model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    bucket, _, key = model_url.removeprefix("s3://").partition("/")
+    artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    inference = load_step("inference")
+    with tempfile.TemporaryDirectory() as model_dir:
+        with tarfile.open(fileobj=io.BytesIO(artifact)) as archive:
+            archive.extractall(model_dir, filter="data")
+        model = inference.model_fn(model_dir)
+    return inference.output_fn(inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
+
+
+def invoke(endpoint: str, body: str) -> str:
+    response = aws.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
+    )
+    return response["Body"].read().decode(errors="replace")
+
+
+def compare(answer: str, expected: str, rows: int) -> None:
+    """MlopsError unless the endpoint's answer has one prediction row per input row, as expected."""
+    try:
+        answered = np.loadtxt(io.StringIO(answer), delimiter=",", ndmin=2)
+    except ValueError:
+        raise MlopsError(
+            f"smoke test: the endpoint did not answer CSV predictions: {answer[:200]!r}"
+        ) from None
+    wanted = np.loadtxt(io.StringIO(expected), delimiter=",", ndmin=2)
+    if answered.shape != wanted.shape or answered.shape[0] != rows:
+        raise MlopsError(f"smoke test: {rows} rows sent, the endpoint answered shape {answered.shape}")
+    if not np.allclose(answered, wanted, rtol=RELATIVE_TOLERANCE, atol=1e-6):
+        raise MlopsError(
+            "smoke test: the endpoint's predictions differ from build/steps/inference.py on the same"
+            f" model: {answer.splitlines()[0]} vs {expected.splitlines()[0]}"
+        )
