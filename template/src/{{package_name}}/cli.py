@@ -292,6 +292,29 @@ def deploy_stage(
     out.print(f"smoke test: {done.smoke_test}")
 
 
+@app.command("status")
+def stage_status() -> None:
+    """Desired (git) against actual (cloud) for each stage. Exit code 3 on drift, with the difference."""
+    table = Table("stage", "git says", "deployed", "state", box=box.SIMPLE_HEAD, show_edge=False)
+    drift = False
+    for stage in Stage:
+        found = deploy.status(stage.value)
+        drift = drift or found.drift
+        table.add_row(
+            stage.value,
+            _version(found.desired_arn) or "(none)",
+            _version(found.deployed_arn) or "(no stack)",
+            "[red]" + "; ".join(found.differences) + "[/red]" if found.drift else "[green]in sync[/green]",
+        )
+    out.print(table)
+    if drift:
+        raise typer.Exit(3)
+
+
+def _version(arn: str | None) -> str:
+    return f"v{arn.rsplit('/', 1)[-1]}" if arn else ""
+
+
 def main() -> None:
     try:
         app()

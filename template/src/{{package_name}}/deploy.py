@@ -192,3 +192,37 @@ def smoke_test(endpoint: str, package: dict) -> str:
     count = rows.count("\n")
     smoke.compare(answer, expected, count)
     return f"{count} test rows answered as build/steps/inference.py predicts"
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    desired_arn: str  # "" when deploy/<stage>.yml names no model yet
+    deployed_arn: str | None  # None when the stack does not exist
+    differences: list[str]  # empty when the cloud matches git
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences)
+
+
+def status(stage: str, repo: Path = ROOT) -> StageStatus:
+    """Desired (deploy/<stage>.yml as committed) against actual (the deployed stack)."""
+    state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
+    desired = stack_parameters(stage, state, aws.resolve_target(), committed_stage_file(stage, repo))
+    stack = describe_stack(stack_name(stage))
+    if stack is None:
+        missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
+        return StageStatus(stage, state.model_package_arn, None, missing)
+    deployed = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    differences = [
+        f"{key}: deployed {deployed.get(key, '(unset)')!r}, git says {value!r}"
+        for key, value in desired.items()
+        if deployed.get(key) != value
+    ]
+    template = (repo / "deploy" / "endpoint.yml").read_text()
+    if aws.client("cloudformation").get_template(StackName=stack_name(stage))["TemplateBody"] != template:
+        differences.append("deploy/endpoint.yml changed since the last deploy")
+    if stack["StackStatus"] not in DONE:
+        differences.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
+    return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), differences)
