@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import aws, deploy, models, pipelines
+from . import aws, deploy, models, pipelines, promote
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -290,6 +290,16 @@ def deploy_stage(
         f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
     )
     out.print(f"smoke test: {done.smoke_test}")
+
+
+@app.command("promote")
+def promote_newest() -> None:
+    """Deploy the newest Approved model to staging, then propose it for prod in a pull request."""
+    with err.status("promoting") as status:
+        done = promote.promote(on_status=status.update)
+    out.print(done.message)
+    if done.body and not done.pull_request_url:
+        out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
 
 
 @app.command("status")

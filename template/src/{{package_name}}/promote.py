@@ -1,0 +1,218 @@
+"""`mlops promote`: the newest Approved model goes to staging, and a pull request proposes it for prod.
+
+Staging is changed directly (deployed, smoke-tested, then recorded in deploy/staging.yml);
+prod is only ever proposed: the pull request changes deploy/prod.yml, and a person merging
+it is what deploys prod. Without GitHub credentials the branch is prepared locally and the
+pull request it would open is printed.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from . import aws, deploy
+from .desired_state import load_stage, set_model_package
+from .errors import MlopsError
+from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
+
+GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
+
+
+@dataclass
+class Promotion:
+    version: int | None  # None: nothing to promote
+    message: str
+    branch: str = ""
+    pull_request_url: str = ""
+    title: str = ""
+    body: str = ""
+
+
+def newest_approved() -> dict | None:
+    """The newest Approved version of the group, over every page of the listing."""
+    pages = aws.client("sagemaker").get_paginator("list_model_packages")
+    approved = [
+        summary
+        for page in pages.paginate(
+            ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+        )
+        for summary in page["ModelPackageSummaryList"]
+    ]
+    return max(approved, key=lambda p: p["ModelPackageVersion"], default=None)
+
+
+def promote(repo: Path = ROOT, on_status: Callable[[str], None] = lambda _: None) -> Promotion:
+    candidate = newest_approved()
+    if candidate is None:
+        return Promotion(None, f"no Approved version in {MODEL_PACKAGE_GROUP}: nothing to promote")
+    arn, version = candidate["ModelPackageArn"], candidate["ModelPackageVersion"]
+    prod_arn = load_stage("prod", repo / "deploy" / "prod.yml").model_package_arn
+    if prod_arn == arn:
+        return Promotion(version, f"v{version} already serves prod: nothing to promote")
+    on_status(f"deploying v{version} to staging")
+    evidence = to_staging(arn, version, repo, on_status)
+    title, body = pull_request_text(version, arn, prod_arn, evidence)
+    branch = prepare_prod_branch(arn, version, title, repo)
+    token, repository = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+    if not (token and repository):
+        return Promotion(
+            version,
+            f"v{version} is in staging; branch {branch} changes deploy/prod.yml (set GITHUB_TOKEN and"
+            " GITHUB_REPOSITORY to open the pull request)",
+            branch,
+            title=title,
+            body=body,
+        )
+    git(*GIT_IDENTITY, "push", "--force", "origin", f"{branch}:{branch}", repo=repo)
+    url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
+    return Promotion(version, f"v{version} is in staging; prod pull request: {url}", branch, url, title, body)
+
+
+def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], None]) -> str:
+    """Record the version in deploy/staging.yml, deploy it, and return the smoke test's evidence.
+
+    The commit comes first because a deploy takes only committed desired state; if the deploy
+    fails, the commit is taken back and the file restored, so nothing has changed.
+    """
+    staging_file = repo / "deploy" / "staging.yml"
+    if load_stage("staging", staging_file).model_package_arn != arn:
+        set_model_package(staging_file, arn)
+        message = f"Deploy {PROJECT_SLUG} v{version} to staging"
+        git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", "deploy/staging.yml", repo=repo)
+        try:
+            done = deploy.deploy("staging", on_status, repo=repo)
+        except BaseException:
+            git("reset", "--quiet", "--soft", "HEAD~1", repo=repo)
+            git("restore", "--staged", "--worktree", "--", "deploy/staging.yml", repo=repo)
+            raise
+    else:  # already recorded: make sure it really serves, and test it again
+        done = deploy.deploy("staging", on_status, repo=repo)
+    return f"endpoint `{done.endpoint}` ({done.action}): {done.smoke_test}"
+
+
+def prepare_prod_branch(arn: str, version: int, title: str, repo: Path) -> str:
+    """A branch from HEAD whose one commit points deploy/prod.yml at the version."""
+    branch = f"promote/v{version}"
+    git("branch", "--force", branch, "HEAD", repo=repo)
+    # A separate worktree: the user's checkout (and its uncommitted work) is never switched.
+    with tempfile.TemporaryDirectory() as scratch:
+        worktree = Path(scratch) / "prod"
+        git("worktree", "add", "--quiet", str(worktree), branch, repo=repo)
+        try:
+            set_model_package(worktree / "deploy" / "prod.yml", arn)
+            git(*GIT_IDENTITY, "commit", "--quiet", "--all", "-m", title, repo=worktree)
+        finally:
+            git("worktree", "remove", "--force", str(worktree), repo=repo)
+    return branch
+
+
+def default_branch(repo: Path) -> str:
+    try:
+        return git("rev-parse", "--abbrev-ref", "origin/HEAD", repo=repo).removeprefix("origin/")
+    except subprocess.CalledProcessError:
+        return "main"
+
+
+def metrics(arn: str) -> dict[str, float]:
+    """The model-quality metrics registered with a version (its evaluation.json)."""
+    if not arn:
+        return {}
+    sagemaker, s3 = aws.client("sagemaker"), aws.client("s3")
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=arn)
+        uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, KeyError, ValueError):
+        return {}
+    return {
+        name: value["value"]
+        for section, values in report.items()
+        if section.endswith("_metrics")
+        for name, value in values.items()
+    }
+
+
+def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> tuple[str, str]:
+    title = f"Promote {PROJECT_SLUG} model v{version} to production"
+    candidate, current = metrics(arn), metrics(prod_arn)
+    prod_label = f"prod now (v{prod_arn.rsplit('/', 1)[-1]})" if prod_arn else "prod now (nothing)"
+    rows = [f"| metric | v{version} | {prod_label} |", "|---|---|---|"]
+    rows += [
+        f"| {name} | {value:.4g} | {current[name]:.4g} |"
+        if name in current
+        else f"| {name} | {value:.4g} | |"
+        for name, value in candidate.items()
+    ]
+    body = "\n".join(
+        [
+            f"Proposes model package `{arn}` for production.",
+            "",
+            "## Metrics on the test split",
+            *(rows if candidate else ["(no metrics were registered with this version)"]),
+            "",
+            "## Staging evidence",
+            evidence,
+            "",
+            "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls it",
+            "back.",
+            "If this pull request was opened with the workflow's default GITHUB_TOKEN, GitHub runs no checks",
+            "on it: use a GitHub App token where branch protection requires them.",
+        ]
+    )
+    return title, body
+
+
+def open_or_update_pull_request(
+    repository: str, token: str, branch: str, base: str, title: str, body: str
+) -> str:
+    """The pull request from `branch`, updated if one is open, created otherwise; its URL."""
+    owner = repository.split("/")[0]
+    existing = github(token, "GET", f"/repos/{repository}/pulls?state=open&head={owner}:{branch}")
+    if existing:
+        number = existing[0]["number"]
+        return github(token, "PATCH", f"/repos/{repository}/pulls/{number}", {"title": title, "body": body})[
+            "html_url"
+        ]
+    created = github(
+        token,
+        "POST",
+        f"/repos/{repository}/pulls",
+        {"title": title, "body": body, "head": branch, "base": base},
+    )
+    return created["html_url"]
+
+
+def github(token: str, method: str, path: str, payload: dict | None = None):
+    """One GitHub REST call (GITHUB_API_URL, as Actions sets it, else api.github.com)."""
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    request = urllib.request.Request(
+        api + path,
+        method=method,
+        data=json.dumps(payload).encode() if payload is not None else None,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        raise MlopsError(f"GitHub {method} {path}: HTTP {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise MlopsError(f"cannot reach GitHub at {api}: {error.reason}") from None
