@@ -5,7 +5,9 @@
 Renders the template into DESTINATION (replacing an earlier demo there), then runs the
 new project's own verbs in the order a new user would: install, start the embedded AWS
 emulator, run the pipeline from its real definition on the sample data, approve the
-model version it registered, list the registry, and stop the emulator. No AWS account
+model version it registered, promote it (staging deployed and smoke-tested, a prod pull
+request prepared as a branch), merge that branch as a reviewer would, deploy prod from
+deploy/prod.yml, check that the cloud matches git, and stop the emulator. No AWS account
 and no network beyond the package registries; nothing is left running, even on failure.
 """
 
@@ -47,6 +49,12 @@ def run_loop(project: Path) -> None:
     reason = "demo: passed the quality gate on the sample data"
     step("approve it", *mlops, "models", "approve", version, "--reason", reason, cwd=project, show=True)
     step("the registry", *mlops, "models", "list", cwd=project, show=True)
+    step("promote: staging, then a prod pull request", *mlops, "promote", cwd=project, show=True)
+    # What a reviewer's merge of the promotion pull request does on GitHub.
+    merge = ("git", *identity, "merge", "--no-ff", "--quiet", "-m", "Merge the promotion pull request")
+    step("merge the pull request", *merge, f"promote/v{version}", cwd=project)
+    step("deploy prod from deploy/prod.yml", *mlops, "deploy", "prod", cwd=project, show=True)
+    step("desired (git) against deployed", *mlops, "status", cwd=project, show=True)
 
 
 def main() -> None:

@@ -165,10 +165,9 @@ def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> t
             "## Staging evidence",
             evidence,
             "",
-            "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls it",
-            "back.",
-            "If this pull request was opened with the workflow's default GITHUB_TOKEN, GitHub runs no checks",
-            "on it: use a GitHub App token where branch protection requires them.",
+            "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls back.",
+            "If it was opened with the workflow's default GITHUB_TOKEN, GitHub runs no checks on it:"
+            " use a GitHub App token where branch protection requires them.",
         ]
     )
     return title, body
