@@ -228,24 +228,27 @@ def run_summary(result: runner.RunResult) -> Table:
 def models_list(
     limit: Annotated[int, typer.Option(min=1, help="How many versions, newest first.")] = 20,
 ) -> None:
-    """Show the newest model versions: status, when, from which commit and execution."""
+    """Show the newest model versions: status, gate metric, when, from which commit, and where it serves."""
+    serving = deploy.serving()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("version")
-    table.add_column("status", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    table.add_column("git commit")
-    table.add_column("execution")
+    for column in ("version", "status", "gate metric", "created", "git commit", "serves"):
+        table.add_column(column, no_wrap=column in {"status", "created"})
     for summary in models.versions()[:limit]:
-        described = aws.client("sagemaker").describe_model_package(
-            ModelPackageName=summary["ModelPackageArn"]
+        arn = summary["ModelPackageArn"]
+        metadata = (
+            aws.client("sagemaker")
+            .describe_model_package(ModelPackageName=arn)
+            .get("CustomerMetadataProperties", {})
         )
-        metadata = described.get("CustomerMetadataProperties", {})
+        gate = metadata.get("gate_metric", "")
+        value = models.metrics(arn).get(gate)
         table.add_row(
             str(summary["ModelPackageVersion"]),
             summary.get("ModelApprovalStatus", ""),
+            f"{gate} {value:.4g}" if value is not None else gate,
             summary["CreationTime"].strftime("%Y-%m-%d %H:%M"),
             metadata.get("git_commit", "")[:8],
-            metadata.get("pipeline_execution_id", ""),
+            ", ".join(stage for stage, served in serving.items() if served == arn),
         )
     out.print(table if table.row_count else "no model versions yet: run the pipeline (`mlops local run`)")
 

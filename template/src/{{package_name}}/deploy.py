@@ -226,3 +226,14 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
     if stack["StackStatus"] not in DONE:
         differences.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
     return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), differences)
+
+
+def serving() -> dict[str, str]:
+    """Stage -> the model package ARN its deployed stack serves (stages without a stack left out)."""
+    found = {}
+    for stage in ("staging", "prod"):
+        stack = describe_stack(stack_name(stage))
+        if stack is not None:
+            parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+            found[stage] = parameters.get("ModelPackageArn", "")
+    return found

@@ -1,5 +1,7 @@
 """The project's model package group in the SageMaker Model Registry: list, approve, reject."""
 
+import json
+
 from botocore.exceptions import ClientError
 
 from . import aws
@@ -49,3 +51,22 @@ def set_approval(version: int, status: str, reason: str) -> dict:
         CustomerMetadataProperties=described.get("CustomerMetadataProperties", {}),
     )
     return described
+
+
+def metrics(arn: str) -> dict[str, float]:
+    """The model-quality metrics registered with a version (its evaluation.json); {} if none."""
+    if not arn:
+        return {}
+    try:
+        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        report = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, KeyError, ValueError):
+        return {}
+    return {
+        name: value["value"]
+        for section, values in report.items()
+        if section.endswith("_metrics")
+        for name, value in values.items()
+    }

@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-
-from . import aws, deploy
+from . import aws, deploy, models
 from .desired_state import load_stage, set_model_package
 from .errors import MlopsError
 from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
@@ -124,29 +122,9 @@ def default_branch(repo: Path) -> str:
         return "main"
 
 
-def metrics(arn: str) -> dict[str, float]:
-    """The model-quality metrics registered with a version (its evaluation.json)."""
-    if not arn:
-        return {}
-    sagemaker, s3 = aws.client("sagemaker"), aws.client("s3")
-    try:
-        package = sagemaker.describe_model_package(ModelPackageName=arn)
-        uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ClientError, KeyError, ValueError):
-        return {}
-    return {
-        name: value["value"]
-        for section, values in report.items()
-        if section.endswith("_metrics")
-        for name, value in values.items()
-    }
-
-
 def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> tuple[str, str]:
     title = f"Promote {PROJECT_SLUG} model v{version} to production"
-    candidate, current = metrics(arn), metrics(prod_arn)
+    candidate, current = models.metrics(arn), models.metrics(prod_arn)
     prod_label = f"prod now (v{prod_arn.rsplit('/', 1)[-1]})" if prod_arn else "prod now (nothing)"
     rows = [f"| metric | v{version} | {prod_label} |", "|---|---|---|"]
     rows += [
