@@ -14,7 +14,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from . import aws, smoke
-from .desired_state import load_stage
+from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
@@ -231,7 +231,7 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
 def serving() -> dict[str, str]:
     """Stage -> the model package ARN its deployed stack serves (stages without a stack left out)."""
     found = {}
-    for stage in ("staging", "prod"):
+    for stage in STAGES:
         stack = describe_stack(stack_name(stage))
         if stack is not None:
             parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
