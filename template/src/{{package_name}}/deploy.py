@@ -65,7 +65,8 @@ def approved_package(stage: str, arn: str) -> dict:
             f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
         )
     group, version = arn.rsplit("/", 2)[-2:]
-    if group != MODEL_PACKAGE_GROUP:
+    # SageMaker writes the group in lowercase in model package ARNs.
+    if group != MODEL_PACKAGE_GROUP.lower():
         raise MlopsError(f"{arn} is in model group {group!r}, not this project's {MODEL_PACKAGE_GROUP!r}")
     try:
         package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)

@@ -269,7 +269,10 @@ def routed_to() -> Emulator | None:
 
 def queue_endpoint_answer(emulator: Emulator, body: str) -> None:
     """Make the emulator's next invoke_endpoint answer `body` (moto answers a fixed "body" otherwise)."""
-    results = {"results": [{"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "main"}]}
+    results = {
+        "results": [{"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "main"}],
+        "region": aws.region(),  # moto keeps the answers per region (us-east-1 unless told)
+    }
     request = urllib.request.Request(
         emulator.url + "/moto-api/static/sagemaker/endpoint-results",
         data=json.dumps(results).encode(),
