@@ -63,6 +63,27 @@ def caller_account() -> str:
         raise MlopsError(f"cannot find the AWS account with STS: {error}") from None
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """("bucket", "key/of/object") from "s3://bucket/key/of/object"; ValueError otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def read_s3(uri: str) -> bytes:
+    """The object an s3:// URI names (ValueError for another URI, ClientError from S3)."""
+    bucket, key = split_s3_uri(uri)
+    return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def create_bucket(bucket: str) -> None:
+    """Create a bucket in this region (us-east-1 is the one region that refuses a LocationConstraint)."""
+    where = region()
+    location = {} if where == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": where}}
+    client("s3").create_bucket(Bucket=bucket, **location)
+
+
 def resolve_target(offline: bool = False) -> AwsTarget:
     account = os.environ.get("MLOPS_AWS_ACCOUNT_ID") or (PLACEHOLDER_ACCOUNT if offline else caller_account())
     where = region()

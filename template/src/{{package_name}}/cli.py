@@ -235,13 +235,10 @@ def models_list(
         table.add_column(column, no_wrap=column in {"status", "created"})
     for summary in models.versions()[:limit]:
         arn = summary["ModelPackageArn"]
-        metadata = (
-            aws.client("sagemaker")
-            .describe_model_package(ModelPackageName=arn)
-            .get("CustomerMetadataProperties", {})
-        )
+        described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        metadata = described.get("CustomerMetadataProperties", {})
         gate = metadata.get("gate_metric", "")
-        value = models.metrics(arn).get(gate)
+        value = models.package_metrics(described).get(gate)
         table.add_row(
             str(summary["ModelPackageVersion"]),
             summary.get("ModelApprovalStatus", ""),

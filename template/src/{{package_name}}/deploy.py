@@ -135,14 +135,30 @@ def apply_stack(
             )
         if status.endswith("_IN_PROGRESS"):
             raise MlopsError(f"stack {name} is busy ({status}): wait for it to finish, then deploy again")
-        deployed = {p["ParameterKey"]: p["ParameterValue"] for p in current.get("Parameters", [])}
-        body = cloudformation.get_template(StackName=name)["TemplateBody"]
-        if deployed == parameters and body == template:
+        if not differences(current, template, parameters):
             return "unchanged"
         cloudformation.update_stack(**request)
         action = "updated"
     wait_for_stack(name, on_status)
     return action
+
+
+def deployed_parameters(stack: dict) -> dict[str, str]:
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+
+
+def differences(stack: dict, template: str, parameters: dict[str, str]) -> list[str]:
+    """How a deployed stack differs from what git asks for; empty when it matches."""
+    deployed = deployed_parameters(stack)
+    found = [
+        f"{key}: deployed {deployed.get(key, '(unset)')!r}, git says {value!r}"
+        for key, value in parameters.items()
+        if deployed.get(key) != value
+    ]
+    body = aws.client("cloudformation").get_template(StackName=stack["StackName"])["TemplateBody"]
+    if body != template:
+        found.append("deploy/endpoint.yml changed since the last deploy")
+    return found
 
 
 def describe_stack(name: str) -> dict | None:
@@ -215,18 +231,12 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
     if stack is None:
         missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
         return StageStatus(stage, state.model_package_arn, None, missing)
-    deployed = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
-    differences = [
-        f"{key}: deployed {deployed.get(key, '(unset)')!r}, git says {value!r}"
-        for key, value in desired.items()
-        if deployed.get(key) != value
-    ]
-    template = (repo / "deploy" / "endpoint.yml").read_text()
-    if aws.client("cloudformation").get_template(StackName=stack_name(stage))["TemplateBody"] != template:
-        differences.append("deploy/endpoint.yml changed since the last deploy")
+    found = differences(stack, (repo / "deploy" / "endpoint.yml").read_text(), desired)
     if stack["StackStatus"] not in DONE:
-        differences.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
-    return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), differences)
+        found.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
+    return StageStatus(
+        stage, state.model_package_arn, deployed_parameters(stack).get("ModelPackageArn"), found
+    )
 
 
 def serving() -> dict[str, str]:
@@ -235,6 +245,5 @@ def serving() -> dict[str, str]:
     for stage in STAGES:
         stack = describe_stack(stack_name(stage))
         if stack is not None:
-            parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
-            found[stage] = parameters.get("ModelPackageArn", "")
+            found[stage] = deployed_parameters(stack).get("ModelPackageArn", "")
     return found

@@ -9,14 +9,18 @@ from .errors import MlopsError
 from .project import MODEL_PACKAGE_GROUP
 
 
-def versions() -> list[dict]:
-    """Every version in the group, newest first (all pages)."""
+def versions(status: str | None = None) -> list[dict]:
+    """Every version in the group (only those with approval `status` if given), newest first, all pages."""
     pages = aws.client("sagemaker").get_paginator("list_model_packages")
+    only = {"ModelApprovalStatus": status} if status else {}
     try:
         listed = [
             summary
             for page in pages.paginate(
-                ModelPackageGroupName=MODEL_PACKAGE_GROUP, SortBy="CreationTime", SortOrder="Descending"
+                ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                **only,
             )
             for summary in page["ModelPackageSummaryList"]
         ]
@@ -59,9 +63,15 @@ def metrics(arn: str) -> dict[str, float]:
         return {}
     try:
         package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
-        uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        report = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError:
+        return {}
+    return package_metrics(package)
+
+
+def package_metrics(package: dict) -> dict[str, float]:
+    """metrics() for a version already described."""
+    try:
+        report = json.loads(aws.read_s3(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]))
     except (ClientError, KeyError, ValueError):
         return {}
     return {

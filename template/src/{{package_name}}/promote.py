@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import aws, deploy, models
+from . import deploy, models
 from .desired_state import load_stage, set_model_package
 from .errors import MlopsError
 from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
@@ -36,18 +36,7 @@ class Promotion:
 
 def newest_approved() -> dict | None:
     """The newest Approved version of the group, over every page of the listing."""
-    pages = aws.client("sagemaker").get_paginator("list_model_packages")
-    approved = [
-        summary
-        for page in pages.paginate(
-            ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-        )
-        for summary in page["ModelPackageSummaryList"]
-    ]
-    return max(approved, key=lambda p: p["ModelPackageVersion"], default=None)
+    return next(iter(models.versions("Approved")), None)
 
 
 def promote(repo: Path = ROOT, on_status: Callable[[str], None] = lambda _: None) -> Promotion:

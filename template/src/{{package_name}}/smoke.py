@@ -31,9 +31,7 @@ def test_rows(count: int = ROWS) -> str:
 
 def local_predictions(package: dict, body: str) -> str:
     """What inference.py answers for `body`, with the package's own model artifact."""
-    model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    bucket, _, key = model_url.removeprefix("s3://").partition("/")
-    artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    artifact = aws.read_s3(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
     inference = load_step("inference")
     with tempfile.TemporaryDirectory() as model_dir:
         with tarfile.open(fileobj=io.BytesIO(artifact)) as archive:

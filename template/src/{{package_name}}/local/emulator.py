@@ -158,8 +158,15 @@ def _start_server() -> Emulator:
     return Emulator(process.pid, f"http://127.0.0.1:{port_file.read_text().strip()}")
 
 
-def _post(url: str, path: str) -> None:
-    request = urllib.request.Request(url + path, method="POST", data=b"")
+def _post(url: str, path: str, payload: dict | None = None) -> None:
+    """POST to one of moto's own endpoints (/moto-api/...), with a JSON body if given."""
+    request = urllib.request.Request(
+        url + path,
+        method="POST",
+        data=json.dumps(payload).encode() if payload is not None else b"",
+        headers={"Content-Type": "application/json"} if payload is not None else {},
+    )
+    # Long: replaying a recording re-issues every request the server ever received.
     with urllib.request.urlopen(request, timeout=300) as response:
         response.read()
 
@@ -172,13 +179,7 @@ def _count_requests() -> int:
 def provision() -> None:
     """Create what the project expects to exist in its account: bucket, execution role, model group."""
     target = aws.resolve_target()
-    s3 = aws.client("s3")
-    location = (
-        {}
-        if target.region == "us-east-1"
-        else {"CreateBucketConfiguration": {"LocationConstraint": target.region}}
-    )
-    s3.create_bucket(Bucket=target.bucket, **location)
+    aws.create_bucket(target.bucket)
     aws.client("iam").create_role(
         RoleName=target.role_arn.rsplit("/", 1)[-1],
         AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY),
@@ -273,11 +274,4 @@ def queue_endpoint_answer(emulator: Emulator, body: str) -> None:
         "results": [{"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "main"}],
         "region": aws.region(),  # moto keeps the answers per region (us-east-1 unless told)
     }
-    request = urllib.request.Request(
-        emulator.url + "/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps(results).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+    _post(emulator.url, "/moto-api/static/sagemaker/endpoint-results", results)

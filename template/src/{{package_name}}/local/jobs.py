@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..aws import split_s3_uri
 from ..project import STEPS_DIR
 from .expressions import StepError
 from .launchers import FreshProcesses, Timeout, WarmHost
@@ -258,13 +259,6 @@ def _tar_gz(folder: Path) -> bytes:
 def _tail(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return " | ".join(lines[-LOG_TAIL_LINES:]) if lines else "(no output)"
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
 
 
 def download_prefix(job: Job, uri: str, destination: Path) -> int:

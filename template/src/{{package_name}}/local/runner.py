@@ -17,12 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws
 from ..errors import MlopsError
+from ..pipelines import build, parse_parameters, publish
 from ..project import PIPELINE_NAME
 from . import definition as graph_of
 from . import launchers
 from .emulator import state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
-from .jobs import Job, JobFailed, run_processing, run_training, split_s3_uri
+from .jobs import Job, JobFailed, run_processing, run_training
 from .launchers import FreshProcesses, WarmHost
 
 
@@ -238,9 +239,7 @@ class LocalRun:
 
     def _read_s3_json(self, uri: str) -> Any:
         try:
-            bucket, key = split_s3_uri(uri)
-            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return json.loads(body)
+            return json.loads(aws.read_s3(uri))
         except (ValueError, ClientError) as error:
             raise Unreadable(f"{uri}: {error}") from None
 
@@ -279,8 +278,6 @@ def run_definition(
 
 def run_project(pairs: list[str], progress: Progress) -> RunResult:
     """Build this project's definition as `mlops pipeline definition` does, publish its code, run it."""
-    from ..pipelines import build, parse_parameters, publish
-
     overrides = parse_parameters(pairs)
     # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
