@@ -5,14 +5,16 @@ import logging
 import sys
 import warnings
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from . import aws, deploy, models, pipelines, promote
+from . import aws, deploy, github, models, pipeline_diff, pipelines, promote
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -72,6 +74,35 @@ def snapshot() -> None:
     err.print(f"wrote {SNAPSHOT_PATH.relative_to(ROOT)}: review `git diff`, then commit it")
 
 
+Summary = Annotated[
+    Path | None,
+    typer.Option(
+        help='Also append a Markdown report to this file (in GitHub Actions: "$GITHUB_STEP_SUMMARY").',
+        dir_okay=False,
+    ),
+]
+
+
+def append_summary(path: Path | None, markdown: str) -> None:
+    if path is not None:
+        with path.open("a") as summary:
+            summary.write(markdown + "\n")
+
+
+@pipeline_app.command("diff")
+def diff(
+    base: Annotated[
+        str, typer.Option(help="The commit to compare with (its tests/snapshots/pipeline-definition.json).")
+    ] = "HEAD",
+    summary: Summary = None,
+) -> None:
+    """What this checkout changes in the pipeline against BASE: steps, parameters, and the graph (offline)."""
+    head = pipelines.normalize(pipelines.build(offline=True).definition())
+    report = pipeline_diff.report(base, pipeline_diff.snapshot_at(base), head)
+    out.print(report, markup=False, highlight=False)
+    append_summary(summary, report)
+
+
 @pipeline_app.command("upsert")
 def upsert() -> None:
     """Upload the step code and create or update the pipeline, tagged with the git commit."""
@@ -82,13 +113,20 @@ def upsert() -> None:
 @pipeline_app.command("start")
 def start(
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="Override a parameter: Name=value (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--param",
+            envvar="MLOPS_PIPELINE_PARAMETERS",
+            help="Override a parameter: Name=value (repeatable; from the variable, space-separated).",
+        ),
     ] = None,
     wait: Annotated[bool, typer.Option(help="Follow the execution until it ends.")] = False,
+    summary: Summary = None,
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
     arn = pipelines.start(param or [])
     out.print(arn)
+    append_summary(summary, pipelines.execution_summary(arn, param or []))
     if not wait:
         return
     with err.status("waiting for the pipeline execution") as status:
@@ -302,23 +340,82 @@ def promote_newest() -> None:
         out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
 
 
+DRIFT_ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"
+
+
 @app.command("status")
-def stage_status() -> None:
+def stage_status(
+    issue: Annotated[
+        bool,
+        typer.Option(
+            help="Also keep one GitHub issue in step: opened or updated on drift, closed when in sync"
+            " (needs GITHUB_TOKEN and GITHUB_REPOSITORY)."
+        ),
+    ] = False,
+) -> None:
     """Desired (git) against actual (cloud) for each stage. Exit code 3 on drift, with the difference."""
+    found = [deploy.status(stage.value) for stage in Stage]
     table = Table("stage", "git says", "deployed", "state", box=box.SIMPLE_HEAD, show_edge=False)
-    drift = False
-    for stage in Stage:
-        found = deploy.status(stage.value)
-        drift = drift or found.drift
-        table.add_row(
-            stage.value,
-            _version(found.desired_arn) or "(none)",
-            _version(found.deployed_arn) or "(no stack)",
-            "[red]" + "; ".join(found.differences) + "[/red]" if found.drift else "[green]in sync[/green]",
-        )
+    for row in status_rows(found):
+        table.add_row(*row)
     out.print(table)
+    drift = any(stage.drift for stage in found)
+    if issue:
+        out.print(sync_drift_issue(found, drift))
     if drift:
         raise typer.Exit(3)
+
+
+def status_rows(found: list[deploy.StageStatus]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for stage in found:
+        if stage.ahead_on:
+            state = f"[yellow]ahead of git: promotion pull request from {stage.ahead_on}[/yellow]"
+        elif stage.drift:
+            state = "[red]" + "; ".join(stage.differences) + "[/red]"
+        else:
+            state = "[green]in sync[/green]"
+        rows.append(
+            (
+                stage.stage,
+                _version(stage.desired_arn) or "(none)",
+                _version(stage.deployed_arn) or "(no stack)",
+                state,
+            )
+        )
+    return rows
+
+
+def sync_drift_issue(found: list[deploy.StageStatus], drift: bool) -> str:
+    credentials = github.credentials()
+    if credentials is None:
+        raise MlopsError("--issue needs GITHUB_TOKEN and GITHUB_REPOSITORY (GitHub Actions sets the latter)")
+    token, repository = credentials
+    if not drift:
+        url = github.close_issue(token, repository, DRIFT_ISSUE_TITLE, "Every stage matches git again.")
+        return f"closed {url}" if url else "no drift issue open"
+    lines = ["| stage | git says | deployed | state |", "|---|---|---|---|"]
+    for row in status_rows(found):
+        lines.append("| " + " | ".join(Text.from_markup(cell).plain for cell in row) + " |")
+    body = "\n".join(
+        [
+            "`mlops status` found deployed endpoints that differ from `deploy/*.yml`:",
+            "",
+            *lines,
+            "",
+            "Reconcile with `mlops deploy <stage>` (or revert the change that was made outside git).",
+            "This issue closes itself when every stage matches git again.",
+        ]
+    )
+    return f"drift reported in {github.open_or_update_issue(token, repository, DRIFT_ISSUE_TITLE, body)}"
+
+
+@app.command("changed-stages")
+def changed_stages(
+    since: Annotated[str, typer.Option(help="The commit to compare HEAD with (e.g. a push's `before`).")],
+) -> None:
+    """Print, as a JSON list, the stages whose deploy/*.yml changed since a commit (what to reconcile)."""
+    out.print(json.dumps(deploy.changed_stages(since)), highlight=False)
 
 
 def _version(arn: str | None) -> str:

@@ -217,10 +217,13 @@ class StageStatus:
     desired_arn: str  # "" when deploy/<stage>.yml names no model yet
     deployed_arn: str | None  # None when the stack does not exist
     differences: list[str]  # empty when the cloud matches git
+    # Staging deployed from a promotion branch that the default branch has not merged yet
+    # (main protected against the promote job's push): expected, not drift.
+    ahead_on: str = ""
 
     @property
     def drift(self) -> bool:
-        return bool(self.differences)
+        return bool(self.differences) and not self.ahead_on
 
 
 def status(stage: str, repo: Path = ROOT) -> StageStatus:
@@ -234,9 +237,39 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
     found = differences(stack, (repo / "deploy" / "endpoint.yml").read_text(), desired)
     if stack["StackStatus"] not in DONE:
         found.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
-    return StageStatus(
-        stage, state.model_package_arn, deployed_parameters(stack).get("ModelPackageArn"), found
-    )
+    deployed = deployed_parameters(stack)
+    changed = {key for key, value in desired.items() if deployed.get(key) != value}
+    ahead_on = ""
+    if stage == "staging" and found and len(found) == len(changed) and changed <= PROMOTION_KEYS:
+        ahead_on = promotion_branch(deployed.get("GitCommit", ""), repo)
+    return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
+
+
+# What `mlops promote` changes in staging's stack: the model, and the commit that names it.
+PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
+
+
+def promotion_branch(commit: str, repo: Path) -> str:
+    """The remote promote/v* branch that holds `commit` ("" if none: then it is drift)."""
+    try:
+        branches = git("branch", "--remotes", "--contains", commit, "--list", "*/promote/v*", repo=repo)
+    except subprocess.CalledProcessError:  # a commit this clone does not have
+        return ""
+    return branches.split()[0].split("/", 1)[1] if branches else ""
+
+
+def changed_stages(since: str, repo: Path = ROOT) -> list[str]:
+    """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml is every stage's).
+
+    A `since` this clone does not know (a new branch, a force push) counts every stage.
+    """
+    try:
+        changed = git("diff", "--name-only", f"{since}...HEAD", "--", "deploy/", repo=repo).splitlines()
+    except subprocess.CalledProcessError:
+        return list(STAGES)
+    if "deploy/endpoint.yml" in changed:
+        return list(STAGES)
+    return [stage for stage in STAGES if f"deploy/{stage}.yml" in changed]
 
 
 def serving() -> dict[str, str]:

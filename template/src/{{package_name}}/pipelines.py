@@ -151,6 +151,25 @@ def start(pairs: list[str]) -> str:
     return response["PipelineExecutionArn"]
 
 
+def execution_summary(arn: str, pairs: list[str]) -> str:
+    """Markdown naming a started execution, with where to follow it."""
+    where = aws.region()
+    console = f"https://{where}.console.aws.amazon.com/sagemaker/home?region={where}#/pipelines"
+    overrides = ", ".join(f"`{pair}`" for pair in pairs) or "none (the definition's defaults)"
+    return "\n".join(
+        [
+            f"## Pipeline `{PIPELINE_NAME}` started",
+            "",
+            f"- execution: `{arn}`",
+            f"- built from commit `{git_commit()}`",
+            f"- parameter overrides: {overrides}",
+            f"- follow it: `mlops pipeline status`, or [the SageMaker console]({console})"
+            " (Pipelines, in SageMaker Studio)",
+            "",
+        ]
+    )
+
+
 def describe_execution(arn: str) -> dict:
     return aws.client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
 

@@ -6,19 +6,15 @@ it is what deploys prod. Without GitHub credentials the branch is prepared local
 pull request it would open is printed.
 """
 
-import json
-import os
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import deploy, models
 from .desired_state import load_stage, set_model_package
-from .errors import MlopsError
+from .github import credentials, github
 from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
@@ -47,12 +43,18 @@ def promote(repo: Path = ROOT, on_status: Callable[[str], None] = lambda _: None
     prod_arn = load_stage("prod", repo / "deploy" / "prod.yml").model_package_arn
     if prod_arn == arn:
         return Promotion(version, f"v{version} already serves prod: nothing to promote")
+    staging = deploy.status("staging", repo)
+    if staging.deployed_arn == arn and staging.ahead_on == f"promote/v{version}":
+        # The default branch refused the staging record: the open pull request carries it.
+        return Promotion(
+            version, f"v{version} is in staging; its pull request from {staging.ahead_on} awaits review"
+        )
     on_status(f"deploying v{version} to staging")
     evidence = to_staging(arn, version, repo, on_status)
     title, body = pull_request_text(version, arn, prod_arn, evidence)
     branch = prepare_prod_branch(arn, version, title, repo)
-    token, repository = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
-    if not (token and repository):
+    found = credentials()
+    if found is None:
         return Promotion(
             version,
             f"v{version} is in staging; branch {branch} changes deploy/prod.yml (set GITHUB_TOKEN and"
@@ -61,9 +63,29 @@ def promote(repo: Path = ROOT, on_status: Callable[[str], None] = lambda _: None
             title=title,
             body=body,
         )
+    token, repository = found
+    base = default_branch(repo)
+    recorded = push_staging_record(base, repo)
     git(*GIT_IDENTITY, "push", "--force", "origin", f"{branch}:{branch}", repo=repo)
-    url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
+    url = open_or_update_pull_request(repository, token, branch, base, title, body + recorded)
     return Promotion(version, f"v{version} is in staging; prod pull request: {url}", branch, url, title, body)
+
+
+def push_staging_record(base: str, repo: Path) -> str:
+    """Push the staging commit to the default branch; if that is protected, say where the record is.
+
+    Refused (branch protection), the commit still reaches the default branch with the pull
+    request, and `mlops status` reports staging as ahead of git rather than as drift.
+    """
+    try:
+        git("push", "origin", f"HEAD:refs/heads/{base}", repo=repo)
+    except subprocess.CalledProcessError:
+        return (
+            f"\n\n`{base}` refused the staging record (branch protection): this pull request"
+            " carries the deploy/staging.yml commit too, and `mlops status` shows staging ahead"
+            " of git until it merges."
+        )
+    return ""
 
 
 def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], None]) -> str:
@@ -158,27 +180,3 @@ def open_or_update_pull_request(
         {"title": title, "body": body, "head": branch, "base": base},
     )
     return created["html_url"]
-
-
-def github(token: str, method: str, path: str, payload: dict | None = None):
-    """One GitHub REST call (GITHUB_API_URL, as Actions sets it, else api.github.com)."""
-    api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    request = urllib.request.Request(
-        api + path,
-        method=method,
-        data=json.dumps(payload).encode() if payload is not None else None,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")[:300]
-        raise MlopsError(f"GitHub {method} {path}: HTTP {error.code}: {detail}") from None
-    except urllib.error.URLError as error:
-        raise MlopsError(f"cannot reach GitHub at {api}: {error.reason}") from None

@@ -71,6 +71,17 @@ class Graph:
 
 def load(definition: dict, service_model) -> Graph:
     """Parse and check a definition; `service_model` is botocore's SageMaker model."""
+    graph = parse(definition)
+    steps = {step.name: step for step in graph.steps}
+    parameters = {p["Name"] for p in graph.parameters}
+    for step in graph.steps:
+        _check_type(step)
+        _check_expressions(step, step.own_expressions(), steps, parameters, service_model)
+    return graph
+
+
+def parse(definition: dict) -> Graph:
+    """The steps (Condition branches included) and their dependencies, in a runnable order."""
     steps: dict[str, Step] = {}
 
     def add(document: dict, gate: tuple[str, bool] | None) -> None:
@@ -85,11 +96,8 @@ def load(definition: dict, service_model) -> Graph:
 
     for document in definition.get("Steps", []):
         add(document, None)
-    parameters = {p["Name"] for p in definition.get("Parameters", [])}
     for step in steps.values():
-        _check_type(step)
         step.depends_on = _dependencies(step, steps)
-        _check_expressions(step, step.own_expressions(), steps, parameters, service_model)
     return Graph(_ordered(steps), definition.get("Parameters", []))
 
 

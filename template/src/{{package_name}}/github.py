@@ -1,0 +1,71 @@
+"""GitHub's REST API, the little this project needs: pull requests (promote) and one issue (drift).
+
+Plain urllib: two endpoints do not justify a client library and its dependencies.
+"""
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+from .errors import MlopsError
+
+
+def credentials() -> tuple[str, str] | None:
+    """(token, "owner/name") when GITHUB_TOKEN and GITHUB_REPOSITORY are set (Actions sets the latter)."""
+    token, repository = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+    return (token, repository) if token and repository else None
+
+
+def github(token: str, method: str, path: str, payload: dict | None = None):
+    """One GitHub REST call (GITHUB_API_URL, as Actions sets it, else api.github.com)."""
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    request = urllib.request.Request(
+        api + path,
+        method=method,
+        data=json.dumps(payload).encode() if payload is not None else None,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        raise MlopsError(f"GitHub {method} {path}: HTTP {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise MlopsError(f"cannot reach GitHub at {api}: {error.reason}") from None
+
+
+def find_open_issue(token: str, repository: str, title: str) -> dict | None:
+    """The open issue (not pull request) with exactly this title, if any."""
+    for page in range(1, 11):  # 1000 open issues is beyond any repository this serves
+        issues = github(token, "GET", f"/repos/{repository}/issues?state=open&per_page=100&page={page}")
+        found = next((i for i in issues if i["title"] == title and "pull_request" not in i), None)
+        if found or len(issues) < 100:
+            return found
+    return None
+
+
+def open_or_update_issue(token: str, repository: str, title: str, body: str) -> str:
+    """One issue per title: updated while open, created otherwise; its URL."""
+    existing = find_open_issue(token, repository, title)
+    if existing:
+        path = f"/repos/{repository}/issues/{existing['number']}"
+        return github(token, "PATCH", path, {"body": body})["html_url"]
+    return github(token, "POST", f"/repos/{repository}/issues", {"title": title, "body": body})["html_url"]
+
+
+def close_issue(token: str, repository: str, title: str, comment: str) -> str:
+    """Close the open issue with this title, saying why; its URL ("" when none was open)."""
+    existing = find_open_issue(token, repository, title)
+    if not existing:
+        return ""
+    path = f"/repos/{repository}/issues/{existing['number']}"
+    github(token, "POST", f"{path}/comments", {"body": comment})
+    github(token, "PATCH", path, {"state": "closed", "state_reason": "completed"})
+    return existing["html_url"]
