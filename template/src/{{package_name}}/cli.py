@@ -412,7 +412,9 @@ def sync_drift_issue(found: list[deploy.StageStatus], drift: bool) -> str:
 
 @app.command("changed-stages")
 def changed_stages(
-    since: Annotated[str, typer.Option(help="The commit to compare HEAD with (e.g. a push's `before`).")],
+    since: Annotated[
+        str, typer.Option(help="The commit to compare HEAD with (a push's `before`); none: every stage.")
+    ] = "",
 ) -> None:
     """Print, as a JSON list, the stages whose deploy/*.yml changed since a commit (what to reconcile)."""
     out.print(json.dumps(deploy.changed_stages(since)), highlight=False)

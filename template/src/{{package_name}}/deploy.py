@@ -18,7 +18,7 @@ from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
-from .project import MODEL_PACKAGE_GROUP, ROOT, git
+from .project import MODEL_PACKAGE_GROUP, ROOT, git, is_commit
 
 POLL_SECONDS = 10
 TIMEOUT_SECONDS = 3600
@@ -250,23 +250,31 @@ PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
 
 
 def promotion_branch(commit: str, repo: Path) -> str:
-    """The remote promote/v* branch that holds `commit` ("" if none: then it is drift)."""
+    """The remote promote/v* branch that holds `commit`, if HEAD has not changed the staging
+    record since that branch left it; "" otherwise (then the difference is drift)."""
     try:
         branches = git("branch", "--remotes", "--contains", commit, "--list", "*/promote/v*", repo=repo)
+        fork = git("merge-base", commit, "HEAD", repo=repo)
+        untouched = not git("diff", "--name-only", fork, "HEAD", "--", "deploy/staging.yml", repo=repo)
     except subprocess.CalledProcessError:  # a commit this clone does not have
         return ""
-    return branches.split()[0].split("/", 1)[1] if branches else ""
+    return branches.split()[0].split("/", 1)[1] if branches and untouched else ""
 
 
 def changed_stages(since: str, repo: Path = ROOT) -> list[str]:
     """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml is every stage's).
 
-    A `since` this clone does not know (a new branch, a force push) counts every stage.
+    No `since`, or one this clone does not have (a new branch, a force push), counts every stage.
     """
     try:
-        changed = git("diff", "--name-only", f"{since}...HEAD", "--", "deploy/", repo=repo).splitlines()
-    except subprocess.CalledProcessError:
+        git("rev-parse", "--git-dir", repo=repo)
+    except (OSError, subprocess.CalledProcessError):
+        raise MlopsError(
+            "this reads the project's git history: run it in the project's git checkout"
+        ) from None
+    if not since or not is_commit(since, repo):
         return list(STAGES)
+    changed = git("diff", "--name-only", f"{since}...HEAD", "--", "deploy/", repo=repo).splitlines()
     if "deploy/endpoint.yml" in changed:
         return list(STAGES)
     return [stage for stage in STAGES if f"deploy/{stage}.yml" in changed]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import MlopsError
 from .local.definition import Graph, parse
-from .project import ROOT, SNAPSHOT_PATH, git
+from .project import ROOT, SNAPSHOT_PATH, git, is_commit
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.
 VALUE_WIDTH = 60
@@ -27,10 +27,8 @@ class Change:
 def snapshot_at(ref: str, repo: Path = ROOT) -> dict | None:
     """The snapshot as committed at `ref`; None when that commit has none."""
     relative = SNAPSHOT_PATH.relative_to(ROOT).as_posix()
-    try:
-        git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", repo=repo)
-    except subprocess.CalledProcessError:
-        raise MlopsError(f"no commit {ref!r} in this repository (fetch it first)") from None
+    if not is_commit(ref, repo):
+        raise MlopsError(f"no commit {ref!r} in this repository (fetch it first)")
     try:
         return json.loads(git("show", f"{ref}:{relative}", repo=repo))
     except subprocess.CalledProcessError:
