@@ -6,6 +6,7 @@ session, with the post-copy task (uv lock + first snapshot), into one shared vir
 """
 
 import itertools
+import json
 import re
 
 import pytest
@@ -98,3 +99,48 @@ def test_the_definition_prints_offline(project):
     assert result.returncode == 0, result.stderr
     assert '"Version": "2020-12-01"' in result.stdout
     assert result.stderr == ""
+
+
+# Each command a workflow runs: `make <target>` or `uv run mlops <verb...> [--options]`.
+WORKFLOW_COMMAND = re.compile(r"\b(make [a-z-]+|uv run mlops(?: [a-z-]+)+(?: --?[a-z-]+| \"[^\"]*\")*)")
+RESOLVE_VERBS = """
+import json, sys, typer
+from {package}.cli import app
+root = typer.main.get_command(app)
+missing = []
+for words in json.loads(sys.argv[1]):
+    command = root
+    for word in [w for w in words if not w.startswith("-")]:
+        command = command.commands.get(word) if hasattr(command, "commands") else None
+        if command is None:
+            break
+    options = {o for p in getattr(command, "params", []) for o in p.opts}
+    if command is None or not {w for w in words if w.startswith("-")} <= options:
+        missing.append(" ".join(words))
+print(json.dumps(missing))
+"""
+
+
+def test_every_workflow_command_is_a_make_target_or_an_mlops_verb(project):
+    runs = [
+        step["run"]
+        for path in (project / ".github" / "workflows").glob("*.yml")
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+        for step in job["steps"]
+        if "run" in step
+    ]
+    commands = {match for script in runs for match in WORKFLOW_COMMAND.findall(script)}
+    makefile = (project / "Makefile").read_text()
+    targets = [command.split()[1] for command in commands if command.startswith("make ")]
+    assert targets and all(re.search(rf"^{t}:", makefile, re.MULTILINE) for t in targets), targets
+    verbs = [
+        [word for word in command.split()[3:] if not word.startswith('"')]
+        for command in commands
+        if command.startswith("uv run mlops")
+    ]
+    assert len(verbs) >= 5, commands
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    script = RESOLVE_VERBS.replace("{package}", package)
+    result = run_in(project, "uv", "run", "--quiet", "python", "-c", script, json.dumps(verbs))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [], "workflow commands the CLI does not have"
