@@ -417,7 +417,7 @@ def changed_stages(
     ] = "",
 ) -> None:
     """Print, as a JSON list, the stages whose deploy/*.yml changed since a commit (what to reconcile)."""
-    out.print(json.dumps(deploy.changed_stages(since)), highlight=False)
+    sys.stdout.write(json.dumps(deploy.changed_stages(since)) + "\n")  # for $GITHUB_OUTPUT: no rich
 
 
 def _version(arn: str | None) -> str:
