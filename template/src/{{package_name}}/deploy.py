@@ -239,9 +239,12 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
         found.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
     deployed = deployed_parameters(stack)
     changed = {key for key, value in desired.items() if deployed.get(key) != value}
-    ahead_on = ""
-    if stage == "staging" and found and len(found) == len(changed) and changed <= PROMOTION_KEYS:
-        ahead_on = promotion_branch(deployed.get("GitCommit", ""), repo)
+    # Every difference is a changed parameter (not the template, not the stack's state),
+    # and only one that a promotion changes.
+    only_promoted = found and len(found) == len(changed) and changed <= PROMOTION_KEYS
+    ahead_on = (
+        promotion_branch(deployed.get("GitCommit", ""), repo) if stage == "staging" and only_promoted else ""
+    )
     return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
 
 

@@ -41,6 +41,26 @@ def github(token: str, method: str, path: str, payload: dict | None = None):
         raise MlopsError(f"cannot reach GitHub at {api}: {error.reason}") from None
 
 
+def open_or_update_pull_request(
+    repository: str, token: str, branch: str, base: str, title: str, body: str
+) -> str:
+    """The pull request from `branch`, updated if one is open, created otherwise; its URL."""
+    owner = repository.split("/")[0]
+    existing = github(token, "GET", f"/repos/{repository}/pulls?state=open&head={owner}:{branch}")
+    if existing:
+        number = existing[0]["number"]
+        return github(token, "PATCH", f"/repos/{repository}/pulls/{number}", {"title": title, "body": body})[
+            "html_url"
+        ]
+    created = github(
+        token,
+        "POST",
+        f"/repos/{repository}/pulls",
+        {"title": title, "body": body, "head": branch, "base": base},
+    )
+    return created["html_url"]
+
+
 def find_open_issue(token: str, repository: str, title: str) -> dict | None:
     """The open issue (not pull request) with exactly this title, if any."""
     for page in range(1, 11):  # 1000 open issues is beyond any repository this serves

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import deploy, models
 from .desired_state import load_stage, set_model_package
-from .github import credentials, github
+from .github import credentials, open_or_update_pull_request
 from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
@@ -160,23 +160,3 @@ def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> t
         ]
     )
     return title, body
-
-
-def open_or_update_pull_request(
-    repository: str, token: str, branch: str, base: str, title: str, body: str
-) -> str:
-    """The pull request from `branch`, updated if one is open, created otherwise; its URL."""
-    owner = repository.split("/")[0]
-    existing = github(token, "GET", f"/repos/{repository}/pulls?state=open&head={owner}:{branch}")
-    if existing:
-        number = existing[0]["number"]
-        return github(token, "PATCH", f"/repos/{repository}/pulls/{number}", {"title": title, "body": body})[
-            "html_url"
-        ]
-    created = github(
-        token,
-        "POST",
-        f"/repos/{repository}/pulls",
-        {"title": title, "body": body, "head": branch, "base": base},
-    )
-    return created["html_url"]
