@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import aws, deploy, github, models, pipeline_diff, pipelines, promote
+from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -418,6 +418,53 @@ def changed_stages(
 ) -> None:
     """Print, as a JSON list, the stages whose deploy/*.yml changed since a commit (what to reconcile)."""
     sys.stdout.write(json.dumps(deploy.changed_stages(since)) + "\n")  # for $GITHUB_OUTPUT: no rich
+
+
+@app.command("bootstrap")
+def bootstrap_account(
+    prod_account: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ACCOUNT_ID",
+            help="Two accounts: this one builds and stages, and shares the registry with this prod account.",
+        ),
+    ] = None,
+    main_account: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ACCOUNT_ID",
+            help="Two accounts: this is the prod account; ACCOUNT_ID builds and holds the registry.",
+        ),
+    ] = None,
+    approval_dispatch: Annotated[
+        bool | None,
+        typer.Option(
+            help="Tell GitHub the moment a version is approved (needs a token in "
+            f"{bootstrap.DISPATCH_TOKEN_VARIABLE}); without it promote.yml runs on its schedule.",
+            show_default=False,
+        ),
+    ] = None,
+    default_branch: Annotated[
+        str | None, typer.Option(help="The branch the build and drift roles trust (first run: main).")
+    ] = None,
+) -> None:
+    """Create or update infra/bootstrap.yml in this account (admin credentials), then print the
+    repository variables to set. Options left out keep what the deployed stack has."""
+    request = bootstrap.Request(prod_account, main_account, approval_dispatch, default_branch)
+    with err.status(f"bootstrapping {bootstrap.STACK_NAME}") as status:
+        done = bootstrap.bootstrap(request, on_status=status.update)
+    out.print(f"stack {done.stack} {done.action} in account {done.account} ({aws.region()})")
+    out.print("\nSet these repository variables (Settings → Secrets and variables → Actions → Variables):")
+    for name, value in done.variables.items():
+        out.print(f"  {name:<24} {value}", highlight=False)
+    out.print("\nor with the GitHub CLI:")
+    for command in bootstrap.github_commands(done.variables):
+        out.print(f"  {command}", highlight=False)
+    if "MLOPS_BUILD_ROLE_ARN" in done.variables and "MLOPS_PROD_ROLE_ARN" not in done.variables:
+        out.print(
+            "\nMLOPS_PROD_ROLE_ARN comes from the prod account: run"
+            f" `mlops bootstrap --main-account {done.account}` there, with its credentials."
+        )
 
 
 def _version(arn: str | None) -> str:

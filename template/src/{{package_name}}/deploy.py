@@ -6,7 +6,6 @@ prod a model that deploy/staging.yml never named in git history.
 """
 
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +18,7 @@ from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
 from .project import MODEL_PACKAGE_GROUP, ROOT, git, is_commit
-
-POLL_SECONDS = 10
-TIMEOUT_SECONDS = 3600
-DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-FAILED = {
-    "CREATE_FAILED",
-    "ROLLBACK_COMPLETE",
-    "ROLLBACK_FAILED",
-    "UPDATE_ROLLBACK_COMPLETE",
-    "UPDATE_ROLLBACK_FAILED",
-}
+from .stacks import DONE, apply_stack, deployed_parameters, describe_stack, differences, stack_output
 
 
 @dataclass
@@ -50,8 +39,7 @@ def deploy(stage: str, on_status: Callable[[str], None] = lambda _: None, repo: 
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
     parameters = stack_parameters(stage, state, aws.resolve_target(), commit)
-    template = (repo / "deploy" / "endpoint.yml").read_text()
-    action = apply_stack(stack_name(stage), template, parameters, on_status)
+    action = apply_stack(stack_name(stage), repo / "deploy" / "endpoint.yml", parameters, on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
     return Deployed(
@@ -112,91 +100,6 @@ def require_staged(arn: str, repo: Path) -> None:
         )
 
 
-def apply_stack(
-    name: str, template: str, parameters: dict[str, str], on_status: Callable[[str], None]
-) -> str:
-    """Create or update the stack; "unchanged" (and no call) when it already matches."""
-    cloudformation = aws.client("cloudformation")
-    current = describe_stack(name)
-    request = {
-        "StackName": name,
-        "TemplateBody": template,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-    }
-    if current is None:
-        cloudformation.create_stack(**request)
-        action = "created"
-    else:
-        status = current["StackStatus"]
-        if status == "ROLLBACK_COMPLETE":
-            raise MlopsError(
-                f"stack {name} is {status} after a failed first deploy: delete it"
-                f" (aws cloudformation delete-stack --stack-name {name}) and deploy again"
-            )
-        if status.endswith("_IN_PROGRESS"):
-            raise MlopsError(f"stack {name} is busy ({status}): wait for it to finish, then deploy again")
-        if not differences(current, template, parameters):
-            return "unchanged"
-        cloudformation.update_stack(**request)
-        action = "updated"
-    wait_for_stack(name, on_status)
-    return action
-
-
-def deployed_parameters(stack: dict) -> dict[str, str]:
-    return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
-
-
-def differences(stack: dict, template: str, parameters: dict[str, str]) -> list[str]:
-    """How a deployed stack differs from what git asks for; empty when it matches."""
-    deployed = deployed_parameters(stack)
-    found = [
-        f"{key}: deployed {deployed.get(key, '(unset)')!r}, git says {value!r}"
-        for key, value in parameters.items()
-        if deployed.get(key) != value
-    ]
-    body = aws.client("cloudformation").get_template(StackName=stack["StackName"])["TemplateBody"]
-    if body != template:
-        found.append("deploy/endpoint.yml changed since the last deploy")
-    return found
-
-
-def describe_stack(name: str) -> dict | None:
-    try:
-        return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-
-
-def wait_for_stack(name: str, on_status: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while True:
-        status = describe_stack(name)["StackStatus"]
-        on_status(f"stack {name}: {status}")
-        if status in DONE:
-            return
-        if status in FAILED:
-            raise MlopsError(f"stack {name} ended {status}: {failure_reason(name)}")
-        if time.monotonic() > deadline:
-            raise MlopsError(f"stack {name} still {status} after {TIMEOUT_SECONDS} s")
-        time.sleep(POLL_SECONDS)
-
-
-def failure_reason(name: str) -> str:
-    events = aws.client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
-    failed = [
-        e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")
-    ]
-    return failed[-1]["ResourceStatusReason"] if failed else "no reason given (see the stack's events)"
-
-
-def stack_output(name: str, key: str) -> str:
-    outputs = describe_stack(name).get("Outputs", [])
-    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == key)
-
-
 def smoke_test(endpoint: str, package: dict) -> str:
     rows = smoke.test_rows()
     expected = smoke.local_predictions(package, rows)
@@ -234,7 +137,7 @@ def status(stage: str, repo: Path = ROOT) -> StageStatus:
     if stack is None:
         missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
         return StageStatus(stage, state.model_package_arn, None, missing)
-    found = differences(stack, (repo / "deploy" / "endpoint.yml").read_text(), desired)
+    found = differences(stack, repo / "deploy" / "endpoint.yml", desired)
     if stack["StackStatus"] not in DONE:
         found.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
     deployed = deployed_parameters(stack)

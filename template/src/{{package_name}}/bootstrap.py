@@ -1,0 +1,162 @@
+"""`mlops bootstrap`: deploy infra/bootstrap.yml in the current account, then name the repository
+variables the GitHub workflows read.
+
+Run it with administrator credentials once per account (and again after changing the template):
+it is the one step that needs them. Options not given keep what the deployed stack has.
+"""
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from . import aws
+from .errors import MlopsError
+from .project import GITHUB_REPOSITORY, MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT
+from .stacks import KEEP, apply_stack, describe_stack, outputs
+
+TEMPLATE_PATH = ROOT / "infra" / "bootstrap.yml"
+STACK_NAME = f"{PROJECT_SLUG}-bootstrap"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# Read from the environment, never from an option: a token on a command line lands in shell history.
+DISPATCH_TOKEN_VARIABLE = "MLOPS_DISPATCH_TOKEN"
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+
+# Stack output -> the repository variable the workflows read it from.
+VARIABLES = {
+    "Region": "AWS_REGION",
+    "BuildRoleArn": "MLOPS_BUILD_ROLE_ARN",
+    "StagingRoleArn": "MLOPS_STAGING_ROLE_ARN",
+    "ProdRoleArn": "MLOPS_PROD_ROLE_ARN",
+    "ObserverRoleArn": "MLOPS_OBSERVER_ROLE_ARN",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    prod_account: str | None = None  # this account builds; prod is served from that one
+    main_account: str | None = None  # this is the prod account of that main account
+    approval_dispatch: bool | None = None
+    default_branch: str | None = None
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    stack: str
+    action: str  # created | updated | unchanged
+    account: str
+    variables: dict[str, str]  # repository variable -> value
+
+
+def bootstrap(request: Request, on_status: Callable[[str], None] = lambda _: None) -> Bootstrapped:
+    """Create or update the bootstrap stack; refusals come before any change."""
+    account = aws.caller_account()
+    check_accounts(request, account)
+    existing = describe_stack(STACK_NAME)
+    parameters = stack_parameters(request, existing)
+    if existing is None:
+        check_nothing_in_the_way(account, serves_registry=not request.main_account)
+    action = apply_stack(STACK_NAME, TEMPLATE_PATH, parameters, on_status, ("CAPABILITY_NAMED_IAM",))
+    found = outputs(STACK_NAME)
+    variables = {variable: found[key] for key, variable in VARIABLES.items() if key in found}
+    return Bootstrapped(STACK_NAME, action, account, variables)
+
+
+def check_accounts(request: Request, account: str) -> None:
+    if request.prod_account and request.main_account:
+        raise MlopsError(
+            "give --prod-account in the main account or --main-account in the prod account, not both"
+        )
+    for option, value in (("--prod-account", request.prod_account), ("--main-account", request.main_account)):
+        if value is None or value == "":
+            continue
+        if not ACCOUNT_ID.match(value):
+            raise MlopsError(f"{option} {value!r}: expected a 12-digit AWS account id")
+        if value == account:
+            raise MlopsError(
+                f"{option} {value} is the account these credentials are in: use the other account's id"
+                " (or leave the option out for a one-account setup)"
+            )
+
+
+def stack_parameters(request: Request, existing: dict | None) -> dict[str, str | object]:
+    """Every template parameter; on an update, options not given keep the deployed values."""
+
+    def given(value: str | None, default: str) -> str | object:
+        if value is not None:
+            return value
+        return KEEP if existing else default
+
+    dispatch = request.approval_dispatch
+    return {
+        "Project": PROJECT_SLUG,
+        "GitHubRepository": GITHUB_REPOSITORY,
+        "ModelPackageGroupName": MODEL_PACKAGE_GROUP,
+        "DefaultBranch": given(request.default_branch, "main"),
+        # The account's provider is found once, when the stack is created; after that the stack
+        # keeps what it chose (re-detecting would make it delete the provider it created).
+        "ExistingOidcProviderArn": KEEP if existing else find_oidc_provider(),
+        "ProdAccountId": given(request.prod_account, ""),
+        "MainAccountId": given(request.main_account, ""),
+        "ApprovalDispatch": given(None if dispatch is None else str(dispatch).lower(), "false"),
+        "GitHubDispatchToken": dispatch_token(dispatch, existing),
+    }
+
+
+def dispatch_token(dispatch: bool | None, existing: dict | None) -> str | object:
+    token = os.environ.get(DISPATCH_TOKEN_VARIABLE, "")
+    if token:
+        return token
+    enabled_before = bool(existing) and _parameter(existing, "ApprovalDispatch") == "true"
+    if dispatch and not enabled_before:
+        raise MlopsError(
+            f"--approval-dispatch needs a GitHub token in {DISPATCH_TOKEN_VARIABLE}: a fine-grained token for"
+            f" {GITHUB_REPOSITORY} with 'Contents: read and write'"
+        )
+    return KEEP if existing else ""
+
+
+def _parameter(stack: dict, key: str) -> str:
+    return next((p["ParameterValue"] for p in stack.get("Parameters", []) if p["ParameterKey"] == key), "")
+
+
+def find_oidc_provider() -> str:
+    """The account's GitHub OIDC provider ARN, or "" (the stack then creates it): one per account."""
+    listed = aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    return next((p["Arn"] for p in listed if p["Arn"].endswith("/" + GITHUB_OIDC_HOST)), "")
+
+
+def check_nothing_in_the_way(account: str, serves_registry: bool) -> None:
+    """The stack keeps its bucket and model group when it is deleted or its creation fails, so
+    ones left behind (or made by hand) would fail the creation: say so before starting."""
+    bucket = f"{PROJECT_SLUG}-{account}-{aws.region()}"
+    try:
+        aws.client("s3").head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in {"404", "NoSuchBucket"}:
+            raise MlopsError(f"bucket {bucket} is taken by another account: S3 names are global") from None
+    else:
+        raise MlopsError(
+            f"bucket {bucket} already exists (kept from an earlier bootstrap stack?):"
+            " delete it or move its contents, then bootstrap again"
+        )
+    if not serves_registry:
+        return
+    try:
+        aws.client("sagemaker").describe_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
+    except ClientError:
+        return
+    raise MlopsError(
+        f"model group {MODEL_PACKAGE_GROUP} already exists outside the stack (made by hand, or kept from"
+        " an earlier bootstrap stack): delete it, then bootstrap again"
+    )
+
+
+def github_commands(variables: dict[str, str]) -> list[str]:
+    """The `gh` commands that set the variables on the repository."""
+    return [
+        f"gh variable set {name} --repo {GITHUB_REPOSITORY} --body {value}"
+        for name, value in variables.items()
+    ]

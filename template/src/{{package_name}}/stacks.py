@@ -1,0 +1,130 @@
+"""CloudFormation stacks: create or update one idempotently, wait for it, read what it says.
+
+Both `mlops deploy` (deploy/endpoint.yml) and `mlops bootstrap` (infra/bootstrap.yml) go through here.
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from . import aws
+from .errors import MlopsError
+
+POLL_SECONDS = 10
+TIMEOUT_SECONDS = 3600
+DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+}
+# A parameter value meaning "what the deployed stack has": a secret never read back, an option not given.
+KEEP = object()
+
+
+def apply_stack(
+    name: str,
+    template_path: Path,
+    parameters: dict[str, str | object],
+    on_status: Callable[[str], None],
+    capabilities: tuple[str, ...] = (),
+) -> str:
+    """Create or update the stack; "unchanged" (and no change made) when it already matches."""
+    cloudformation = aws.client("cloudformation")
+    current = describe_stack(name)
+    request = {
+        "StackName": name,
+        "TemplateBody": template_path.read_text(),
+        "Parameters": [
+            {"ParameterKey": key, "UsePreviousValue": True}
+            if value is KEEP
+            else {"ParameterKey": key, "ParameterValue": value}
+            for key, value in parameters.items()
+        ],
+        "Capabilities": list(capabilities),
+    }
+    if current is None:
+        cloudformation.create_stack(**request)
+        action = "created"
+    else:
+        status = current["StackStatus"]
+        if status == "ROLLBACK_COMPLETE":
+            raise MlopsError(
+                f"stack {name} is {status} after a failed first deploy: delete it"
+                f" (aws cloudformation delete-stack --stack-name {name}) and deploy again"
+            )
+        if status.endswith("_IN_PROGRESS"):
+            raise MlopsError(f"stack {name} is busy ({status}): wait for it to finish, then deploy again")
+        if not differences(current, template_path, parameters):
+            return "unchanged"
+        try:
+            cloudformation.update_stack(**request)
+        except ClientError as error:
+            # A secret given again with the value it already has: only CloudFormation can tell.
+            if "No updates are to be performed" in str(error):
+                return "unchanged"
+            raise
+        action = "updated"
+    wait_for_stack(name, on_status)
+    return action
+
+
+def deployed_parameters(stack: dict) -> dict[str, str]:
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+
+
+def differences(stack: dict, template_path: Path, parameters: dict[str, str | object]) -> list[str]:
+    """How a deployed stack differs from what git asks for; empty when it matches."""
+    deployed = deployed_parameters(stack)
+    found = [
+        f"{key}: deployed {deployed.get(key, '(unset)')!r}, git says {value!r}"
+        for key, value in parameters.items()
+        if value is not KEEP and deployed.get(key) != value
+    ]
+    body = aws.client("cloudformation").get_template(StackName=stack["StackName"])["TemplateBody"]
+    if body != template_path.read_text():
+        found.append(f"{template_path.parent.name}/{template_path.name} changed since the last deploy")
+    return found
+
+
+def describe_stack(name: str) -> dict | None:
+    try:
+        return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def wait_for_stack(name: str, on_status: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        status = describe_stack(name)["StackStatus"]
+        on_status(f"stack {name}: {status}")
+        if status in DONE:
+            return
+        if status in FAILED:
+            raise MlopsError(f"stack {name} ended {status}: {failure_reason(name)}")
+        if time.monotonic() > deadline:
+            raise MlopsError(f"stack {name} still {status} after {TIMEOUT_SECONDS} s")
+        time.sleep(POLL_SECONDS)
+
+
+def failure_reason(name: str) -> str:
+    events = aws.client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
+    failed = [
+        e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")
+    ]
+    return failed[-1]["ResourceStatusReason"] if failed else "no reason given (see the stack's events)"
+
+
+def outputs(name: str) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in describe_stack(name).get("Outputs", [])}
+
+
+def stack_output(name: str, key: str) -> str:
+    return outputs(name)[key]
