@@ -8,6 +8,8 @@ environment (CI sets them from repository variables):
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
@@ -40,8 +42,41 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+# While `assumed` is active: the session of the role it assumed.
+_assumed_session: boto3.Session | None = None
+
+
 def client(service: str):
-    return boto3.client(service, region_name=region(), config=CLIENT_CONFIG)
+    return (_assumed_session or boto3).client(service, region_name=region(), config=CLIENT_CONFIG)
+
+
+@contextmanager
+def assumed(role_arn: str | None) -> Iterator[None]:
+    """AWS calls inside go through `role_arn`, assumed with the current credentials (another
+    account's, in a two-account setup); with no role, nothing changes."""
+    global _assumed_session
+    if not role_arn:
+        yield
+        return
+    try:
+        credentials = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=f"{PROJECT_SLUG}-read"[:64])
+    except UNREACHABLE as error:
+        raise MlopsError(explain_unreachable(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise MlopsError(f"cannot assume {role_arn}: {error}") from None
+    keys = credentials["Credentials"]
+    previous, _assumed_session = (
+        _assumed_session,
+        boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        ),
+    )
+    try:
+        yield
+    finally:
+        _assumed_session = previous
 
 
 # Failures that mean "AWS is not reachable from here", whichever call meets them first.

@@ -31,6 +31,7 @@ VARIABLES = {
     "StagingRoleArn": "MLOPS_STAGING_ROLE_ARN",
     "ProdRoleArn": "MLOPS_PROD_ROLE_ARN",
     "ObserverRoleArn": "MLOPS_OBSERVER_ROLE_ARN",
+    "ProdReadRoleArn": "MLOPS_PROD_READ_ROLE_ARN",  # two accounts: how drift.yml reads prod
 }
 
 

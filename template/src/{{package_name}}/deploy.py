@@ -5,6 +5,7 @@ Approved or not this project's, uncommitted desired state (git is the record), a
 prod a model that deploy/staging.yml never named in git history.
 """
 
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,8 +130,19 @@ class StageStatus:
         return bool(self.differences) and not self.ahead_on
 
 
+def reading(stage: str):
+    """Read the stage's stack where it lives: through MLOPS_<STAGE>_READ_ROLE_ARN when set (prod in
+    another account, see infra/bootstrap.yml's ProdReaderRole), else with the current credentials."""
+    return aws.assumed(os.environ.get(f"MLOPS_{stage.upper()}_READ_ROLE_ARN"))
+
+
 def status(stage: str, repo: Path = ROOT) -> StageStatus:
     """Desired (deploy/<stage>.yml as committed) against actual (the deployed stack)."""
+    with reading(stage):
+        return compare_with_git(stage, repo)
+
+
+def compare_with_git(stage: str, repo: Path) -> StageStatus:
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     desired = stack_parameters(stage, state, aws.resolve_target(), committed_stage_file(stage, repo))
     stack = describe_stack(stack_name(stage))
@@ -190,7 +202,8 @@ def serving() -> dict[str, str]:
     """Stage -> the model package ARN its deployed stack serves (stages without a stack left out)."""
     found = {}
     for stage in STAGES:
-        stack = describe_stack(stack_name(stage))
+        with reading(stage):
+            stack = describe_stack(stack_name(stage))
         if stack is not None:
             found[stage] = deployed_parameters(stack).get("ModelPackageArn", "")
     return found
