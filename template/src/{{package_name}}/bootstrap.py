@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from . import aws
 from .errors import MlopsError
 from .project import GITHUB_REPOSITORY, MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT
-from .stacks import KEEP, apply_stack, describe_stack, outputs
+from .stacks import KEEP, apply_stack, deployed_parameters, describe_stack, outputs
 
 TEMPLATE_PATH = ROOT / "infra" / "bootstrap.yml"
 STACK_NAME = f"{PROJECT_SLUG}-bootstrap"
@@ -83,44 +83,44 @@ def check_accounts(request: Request, account: str) -> None:
 
 
 def stack_parameters(request: Request, existing: dict | None) -> dict[str, str | object]:
-    """Every template parameter; on an update, options not given keep the deployed values."""
+    """Every template parameter; on an update, options not given keep the deployed values
+    (a parameter that a newer template added, and the stack never had, gets its default)."""
+    deployed = deployed_parameters(existing) if existing else {}
 
-    def given(value: str | None, default: str) -> str | object:
+    def given(key: str, value: str | None, default: str) -> str | object:
         if value is not None:
             return value
-        return KEEP if existing else default
+        return KEEP if key in deployed else default
 
     dispatch = request.approval_dispatch
     return {
         "Project": PROJECT_SLUG,
         "GitHubRepository": GITHUB_REPOSITORY,
         "ModelPackageGroupName": MODEL_PACKAGE_GROUP,
-        "DefaultBranch": given(request.default_branch, "main"),
+        "DefaultBranch": given("DefaultBranch", request.default_branch, "main"),
         # The account's provider is found once, when the stack is created; after that the stack
         # keeps what it chose (re-detecting would make it delete the provider it created).
-        "ExistingOidcProviderArn": KEEP if existing else find_oidc_provider(),
-        "ProdAccountId": given(request.prod_account, ""),
-        "MainAccountId": given(request.main_account, ""),
-        "ApprovalDispatch": given(None if dispatch is None else str(dispatch).lower(), "false"),
-        "GitHubDispatchToken": dispatch_token(dispatch, existing),
+        "ExistingOidcProviderArn": KEEP if "ExistingOidcProviderArn" in deployed else find_oidc_provider(),
+        "ProdAccountId": given("ProdAccountId", request.prod_account, ""),
+        "MainAccountId": given("MainAccountId", request.main_account, ""),
+        "ApprovalDispatch": given(
+            "ApprovalDispatch", None if dispatch is None else str(dispatch).lower(), "false"
+        ),
+        "GitHubDispatchToken": dispatch_token(dispatch, deployed),
     }
 
 
-def dispatch_token(dispatch: bool | None, existing: dict | None) -> str | object:
+def dispatch_token(dispatch: bool | None, deployed: dict[str, str]) -> str | object:
+    """From the environment; else the stored one (CloudFormation never reads it back)."""
     token = os.environ.get(DISPATCH_TOKEN_VARIABLE, "")
     if token:
         return token
-    enabled_before = bool(existing) and _parameter(existing, "ApprovalDispatch") == "true"
-    if dispatch and not enabled_before:
+    if dispatch and deployed.get("ApprovalDispatch") != "true":
         raise MlopsError(
             f"--approval-dispatch needs a GitHub token in {DISPATCH_TOKEN_VARIABLE}: a fine-grained token for"
             f" {GITHUB_REPOSITORY} with 'Contents: read and write'"
         )
-    return KEEP if existing else ""
-
-
-def _parameter(stack: dict, key: str) -> str:
-    return next((p["ParameterValue"] for p in stack.get("Parameters", []) if p["ParameterKey"] == key), "")
+    return KEEP if "GitHubDispatchToken" in deployed else ""
 
 
 def find_oidc_provider() -> str:
