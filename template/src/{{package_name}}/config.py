@@ -4,8 +4,9 @@ Every field is checked here so that a typo or an impossible value fails before
 anything talks to AWS, with a message naming the field and the rule.
 """
 
+import math
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,6 +23,15 @@ METRICS_BY_PROBLEM = {
     "multiclass_classification": ("f1_macro", "accuracy"),
 }
 LOWER_IS_BETTER = {"rmse", "mae"}
+# Metric names whose direction is known, for the tuning objective's check (XGBoost's too).
+MINIMIZED = LOWER_IS_BETTER | {"mse", "logloss", "mlogloss", "error", "merror", "rmsle", "mape"}
+MAXIMIZED = {"r2", "auc", "aucpr", "accuracy", "f1", "f1_macro", "map", "ndcg"}
+# What SageMaker Automatic Model Tuning accepts (its documented limits).
+MAX_TUNING_JOBS = 500
+MAX_PARALLEL_JOBS = 100
+MAX_RANGES = 30
+MAX_CATEGORICAL_VALUES = 30
+TUNING_JOB_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$"
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -77,6 +87,122 @@ class Caching(StrictModel):
     expire_after: str = Field(pattern=r"^P(\d+[YMWD])*(T(\d+[HM])+)?$", min_length=3)
 
 
+class ContinuousRange(StrictModel):
+    type: Literal["continuous"]
+    min: float
+    max: float
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.min < self.max:
+            raise ValueError("min must be below max")
+        if self.scaling == "Logarithmic" and self.min <= 0:
+            raise ValueError("Logarithmic scaling needs min > 0")
+        if self.scaling == "ReverseLogarithmic" and not (self.min >= 0 and self.max < 1):
+            raise ValueError("ReverseLogarithmic scaling needs 0 <= min and max < 1")
+        return self
+
+
+class IntegerRange(StrictModel):
+    type: Literal["integer"]
+    min: int
+    max: int
+    scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.min < self.max:
+            raise ValueError("min must be below max")
+        if self.scaling == "Logarithmic" and self.min <= 0:
+            raise ValueError("Logarithmic scaling needs min > 0")
+        return self
+
+
+class CategoricalRange(StrictModel):
+    type: Literal["categorical"]
+    values: list[str | int | float | bool] = Field(min_length=1, max_length=MAX_CATEGORICAL_VALUES)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if len({str(value) for value in self.values}) != len(self.values):
+            raise ValueError("values must be distinct")
+        return self
+
+
+Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discriminator="type")]
+
+
+class Objective(StrictModel):
+    metric: str = Field(pattern=r"^(train|validation):[A-Za-z0-9_@-]+$")
+    type: Literal["Maximize", "Minimize"]
+
+    @property
+    def name(self) -> str:
+        return self.metric.split(":", 1)[1]
+
+
+class Hyperband(StrictModel):
+    # The hyperparameter that counts training rounds: Hyperband gives each trial up to
+    # max_resource of them and stops the weak ones early (locally: successive halving).
+    resource: str
+    min_resource: int = Field(ge=1)
+    max_resource: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.min_resource < self.max_resource:
+            raise ValueError("min_resource must be below max_resource")
+        return self
+
+
+class WarmStart(StrictModel):
+    type: Literal["IdenticalDataAndAlgorithm", "TransferLearning"]
+    parents: list[Annotated[str, Field(pattern=TUNING_JOB_NAME)]] = Field(min_length=1, max_length=5)
+
+
+class Tuning(StrictModel):
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"]
+    max_jobs: int | None = Field(default=None, ge=1, le=MAX_TUNING_JOBS)
+    max_parallel_jobs: int = Field(ge=1, le=MAX_PARALLEL_JOBS)
+    early_stopping: bool = False
+    seed: int = Field(default=42, ge=0)
+    objective: Objective
+    ranges: dict[str, Range] = Field(min_length=1, max_length=MAX_RANGES)
+    hyperband: Hyperband | None = None
+    warm_start: WarmStart | None = None
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(r.values) for r in self.ranges.values() if isinstance(r, CategoricalRange))
+
+    @model_validator(mode="after")
+    def _what_the_strategy_accepts(self):
+        if self.strategy == "Grid":
+            numeric = [name for name, r in self.ranges.items() if not isinstance(r, CategoricalRange)]
+            if numeric:
+                raise ValueError(
+                    f"Grid searches categorical ranges only: make {', '.join(numeric)} categorical"
+                )
+            if self.max_jobs is not None:
+                raise ValueError("Grid runs every combination of the ranges: remove max_jobs")
+            if self.grid_size > MAX_TUNING_JOBS:
+                raise ValueError(
+                    f"the grid has {self.grid_size} combinations; tuning allows {MAX_TUNING_JOBS}"
+                )
+        elif self.max_jobs is None:
+            raise ValueError(f"max_jobs is required for the {self.strategy} strategy")
+        elif self.max_parallel_jobs > self.max_jobs:
+            raise ValueError("max_parallel_jobs must not exceed max_jobs")
+        if self.early_stopping and self.strategy not in ("Bayesian", "Random"):
+            raise ValueError(f"early_stopping is for Bayesian and Random; {self.strategy} cannot use it")
+        if (self.strategy == "Hyperband") != (self.hyperband is not None):
+            raise ValueError("hyperband settings go with the Hyperband strategy, and only with it")
+        if self.strategy == "Hyperband" and self.warm_start is not None:
+            raise ValueError("Hyperband cannot warm start: use Bayesian, Random or Grid")
+        return self
+
+
 class BuildConfig(StrictModel):
     problem_type: ProblemType
     framework: Literal["xgboost", "sklearn"]
@@ -86,6 +212,7 @@ class BuildConfig(StrictModel):
     instances: Instances
     caching: Caching
     hyperparameters: dict[str, str | int | float | bool]
+    tuning: Tuning | None = None
 
     @model_validator(mode="after")
     def _choices_fit_the_problem(self):
@@ -97,7 +224,46 @@ class BuildConfig(StrictModel):
             )
         if self.split.strategy == "stratified" and self.problem_type == "regression":
             raise ValueError("split.strategy 'stratified' needs classes: use random or ordered")
+        if self.tuning is not None:
+            self._tuning_fits_the_training()
         return self
+
+    def _tuning_fits_the_training(self) -> None:
+        tuning = self.tuning
+        objective = tuning.objective
+        emitted = self.emitted_metrics()
+        if objective.name not in emitted:
+            raise ValueError(
+                f"tuning.objective.metric {objective.metric!r} is not one training reports:"
+                f" use train: or validation: with one of {', '.join(emitted)}"
+            )
+        expected = {**dict.fromkeys(MINIMIZED, "Minimize"), **dict.fromkeys(MAXIMIZED, "Maximize")}.get(
+            objective.name
+        )
+        if expected and objective.type != expected:
+            raise ValueError(f"tuning.objective.type must be {expected} for {objective.metric}")
+        reserved = [name for name in tuning.ranges if name == "problem_type" or name.startswith("sagemaker_")]
+        if reserved:
+            raise ValueError(f"tuning.ranges: {reserved[0]!r} is set by the pipeline, not tuned")
+        if tuning.hyperband:
+            resource = tuning.hyperband.resource
+            if resource not in self.hyperparameters or resource in tuning.ranges:
+                raise ValueError(
+                    f"tuning.hyperband.resource {resource!r} must be a fixed entry of hyperparameters"
+                    " (the number of training rounds)"
+                )
+            rounds = self.hyperparameters[resource]
+            if not isinstance(rounds, int) or rounds < tuning.hyperband.max_resource:
+                raise ValueError(
+                    f"hyperparameters.{resource} must be at least tuning.hyperband.max_resource"
+                    f" ({tuning.hyperband.max_resource}): Hyperband stops each trial there"
+                )
+
+    def emitted_metrics(self) -> tuple[str, ...]:
+        """The metric names training logs as "<train|validation>-<name>:<value>"."""
+        if self.framework == "xgboost":
+            return tuple(str(self.hyperparameters.get("eval_metric", "")).split(","))
+        return METRICS_BY_PROBLEM[self.problem_type]
 
 
 def load_config(path: Path) -> BuildConfig:

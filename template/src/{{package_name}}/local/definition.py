@@ -10,19 +10,16 @@ from dataclasses import dataclass, field
 
 from .expressions import STEP_REFERENCE, StepError, Token, parse_path, references
 
-# The Describe* response that a step's properties (Steps.<name>.<path>) mirror.
+# The responses that a step's properties (Steps.<name>.<path>) mirror.
 PROPERTY_SHAPES = {
-    "Processing": "DescribeProcessingJob",
-    "Training": "DescribeTrainingJob",
-    "Tuning": "DescribeHyperParameterTuningJob",
-    "RegisterModel": "DescribeModelPackage",
-    "Model": "DescribeModel",
-    "Transform": "DescribeTransformJob",
+    "Processing": ("DescribeProcessingJob",),
+    "Training": ("DescribeTrainingJob",),
+    "Tuning": ("DescribeHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"),
+    "RegisterModel": ("DescribeModelPackage",),
+    "Model": ("DescribeModel",),
+    "Transform": ("DescribeTransformJob",),
 }
-RUNS_LOCALLY = {"Processing", "Training", "Condition", "Fail", "RegisterModel"}
-NOT_YET = {
-    "Tuning": "tuning steps do not run locally yet; run the pipeline in SageMaker (`mlops pipeline start`)"
-}
+RUNS_LOCALLY = {"Processing", "Training", "Tuning", "Condition", "Fail", "RegisterModel"}
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",
     "PipelineExecutionArn",
@@ -102,8 +99,6 @@ def parse(definition: dict) -> Graph:
 
 
 def _check_type(step: Step) -> None:
-    if step.type in NOT_YET:
-        raise StepError(step.name, f"{step.type} step: {NOT_YET[step.type]}")
     if step.type not in RUNS_LOCALLY:
         raise StepError(step.name, f"`mlops local run` cannot run {step.type} steps")
 
@@ -168,17 +163,25 @@ def _check_property(where: str, source: Step, path: str, model) -> None:
         if [t.value for t in tokens] != ["Outcome"]:
             raise StepError(where, f"{reference}: a Condition step has only the property Outcome")
         return
-    shape = model.operation_model(PROPERTY_SHAPES[source.type]).output_shape
-    walked = f"Steps.{source.name}"
+    operations = PROPERTY_SHAPES[source.type]
+    missing = [_missing_hop(model.operation_model(op).output_shape, tokens, source.name) for op in operations]
+    if all(missing):
+        raise StepError(
+            where,
+            f"{reference}: {' or '.join(operations)} has no {max(missing, key=len)}"
+            f" (step {source.name!r} is a {source.type} step)",
+        )
+
+
+def _missing_hop(shape, tokens: list[Token], step: str) -> str:
+    """ "" when the shape has the whole path; else the path up to its first missing hop."""
+    walked = f"Steps.{step}"
     for token in tokens:
         shape = _member(shape, token)
-        if shape is None:
-            raise StepError(
-                where,
-                f"{reference}: {PROPERTY_SHAPES[source.type]} has no {walked}{token}"
-                f" (step {source.name!r} is a {source.type} step)",
-            )
         walked += str(token)
+        if shape is None:
+            return walked
+    return ""
 
 
 def _member(shape, token: Token):

@@ -25,6 +25,7 @@ from .emulator import state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .jobs import Job, JobFailed, run_processing, run_training
 from .launchers import FreshProcesses, WarmHost
+from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
 
 
 @dataclass
@@ -177,6 +178,8 @@ class LocalRun:
             )
         if step.type == "RegisterModel":
             return self._register(step)
+        if step.type == "Tuning":
+            return self._tuning(step)
         return self._job(step)
 
     def _job(self, step: graph_of.Step) -> list[str]:
@@ -194,6 +197,33 @@ class LocalRun:
         properties = run_training(job, request, self.target.region)
         self.scope.properties[step.name] = properties
         return [f"{m['MetricName']} = {short(m['Value'])}" for m in properties["FinalMetricDataList"]]
+
+    def _tuning(self, step: graph_of.Step) -> list[str]:
+        # Tuning job names have at most 32 characters.
+        name = f"{self.execution_id}-{step.name}"[:23] + "-" + secrets.token_hex(4)
+        request = self.scope.resolve(step.arguments, step.name)
+        definition = request["TrainingJobDefinition"]
+
+        def run_trial(trial: str, tuned: dict[str, str]) -> dict:
+            """One trial: the CreateTrainingJob request AMT makes from the job definition."""
+            training = {
+                "TrainingJobName": trial,
+                "AlgorithmSpecification": definition["AlgorithmSpecification"],
+                "HyperParameters": {**definition.get("StaticHyperParameters", {}), **tuned},
+                **{key: definition[key] for key in TRIAL_FIELDS if key in definition},
+            }
+            folder = self.workspace / step.name / trial
+            folder.mkdir(parents=True, exist_ok=True)
+            job = Job(step.name, trial, folder, self.s3, self.launcher)
+            return run_training(job, training, self.target.region)
+
+        tuner = Tuner(step.name, request, name, run_trial)
+        properties = tuner.run()
+        self.scope.properties[step.name] = properties
+        # Kept beside the trials: what `mlops report tuning` reads for a local run.
+        record = json.dumps(properties, default=lambda value: value.isoformat(), indent=2)
+        (self.workspace / step.name / "tuning-job.json").write_text(record)
+        return tuning_summary(properties, request)
 
     def _condition(self, step: graph_of.Step) -> list[str]:
         outputs, outcome = [], True
