@@ -1,7 +1,8 @@
 """Every answer combination renders a clean project whose own `make lint` and `make test` pass.
 
 The matrix is problem_type x framework (read from copier.yml), plus one preset with
-non-default names, an ordered split and caching off. Each preset is rendered once per
+non-default names, an ordered split, caching off and Grid tuning, and two more tuning presets
+(Bayesian with the scikit-learn script, Hyperband with built-in XGBoost). Each preset is rendered once per
 session, with the post-copy task (uv lock + first snapshot), into one shared virtualenv.
 """
 
@@ -36,6 +37,24 @@ PRESETS["custom-names-ordered"] = {
     "staging_endpoint": "instance",
     "prod_instance_type": "ml.c5.large",
     "prod_deployment_strategy": "all_at_once",
+    "enable_tuning": True,
+    "tuning_strategy": "Grid",
+    "tuning_max_parallel_jobs": 3,
+}
+# Small budgets: each project's tests run its tuning locally, trial by trial.
+PRESETS["tuning-bayesian-sklearn"] = {
+    "problem_type": "binary_classification",
+    "framework": "sklearn",
+    "enable_tuning": True,
+    "tuning_strategy": "Bayesian",
+    "tuning_max_jobs": 6,
+}
+PRESETS["tuning-hyperband-xgboost"] = {
+    "problem_type": "regression",
+    "framework": "xgboost",
+    "enable_tuning": True,
+    "tuning_strategy": "Hyperband",
+    "tuning_max_jobs": 6,
 }
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
 

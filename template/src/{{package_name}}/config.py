@@ -87,12 +87,7 @@ class Caching(StrictModel):
     expire_after: str = Field(pattern=r"^P(\d+[YMWD])*(T(\d+[HM])+)?$", min_length=3)
 
 
-class ContinuousRange(StrictModel):
-    type: Literal["continuous"]
-    min: float
-    max: float
-    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
-
+class NumericRange(StrictModel):
     @model_validator(mode="after")
     def _bounds(self):
         if not self.min < self.max:
@@ -104,19 +99,18 @@ class ContinuousRange(StrictModel):
         return self
 
 
-class IntegerRange(StrictModel):
+class ContinuousRange(NumericRange):
+    type: Literal["continuous"]
+    min: float
+    max: float
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+
+class IntegerRange(NumericRange):
     type: Literal["integer"]
     min: int
     max: int
     scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
-
-    @model_validator(mode="after")
-    def _bounds(self):
-        if not self.min < self.max:
-            raise ValueError("min must be below max")
-        if self.scaling == "Logarithmic" and self.min <= 0:
-            raise ValueError("Logarithmic scaling needs min > 0")
-        return self
 
 
 class CategoricalRange(StrictModel):

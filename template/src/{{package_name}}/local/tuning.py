@@ -246,7 +246,7 @@ class Continuous:
 
     def draw(self, rng: random.Random) -> str:
         if self.scaling == "Logarithmic":
-            return _number(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+            return _number(_log_uniform(rng, self.low, self.high))
         if self.scaling == "ReverseLogarithmic":
             return _number(1 - math.exp(rng.uniform(math.log(1 - self.high), math.log(1 - self.low))))
         return _number(rng.uniform(self.low, self.high))
@@ -265,7 +265,7 @@ class Integer:
 
     def draw(self, rng: random.Random) -> str:
         if self.scaling == "Logarithmic":
-            return str(round(math.exp(rng.uniform(math.log(self.low), math.log(self.high)))))
+            return str(round(_log_uniform(rng, self.low, self.high)))
         return str(rng.randint(self.low, self.high))
 
     def suggest(self, trial, name: str) -> str:
@@ -296,6 +296,10 @@ def _ranges(declared: dict) -> dict[str, Continuous | Integer | Categorical]:
     for spec in declared.get("CategoricalParameterRanges", []):
         ranges[spec["Name"]] = Categorical([str(value) for value in spec["Values"]])
     return ranges
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
 def _number(value: float) -> str:
