@@ -51,7 +51,11 @@ BAD_ANSWERS = [
     ({"enable_tuning": "maybe"}, "enable_tuning", "must be true or false"),
     ({"enable_tuning": True, "tuning_strategy": "Evolutionary"}, "tuning_strategy", "Invalid choice"),
     ({"enable_tuning": True, "tuning_max_jobs": 0}, "tuning_max_jobs", "between 1 and 500"),
-    ({"enable_tuning": True, "tuning_max_parallel_jobs": 101}, "tuning_max_parallel_jobs", "between 1 and 100"),
+    (
+        {"enable_tuning": True, "tuning_max_parallel_jobs": 101},
+        "tuning_max_parallel_jobs",
+        "between 1 and 100",
+    ),
     (
         {"enable_tuning": True, "tuning_max_jobs": 4, "tuning_max_parallel_jobs": 5},
         "tuning_max_parallel_jobs",
