@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote
+from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote, report
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import ROOT, SNAPSHOT_PATH
@@ -32,6 +32,8 @@ local_app = typer.Typer(
 app.add_typer(local_app, name="local")
 models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+report_app = typer.Typer(help="Reports for comparing runs: tuning jobs.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 # soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
 out = Console(soft_wrap=True)
@@ -465,6 +467,22 @@ def bootstrap_account(
             "\nMLOPS_PROD_ROLE_ARN comes from the prod account: run"
             f" `mlops bootstrap --main-account {done.account}` there, with its credentials."
         )
+
+
+ReportDir = Annotated[Path, typer.Option(help="Where the HTML page and its PNGs go.", file_okay=False)]
+
+
+@report_app.command("tuning")
+def report_tuning(
+    jobs: Annotated[
+        list[str], typer.Argument(help="SageMaker tuning job names or `mlops local run` ids, compared.")
+    ],
+    out_dir: ReportDir = Path("reports/tuning"),
+) -> None:
+    """One self-contained HTML page and its PNGs: each trial's objective over time with the best so
+    far, each hyperparameter against the objective, the objective's distribution."""
+    page = report.write([report.load(job) for job in jobs], out_dir)
+    out.print(f"wrote {page} and {len(report.PLOTS)} PNGs beside it")
 
 
 def _version(arn: str | None) -> str:

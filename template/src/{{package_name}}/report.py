@@ -1,0 +1,268 @@
+"""`mlops report tuning`: one self-contained HTML page, and its PNGs, comparing tuning jobs.
+
+The views are the ones people look at in SageMaker's amtviz: the objective of every trial over
+time with the best-so-far line, each hyperparameter against the objective, the objective's
+distribution, and several jobs side by side. A job is a SageMaker tuning job name (read through
+DescribeHyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob) or the id of a
+`mlops local run` (its Tune step's tuning-job.json, which has the same shape).
+"""
+
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from . import aws
+from .errors import MlopsError
+from .local.emulator import state_dir
+
+# SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+PLOTS = {
+    "objective-over-time.png": "Objective of each trial in the order they finished, and the best so far",
+    "hyperparameters.png": "Each tuned hyperparameter against the objective",
+    "objective-distribution.png": "How the objective is distributed over the trials",
+}
+
+
+@dataclass(frozen=True)
+class Trial:
+    name: str
+    status: str
+    ended: datetime | None
+    objective: float | None
+    tuned: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TuningJob:
+    name: str  # as given: a SageMaker job name or a local run id
+    strategy: str
+    metric: str
+    maximize: bool
+    trials: list[Trial]
+
+    @property
+    def scored(self) -> list[Trial]:
+        return [t for t in self.trials if t.objective is not None]
+
+    @property
+    def best(self) -> Trial | None:
+        pick = max if self.maximize else min
+        return pick(self.scored, key=lambda t: t.objective, default=None)
+
+    def best_so_far(self) -> list[float]:
+        """The best objective after each finished trial, in finishing order."""
+        pick = max if self.maximize else min
+        best, line = None, []
+        for trial in sorted(self.scored, key=lambda t: t.ended or datetime.min):
+            best = trial.objective if best is None else pick(best, trial.objective)
+            line.append(best)
+        return line
+
+
+def from_properties(name: str, described: dict, summaries: list[dict]) -> TuningJob:
+    """A TuningJob from DescribeHyperParameterTuningJob and its training job summaries."""
+    config = described["HyperParameterTuningJobConfig"]
+    objective = config["HyperParameterTuningJobObjective"]
+    trials = [
+        Trial(
+            name=s["TrainingJobName"],
+            status=s.get("TrainingJobStatus", ""),
+            ended=_time(s.get("TrainingEndTime")),
+            objective=s.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+            tuned={k: str(v) for k, v in s.get("TunedHyperParameters", {}).items()},
+        )
+        for s in summaries
+    ]
+    maximize = objective["Type"] == "Maximize"
+    return TuningJob(name, config["Strategy"], objective["MetricName"], maximize, trials)
+
+
+def _time(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def load(name: str) -> TuningJob:
+    """A local run id (with a tuning step) or a SageMaker tuning job name."""
+    if not JOB_NAME.match(name):
+        raise MlopsError(f"{name!r} is not a tuning job name or a local run id (letters, digits and '-')")
+    local = sorted((state_dir() / "runs" / name).glob("*/tuning-job.json"))
+    if local:
+        document = json.loads(local[0].read_text())
+        return from_properties(name, document, document["TrainingJobSummaries"])
+    return load_from_sagemaker(name)
+
+
+def load_from_sagemaker(name: str) -> TuningJob:
+    sagemaker = aws.client("sagemaker")
+    try:
+        described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        pages = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+        summaries = [
+            summary
+            for page in pages.paginate(HyperParameterTuningJobName=name)
+            for summary in page["TrainingJobSummaries"]
+        ]
+    except ClientError as error:
+        raise MlopsError(
+            f"{name!r} is neither a local run with a tuning step (.mlops/runs/) nor a tuning job"
+            f" in {aws.region()}: {error.response['Error'].get('Message', error)}"
+        ) from None
+    return from_properties(name, described, summaries)
+
+
+def write(jobs: list[TuningJob], out_dir: Path) -> Path:
+    """Draw the plots into out_dir and write out_dir/tuning-report.html; return the page's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    from matplotlib import pyplot
+
+    if len({job.metric for job in jobs}) > 1:
+        raise MlopsError(
+            "these jobs optimise different metrics (" + ", ".join(sorted({j.metric for j in jobs})) + "):"
+            " compare jobs of one objective"
+        )
+    empty = [job.name for job in jobs if not job.scored]
+    if empty:
+        raise MlopsError(f"no trial of {', '.join(empty)} reported its objective: nothing to draw")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawn = {
+        "objective-over-time.png": _objective_over_time(pyplot, jobs),
+        "hyperparameters.png": _hyperparameters(pyplot, jobs),
+        "objective-distribution.png": _distribution(pyplot, jobs),
+    }
+    for file_name, figure in drawn.items():
+        figure.savefig(out_dir / file_name, dpi=110, bbox_inches="tight")
+        pyplot.close(figure)
+    page = out_dir / "tuning-report.html"
+    page.write_text(_html(jobs, out_dir))
+    return page
+
+
+def _label(job: TuningJob) -> str:
+    return f"{job.name} ({job.strategy})"
+
+
+def _objective_over_time(pyplot, jobs: list[TuningJob]):
+    figure, axes = pyplot.subplots(figsize=(8, 4.5))
+    for job in jobs:
+        ordered = sorted(job.scored, key=lambda t: t.ended or datetime.min)
+        points = axes.scatter(range(1, len(ordered) + 1), [t.objective for t in ordered], s=18, alpha=0.6)
+        axes.step(
+            range(1, len(ordered) + 1),
+            job.best_so_far(),
+            where="post",
+            color=points.get_facecolor()[0],
+            label=f"{_label(job)}: best so far",
+        )
+    axes.set_xlabel("trial, in the order it finished")
+    axes.set_ylabel(jobs[0].metric)
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _hyperparameters(pyplot, jobs: list[TuningJob]):
+    names = sorted({name for job in jobs for trial in job.scored for name in trial.tuned})
+    columns = min(3, max(1, len(names)))
+    rows = -(-max(1, len(names)) // columns)
+    figure, grid = pyplot.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+    for index, name in enumerate(names):
+        axes = grid[index // columns][index % columns]
+        values = sorted({t.tuned[name] for job in jobs for t in job.scored if name in t.tuned}, key=_sort_key)
+        numeric = all(_number(v) is not None for v in values)
+        for job in jobs:
+            trials = [t for t in job.scored if name in t.tuned]
+            xs = [_number(t.tuned[name]) if numeric else values.index(t.tuned[name]) for t in trials]
+            axes.scatter(xs, [t.objective for t in trials], s=18, alpha=0.7, label=_label(job))
+        if not numeric:
+            axes.set_xticks(range(len(values)), values)
+        elif values and min(_number(v) for v in values) > 0 and _spread(values) >= 100:
+            axes.set_xscale("log")
+        axes.set_xlabel(name)
+        axes.set_ylabel(jobs[0].metric)
+        axes.grid(alpha=0.3)
+    for index in range(len(names), rows * columns):
+        grid[index // columns][index % columns].set_visible(False)
+    grid[0][0].legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def _distribution(pyplot, jobs: list[TuningJob]):
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = pyplot.subplots(figsize=(8, 4))
+    everything = [t.objective for job in jobs for t in job.scored]
+    low, high = min(everything), max(everything)
+    # The same bins for every job, so their bars line up.
+    edges = [low + (high - low) * i / 15 for i in range(16)] if high > low else [low - 0.5, low + 0.5]
+    for job in jobs:
+        axes.hist([t.objective for t in job.scored], bins=edges, alpha=0.5, label=_label(job))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(jobs[0].metric)
+    axes.set_ylabel("trials")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _sort_key(text: str):
+    number = _number(text)
+    return (0, number, "") if number is not None else (1, 0.0, text)
+
+
+def _spread(values: list[str]) -> float:
+    numbers = [_number(v) for v in values]
+    return max(numbers) / min(numbers)
+
+
+def _html(jobs: list[TuningJob], out_dir: Path) -> str:
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(cell))}</td>"
+            for cell in (
+                job.name,
+                job.strategy,
+                len(job.trials),
+                len(job.scored),
+                f"{job.best.objective:.6g}",
+                ", ".join(f"{k}={v}" for k, v in sorted(job.best.tuned.items())),
+            )
+        )
+        + "</tr>"
+        for job in jobs
+    )
+    direction = "higher" if jobs[0].maximize else "lower"
+    images = "".join(
+        f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,"
+        + base64.b64encode((out_dir / file_name).read_bytes()).decode()
+        + "'>"
+        for file_name, title in PLOTS.items()
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Tuning report</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
+        "img{max-width:100%}</style></head><body>"
+        f"<h1>Tuning report: {html.escape(jobs[0].metric)} ({direction} is better)</h1>"
+        "<table><tr><th>job</th><th>strategy</th><th>trials</th><th>with an objective</th>"
+        f"<th>best</th><th>best hyperparameters</th></tr>{rows}</table>{images}</body></html>\n"
+    )
