@@ -3,10 +3,10 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= $(CURDIR)/.demo/my-model
 
-.PHONY: help uv demo test lint bench clean
+.PHONY: help uv demo test lint bench bench-tuning clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -25,6 +25,9 @@ lint: uv ## ruff on the template's own Python
 
 bench: uv ## Measure copy time and time-to-green; see docs/performance.md
 	$(UV) run --quiet python scripts/bench.py
+
+bench-tuning: uv ## Random vs Bayesian local tuning, same budget; see docs/performance.md
+	$(UV) run --quiet python scripts/bench_tuning.py
 
 clean: ## Remove the demo project and the shared test virtualenv
 	rm -rf .demo .cache
