@@ -261,7 +261,7 @@ def _html(jobs: list[TuningJob], out_dir: Path) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>Tuning report</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "img{max-width:100%}</style></head><body>"
+        "img{max-width:100%;}</style></head><body>"
         f"<h1>Tuning report: {html.escape(jobs[0].metric)} ({direction} is better)</h1>"
         "<table><tr><th>job</th><th>strategy</th><th>trials</th><th>with an objective</th>"
         f"<th>best</th><th>best hyperparameters</th></tr>{rows}</table>{images}</body></html>\n"
