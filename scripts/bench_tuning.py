@@ -35,7 +35,10 @@ BEST_SO_FAR = (
 
 
 def run(command: list[str], cwd: Path) -> str:
-    return subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr}")
+    return done.stdout
 
 
 def render(target: Path, trials: int) -> None:
@@ -48,8 +51,9 @@ def render(target: Path, trials: int) -> None:
 
 def set_tuning(project: Path, strategy: str, seed: int) -> None:
     config = project / "build" / "config.yml"
-    text = re.sub(r"(?m)^  strategy: \w+", f"  strategy: {strategy}", config.read_text())
-    config.write_text(re.sub(r"(?m)^  seed: \d+", f"  seed: {seed}", text))
+    head, _, tuning = config.read_text().partition("\ntuning:\n")  # split: has a strategy and seed too
+    tuning = re.sub(r"(?m)^  strategy: \w+", f"  strategy: {strategy}", tuning)
+    config.write_text(head + "\ntuning:\n" + re.sub(r"(?m)^  seed: \d+", f"  seed: {seed}", tuning))
 
 
 def local_run(project: Path) -> tuple[str, float, float]:
