@@ -56,11 +56,15 @@ class TuningJob:
         pick = max if self.maximize else min
         return pick(self.scored, key=lambda t: t.objective, default=None)
 
+    def finishing_order(self) -> list[Trial]:
+        """The trials with an objective, in the order they finished."""
+        return sorted(self.scored, key=lambda t: t.ended or datetime.min)
+
     def best_so_far(self) -> list[float]:
         """The best objective after each finished trial, in finishing order."""
         pick = max if self.maximize else min
         best, line = None, []
-        for trial in sorted(self.scored, key=lambda t: t.ended or datetime.min):
+        for trial in self.finishing_order():
             best = trial.objective if best is None else pick(best, trial.objective)
             line.append(best)
         return line
@@ -155,7 +159,7 @@ def _label(job: TuningJob) -> str:
 def _objective_over_time(pyplot, jobs: list[TuningJob]):
     figure, axes = pyplot.subplots(figsize=(8, 4.5))
     for job in jobs:
-        ordered = sorted(job.scored, key=lambda t: t.ended or datetime.min)
+        ordered = job.finishing_order()
         points = axes.scatter(range(1, len(ordered) + 1), [t.objective for t in ordered], s=18, alpha=0.6)
         axes.step(
             range(1, len(ordered) + 1),

@@ -45,7 +45,6 @@ class Trial:
     failure: str = ""
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     ended: datetime | None = None
-    resource: int | None = None  # Hyperband: the rounds it reached
 
 
 # run_trial(job name, hyperparameters to add to the static ones) -> DescribeTrainingJob properties
@@ -106,7 +105,7 @@ class Tuner:
         for _ in range(self.max_jobs):
             asked = study.ask()
             trial = self._trial({name: spec.suggest(asked, name) for name, spec in self.ranges.items()})
-            if trial.objective is None or math.isnan(trial.objective):
+            if trial.objective is None:
                 study.tell(asked, state=optuna.trial.TrialState.FAIL)
             else:
                 study.tell(asked, trial.objective)
@@ -120,8 +119,6 @@ class Tuner:
         while alive:
             rounds = min(rounds, high)
             ran = [self._trial(tuned, {resource: str(rounds)}, name) for name, tuned in alive.items()]
-            for trial in ran:
-                trial.resource = rounds
             if rounds == high:
                 return
             ranked = sorted(
@@ -163,18 +160,19 @@ class Tuner:
         except JobFailed as error:
             trial.status, trial.failure = "Failed", str(error)
         else:
-            metrics = {m["MetricName"]: m["Value"] for m in properties.get("FinalMetricDataList", [])}
-            if self.metric in metrics:
-                trial.status, trial.objective = "Completed", float(metrics[self.metric])
+            metrics = {m["MetricName"]: float(m["Value"]) for m in properties.get("FinalMetricDataList", [])}
+            # A NaN objective ranks nowhere: like AMT, count it as not reported.
+            if math.isnan(metrics.get(self.metric, math.nan)):
+                trial.status, trial.failure = "Failed", f"the log reported no {self.metric} (or NaN)"
             else:
-                trial.status, trial.failure = "Failed", f"the log reported no {self.metric}"
+                trial.status, trial.objective = "Completed", metrics[self.metric]
         trial.ended = datetime.now(UTC)
         return trial
 
     # --- the result, as DescribeHyperParameterTuningJob + ListTrainingJobsFor...Job ----------------
 
     def properties(self) -> dict:
-        scored = [t for t in self.trials if t.objective is not None and not math.isnan(t.objective)]
+        scored = [t for t in self.trials if t.objective is not None]
         scored.sort(key=lambda t: t.objective, reverse=self.maximize)
         unscored = [t for t in self.trials if t not in scored]
         summaries = [self._summary(t) for t in scored + unscored]
