@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote, report
+from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote
+from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
-from .project import ROOT, SNAPSHOT_PATH
+from .project import CONFIG_PATH, ROOT, SNAPSHOT_PATH
+from .reports import experiments as experiments_report
+from .reports import tuning as tuning_report
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
@@ -32,7 +35,9 @@ local_app = typer.Typer(
 app.add_typer(local_app, name="local")
 models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-report_app = typer.Typer(help="Reports for comparing runs: tuning jobs.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports comparing runs: tuning jobs' trials, pipeline executions.", no_args_is_help=True
+)
 app.add_typer(report_app, name="report")
 
 # soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
@@ -481,8 +486,29 @@ def report_tuning(
 ) -> None:
     """One self-contained HTML page and its PNGs: each trial's objective over time with the best so
     far, each hyperparameter against the objective, the objective's distribution."""
-    page = report.write([report.load(job) for job in jobs], out_dir)
-    out.print(f"wrote {page} and {len(report.PLOTS)} PNGs beside it")
+    page = tuning_report.write([tuning_report.load(job) for job in jobs], out_dir)
+    out.print(f"wrote {page} and {len(tuning_report.PLOTS)} PNGs beside it")
+
+
+@report_app.command("experiments")
+def report_experiments(
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Compare `mlops local run`s (.mlops/runs/), not SageMaker executions."),
+    ] = False,
+    last: Annotated[int, typer.Option(min=1, max=200, help="How many of the newest executions.")] = 20,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="The metric drawn against each parameter. [default: test:<gate metric>]"),
+    ] = None,
+    out_dir: ReportDir = Path("reports/experiments"),
+) -> None:
+    """A table of the pipeline's executions (parameters, hyperparameters, training and test metrics),
+    each metric execution by execution, and each parameter that changed against the metric."""
+    executions = experiments_report.load_local() if local else experiments_report.load_from_sagemaker(last)
+    metric = metric or f"test:{load_config(CONFIG_PATH).gate.metric}"
+    page = experiments_report.write(executions[-last:], metric, out_dir)
+    out.print(f"wrote {page} and its PNGs beside it ({len(executions[-last:])} executions)")
 
 
 def _version(arn: str | None) -> str:

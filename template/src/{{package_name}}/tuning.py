@@ -14,6 +14,7 @@ from sagemaker.core.shapes import (
     HyperParameterTuningJobWarmStartConfig,
     ParentHyperParameterTuningJob,
 )
+from sagemaker.core.workflow.parameters import ParameterString
 
 from .config import BuildConfig, CategoricalRange, ContinuousRange, Tuning
 
@@ -52,14 +53,24 @@ def strategy_config(tuning: Tuning) -> HyperParameterTuningJobStrategyConfig | N
     )
 
 
-def warm_start_config(tuning: Tuning) -> HyperParameterTuningJobWarmStartConfig | None:
+def warm_start_parent(tuning: Tuning) -> ParameterString | None:
+    """The pipeline parameter WarmStartParent, only when build/config.yml warm-starts: the first
+    parent, which one run can swap for another job (`--param WarmStartParent=<tuning job>`)."""
     if tuning.warm_start is None:
         return None
+    return ParameterString("WarmStartParent", default_value=tuning.warm_start.parents[0])
+
+
+def warm_start_config(
+    tuning: Tuning, first_parent: ParameterString | None
+) -> HyperParameterTuningJobWarmStartConfig | None:
+    if tuning.warm_start is None:
+        return None
+    parents = [first_parent or tuning.warm_start.parents[0], *tuning.warm_start.parents[1:]]
     return HyperParameterTuningJobWarmStartConfig(
         warm_start_type=tuning.warm_start.type,
         parent_hyper_parameter_tuning_jobs=[
-            ParentHyperParameterTuningJob(hyper_parameter_tuning_job_name=name)
-            for name in tuning.warm_start.parents
+            ParentHyperParameterTuningJob(hyper_parameter_tuning_job_name=name) for name in parents
         ],
     )
 

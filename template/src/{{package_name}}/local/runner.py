@@ -122,6 +122,7 @@ class LocalRun:
         )
         self.results = {step.name: StepResult(step.name, step.type) for step in self.graph.steps}
         self.registered: list[str] = []
+        self.property_files: dict[str, dict[str, Any]] = {}  # step -> file name -> document, as read
         self.launcher: FreshProcesses | WarmHost | None = None  # set by run()
 
     def _execution_variables(self) -> dict[str, str]:
@@ -158,7 +159,35 @@ class LocalRun:
             progress.finished(result)
             if result.status == "Failed":
                 break  # SageMaker starts no new step once one has failed
-        return RunResult(self.execution_id, list(self.results.values()), self.workspace, self.registered)
+        result = RunResult(self.execution_id, list(self.results.values()), self.workspace, self.registered)
+        self._record(result)
+        return result
+
+    def _record(self, result: RunResult) -> None:
+        """Keep the run as `mlops report experiments` reads an execution from SageMaker: the
+        execution, its parameters, each step's Describe* properties and the property files read."""
+        record = {
+            "PipelineExecutionArn": self.scope.execution["PipelineExecutionArn"],
+            "PipelineExecutionStatus": result.status,
+            "CreationTime": self.scope.execution["StartDateTime"],
+            "PipelineParameters": [
+                {"Name": name, "Value": str(value)} for name, value in self.scope.parameters.items()
+            ],
+            "Steps": [
+                {
+                    "StepName": step.name,
+                    "StepStatus": step.status,
+                    "Properties": self.scope.properties.get(step.name, {}),
+                }
+                for step in result.steps
+                if step.status != "NotRun"
+            ],
+            "PropertyFiles": self.property_files,
+        }
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        (self.workspace / "execution.json").write_text(
+            json.dumps(record, default=lambda value: value.isoformat(), indent=2)
+        )
 
     def _blocked(self, step: graph_of.Step) -> bool:
         """True when a dependency did not run or the step sits on the branch not taken."""
@@ -265,7 +294,9 @@ class LocalRun:
         outputs = self.scope.properties[step]["ProcessingOutputConfig"]["Outputs"]
         output = next(o for o in outputs if o["OutputName"] == declared["OutputName"])
         uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{declared['FilePath']}"
-        return self._read_s3_json(uri)
+        document = self._read_s3_json(uri)
+        self.property_files.setdefault(step, {})[name] = document
+        return document
 
     def _read_s3_json(self, uri: str) -> Any:
         try:

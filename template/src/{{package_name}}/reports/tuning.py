@@ -7,8 +7,6 @@ DescribeHyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob) 
 `mlops local run` (its Tune step's tuning-job.json, which has the same shape).
 """
 
-import base64
-import html
 import json
 import re
 from dataclasses import dataclass
@@ -17,9 +15,10 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .errors import MlopsError
-from .local.emulator import state_dir
+from .. import aws
+from ..errors import MlopsError
+from ..local.emulator import state_dir
+from . import page
 
 # SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -125,11 +124,6 @@ def load_from_sagemaker(name: str) -> TuningJob:
 
 def write(jobs: list[TuningJob], out_dir: Path) -> Path:
     """Draw the plots into out_dir and write out_dir/tuning-report.html; return the page's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    from matplotlib import pyplot
-
     if len({job.metric for job in jobs}) > 1:
         raise MlopsError(
             "these jobs optimise different metrics (" + ", ".join(sorted({j.metric for j in jobs})) + "):"
@@ -138,18 +132,20 @@ def write(jobs: list[TuningJob], out_dir: Path) -> Path:
     empty = [job.name for job in jobs if not job.scored]
     if empty:
         raise MlopsError(f"no trial of {', '.join(empty)} reported its objective: nothing to draw")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    drawn = {
+    pyplot = page.pyplot()
+    figures = {
         "objective-over-time.png": _objective_over_time(pyplot, jobs),
         "hyperparameters.png": _hyperparameters(pyplot, jobs),
         "objective-distribution.png": _distribution(pyplot, jobs),
     }
-    for file_name, figure in drawn.items():
-        figure.savefig(out_dir / file_name, dpi=110, bbox_inches="tight")
-        pyplot.close(figure)
-    page = out_dir / "tuning-report.html"
-    page.write_text(_html(jobs, out_dir))
-    return page
+    page.save(figures, out_dir)
+    direction = "higher" if jobs[0].maximize else "lower"
+    return page.write_page(
+        out_dir / "tuning-report.html",
+        f"Tuning report: {jobs[0].metric} ({direction} is better)",
+        _summary(jobs),
+        PLOTS,
+    )
 
 
 def _label(job: TuningJob) -> str:
@@ -177,27 +173,23 @@ def _objective_over_time(pyplot, jobs: list[TuningJob]):
 
 def _hyperparameters(pyplot, jobs: list[TuningJob]):
     names = sorted({name for job in jobs for trial in job.scored for name in trial.tuned})
-    columns = min(3, max(1, len(names)))
-    rows = -(-max(1, len(names)) // columns)
-    figure, grid = pyplot.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
-    for index, name in enumerate(names):
-        axes = grid[index // columns][index % columns]
+    figure, panels = page.grid(pyplot, len(names), 4, 3.2)
+    for axes, name in zip(panels, names, strict=True):
         values = sorted({t.tuned[name] for job in jobs for t in job.scored if name in t.tuned}, key=_sort_key)
-        numeric = all(_number(v) is not None for v in values)
+        numeric = all(page.number(v) is not None for v in values)
         for job in jobs:
             trials = [t for t in job.scored if name in t.tuned]
-            xs = [_number(t.tuned[name]) if numeric else values.index(t.tuned[name]) for t in trials]
+            xs = [page.number(t.tuned[name]) if numeric else values.index(t.tuned[name]) for t in trials]
             axes.scatter(xs, [t.objective for t in trials], s=18, alpha=0.7, label=_label(job))
         if not numeric:
             axes.set_xticks(range(len(values)), values)
-        elif values and min(_number(v) for v in values) > 0 and _spread(values) >= 100:
+        elif values and min(page.number(v) for v in values) > 0 and _spread(values) >= 100:
             axes.set_xscale("log")
         axes.set_xlabel(name)
         axes.set_ylabel(jobs[0].metric)
         axes.grid(alpha=0.3)
-    for index in range(len(names), rows * columns):
-        grid[index // columns][index % columns].set_visible(False)
-    grid[0][0].legend(fontsize="small")
+    if panels:
+        panels[0].legend(fontsize="small")
     figure.tight_layout()
     return figure
 
@@ -220,53 +212,28 @@ def _distribution(pyplot, jobs: list[TuningJob]):
     return figure
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _sort_key(text: str):
-    number = _number(text)
+    number = page.number(text)
     return (0, number, "") if number is not None else (1, 0.0, text)
 
 
 def _spread(values: list[str]) -> float:
-    numbers = [_number(v) for v in values]
+    numbers = [page.number(v) for v in values]
     return max(numbers) / min(numbers)
 
 
-def _html(jobs: list[TuningJob], out_dir: Path) -> str:
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(cell))}</td>"
-            for cell in (
+def _summary(jobs: list[TuningJob]) -> str:
+    return page.table(
+        ["job", "strategy", "trials", "with an objective", "best", "best hyperparameters"],
+        [
+            [
                 job.name,
                 job.strategy,
                 len(job.trials),
                 len(job.scored),
                 f"{job.best.objective:.6g}",
                 ", ".join(f"{k}={v}" for k, v in sorted(job.best.tuned.items())),
-            )
-        )
-        + "</tr>"
-        for job in jobs
-    )
-    direction = "higher" if jobs[0].maximize else "lower"
-    images = "".join(
-        f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,"
-        + base64.b64encode((out_dir / file_name).read_bytes()).decode()
-        + "'>"
-        for file_name, title in PLOTS.items()
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Tuning report</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "img{max-width:100%;}</style></head><body>"
-        f"<h1>Tuning report: {html.escape(jobs[0].metric)} ({direction} is better)</h1>"
-        "<table><tr><th>job</th><th>strategy</th><th>trials</th><th>with an objective</th>"
-        f"<th>best</th><th>best hyperparameters</th></tr>{rows}</table>{images}</body></html>\n"
+            ]
+            for job in jobs
+        ],
     )
