@@ -14,18 +14,20 @@ from conftest import render
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 WORKFLOWS = ("ci", "build", "promote", "deploy", "drift")
+TUNING_WORKFLOWS = ("trials",)  # only when the pipeline tunes
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials@"
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return render(tmp_path_factory.mktemp("workflows") / "project", {}, skip_tasks=True)
+    """A tuning project: it has every workflow the template can generate."""
+    return render(tmp_path_factory.mktemp("workflows") / "project", {"enable_tuning": True}, skip_tasks=True)
 
 
 @pytest.fixture(scope="module")
 def workflows(project):
     folder = project / ".github" / "workflows"
-    return {name: load(folder / f"{name}.yml") for name in WORKFLOWS}
+    return {name: load(folder / f"{name}.yml") for name in WORKFLOWS + TUNING_WORKFLOWS}
 
 
 def load(path):
@@ -47,10 +49,20 @@ def steps(workflows):
             yield where, job, step
 
 
-def test_exactly_the_five_workflows_and_dependabot_are_generated(project):
-    generated = {p.name for p in (project / ".github" / "workflows").iterdir()}
+def test_exactly_the_five_workflows_and_dependabot_are_generated(tmp_path):
+    plain = render(tmp_path / "project", {}, skip_tasks=True)
+    generated = {p.name for p in (plain / ".github" / "workflows").iterdir()}
     assert generated == {f"{name}.yml" for name in WORKFLOWS}
-    assert (project / ".github" / "dependabot.yml").is_file()
+    assert (plain / ".github" / "dependabot.yml").is_file()
+
+
+def test_a_tuning_project_also_attaches_its_trials_to_their_executions(project, workflows):
+    generated = {p.name for p in (project / ".github" / "workflows").iterdir()}
+    assert generated == {f"{name}.yml" for name in WORKFLOWS + TUNING_WORKFLOWS}
+    assert set(workflows["trials"]["on"]) == {"schedule", "workflow_dispatch", "repository_dispatch"}
+    assert workflows["trials"]["on"]["repository_dispatch"]["types"] == ["pipeline-finished"]
+    runs = [step["run"] for step in workflows["trials"]["jobs"]["attach"]["steps"] if "run" in step]
+    assert runs == ["make setup", "uv run mlops pipeline attach-trials"]
 
 
 def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment(workflows):

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote
+from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote, trials
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
@@ -145,6 +145,23 @@ def start(
     )
     if final != "Succeeded":
         raise typer.Exit(1)
+
+
+@pipeline_app.command("attach-trials")
+def attach_trials(
+    last: Annotated[int, typer.Option(min=1, max=200, help="How many of the newest executions.")] = 20,
+) -> None:
+    """Put each tuning step's trials (hyperparameters, metrics) in their execution's run group of
+    the project's experiment, where SageMaker leaves them out. A second run changes nothing."""
+    attached = trials.attach_trials(last)
+    if not attached:
+        out.print(f"no tuning step in the last {last} executions that ended: nothing to attach")
+    for done in attached:
+        out.print(
+            f"{done.execution_id} ({done.tuning_job}): {done.added} attached, {done.present} already there"
+            + (f", {done.missing} without a trial component" if done.missing else ""),
+            highlight=False,
+        )
 
 
 @pipeline_app.command("status")

@@ -1,10 +1,12 @@
 """Build, publish and run the SageMaker pipeline defined in build/pipeline.py."""
 
 import importlib.util
+import itertools
 import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import aws
@@ -187,7 +189,12 @@ def wait(arn: str, on_status, poll_seconds: float = 15.0) -> dict:
 def recent_executions(limit: int) -> list[dict]:
     sagemaker = aws.client("sagemaker")
     _describe_pipeline(sagemaker)  # fails clearly when the pipeline does not exist
-    response = sagemaker.list_pipeline_executions(
-        PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+    return list(newest_executions(sagemaker, limit))
+
+
+def newest_executions(sagemaker, count: int) -> Iterator[dict]:
+    """The pipeline's execution summaries, newest first, at most `count`, read a page at a time."""
+    pages = sagemaker.get_paginator("list_pipeline_executions").paginate(
+        PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending"
     )
-    return response["PipelineExecutionSummaries"]
+    return itertools.islice((s for page in pages for s in page["PipelineExecutionSummaries"]), count)

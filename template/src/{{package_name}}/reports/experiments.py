@@ -8,7 +8,6 @@ the steps' Describe* calls and the property files on S3), or from the records `m
 keeps in .mlops/runs/<id>/execution.json, which hold the same responses: one reader for both.
 """
 
-import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from .. import aws
 from ..errors import MlopsError
 from ..local.emulator import state_dir
+from ..pipelines import newest_executions
 from ..project import PIPELINE_NAME
 from . import page
 
@@ -101,10 +101,7 @@ def load_from_sagemaker(last: int) -> list[Execution]:
     """The newest `last` executions of this project's pipeline, oldest first."""
     sagemaker = aws.client("sagemaker")
     try:
-        pages = sagemaker.get_paginator("list_pipeline_executions").paginate(
-            PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending"
-        )
-        summaries = itertools.islice((s for p in pages for s in p["PipelineExecutionSummaries"]), last)
+        summaries = newest_executions(sagemaker, last)
         executions = [from_record(_record(sagemaker, summary)) for summary in summaries]
     except ClientError as error:
         raise MlopsError(
