@@ -1,9 +1,11 @@
 """Render the template in-process and share one virtualenv across rendered projects."""
 
+import itertools
 import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +20,7 @@ os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
 os.environ.pop("VIRTUAL_ENV", None)
 
 from copier import run_copy  # noqa: E402
+from releases import copy_release, edit_like_a_user, releases, tagged_clone, update  # noqa: E402
 
 
 def choices(question: str) -> list[str]:
@@ -42,3 +45,81 @@ def render(destination: Path, answers: dict, skip_tasks: bool = False) -> Path:
 
 def run_in(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, capture_output=True, text=True)
+
+
+# --- the render matrix, and projects updated from a release ----------------------------------------
+# Every preset is made once per session. Three of them are not copied from the working tree but
+# copied from a release, edited as a team would, and updated to the working tree: the whole
+# render battery (lint, tests, ...) then runs on what `copier update` made, and test_update.py
+# checks the edits survived. One starts from the previous release, one from the oldest.
+PREVIOUS, *_, OLDEST = releases()
+PRESETS = {
+    f"{problem}-{framework}": {"problem_type": problem, "framework": framework}
+    for problem, framework in itertools.product(choices("problem_type"), choices("framework"))
+}
+PRESETS["custom-names-ordered"] = {
+    "project_name": "Churn Forecast",
+    "project_slug": "churn-fc",
+    "package_name": "churn_cli",
+    "description": 'Predicts churn "soon" for the retention team',
+    "aws_region": "eu-west-1",
+    "github_repository": "acme-data/churn.forecast",
+    "model_package_group_name": "ChurnForecastModels",
+    "problem_type": "multiclass_classification",
+    "framework": "sklearn",
+    "split_strategy": "ordered",
+    "gate_metric": "accuracy",
+    "gate_threshold": 0.8,
+    "enable_step_caching": False,
+    "processing_instance_type": "ml.c5.xlarge",
+    "training_instance_type": "ml.m5.2xlarge",
+    "staging_endpoint": "instance",
+    "prod_instance_type": "ml.c5.large",
+    "prod_deployment_strategy": "all_at_once",
+    "enable_tuning": True,
+    "tuning_strategy": "Grid",
+    "tuning_max_parallel_jobs": 3,
+}
+# Two cells of the matrix also tune, with small budgets (each project's tests run its tuning
+# locally, trial by trial, and every strategy once more on a budget of two).
+PRESETS["binary_classification-sklearn"] |= {
+    "enable_tuning": True,
+    "tuning_strategy": "Bayesian",
+    "tuning_max_jobs": 6,
+}
+PRESETS["multiclass_classification-xgboost"] |= {
+    "enable_tuning": True,
+    "tuning_strategy": "Hyperband",
+    "tuning_max_jobs": 6,
+}
+UPDATED_FROM = {
+    "regression-xgboost": PREVIOUS,
+    "binary_classification-sklearn": PREVIOUS,  # tunes, as it could in the previous release
+    "multiclass_classification-sklearn": OLDEST,
+}
+
+
+@pytest.fixture(scope="session")
+def template_with_releases(tmp_path_factory) -> Path:
+    return tagged_clone(tmp_path_factory.mktemp("releases") / "template")
+
+
+@pytest.fixture(scope="session")
+def made(request, tmp_path_factory):
+    """made(preset, answers, from_release) -> (project, the user's edits or None), once per session."""
+    projects = {}
+
+    def make(preset: str, answers: dict, from_release: str | None):
+        if preset not in projects:
+            destination = tmp_path_factory.mktemp(preset) / "project"
+            if from_release is None:
+                projects[preset] = (render(destination, answers), None)
+            else:
+                template = request.getfixturevalue("template_with_releases")
+                project = copy_release(template, from_release, destination, answers, skip_tasks=False)
+                edits = edit_like_a_user(project)
+                update(project)
+                projects[preset] = (project, edits)
+        return projects[preset]
+
+    return make

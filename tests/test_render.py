@@ -6,59 +6,20 @@ non-default names, an ordered split, caching off and Grid tuning. Each preset is
 session, with the post-copy task (uv lock + first snapshot), into one shared virtualenv.
 """
 
-import itertools
 import json
 import re
 
 import pytest
 import yaml
-from conftest import choices, render, run_in
+from conftest import PRESETS, UPDATED_FROM, run_in
 
-PRESETS = {
-    f"{problem}-{framework}": {"problem_type": problem, "framework": framework}
-    for problem, framework in itertools.product(choices("problem_type"), choices("framework"))
-}
-PRESETS["custom-names-ordered"] = {
-    "project_name": "Churn Forecast",
-    "project_slug": "churn-fc",
-    "package_name": "churn_cli",
-    "description": 'Predicts churn "soon" for the retention team',
-    "aws_region": "eu-west-1",
-    "github_repository": "acme-data/churn.forecast",
-    "model_package_group_name": "ChurnForecastModels",
-    "problem_type": "multiclass_classification",
-    "framework": "sklearn",
-    "split_strategy": "ordered",
-    "gate_metric": "accuracy",
-    "gate_threshold": 0.8,
-    "enable_step_caching": False,
-    "processing_instance_type": "ml.c5.xlarge",
-    "training_instance_type": "ml.m5.2xlarge",
-    "staging_endpoint": "instance",
-    "prod_instance_type": "ml.c5.large",
-    "prod_deployment_strategy": "all_at_once",
-    "enable_tuning": True,
-    "tuning_strategy": "Grid",
-    "tuning_max_parallel_jobs": 3,
-}
-# Two cells of the matrix also tune, with small budgets (each project's tests run its tuning
-# locally, trial by trial, and every strategy once more on a budget of two).
-PRESETS["binary_classification-sklearn"] |= {
-    "enable_tuning": True,
-    "tuning_strategy": "Bayesian",
-    "tuning_max_jobs": 6,
-}
-PRESETS["multiclass_classification-xgboost"] |= {
-    "enable_tuning": True,
-    "tuning_strategy": "Hyperband",
-    "tuning_max_jobs": 6,
-}
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
 
 
 @pytest.fixture(scope="session", params=list(PRESETS), ids=list(PRESETS))
-def project(request, tmp_path_factory):
-    return render(tmp_path_factory.mktemp(request.param) / "project", PRESETS[request.param])
+def project(request, made):
+    project, _ = made(request.param, PRESETS[request.param], UPDATED_FROM.get(request.param))
+    return project
 
 
 def text_files(project):

@@ -1,0 +1,47 @@
+"""Copier migration after every `copier update`: bring what the project derives up to date.
+
+Runs in the project's folder once the template's changes and the project's are merged:
+  1. uv lock, which keeps every pinned version and adds what the new template needs;
+  2. the pipeline-definition snapshot, rewritten so the update's own diff shows how the
+     definition changed (review it with the rest of the update).
+A conflict left by the merge (or no PyPI) stops here with what to run once it is resolved.
+"""
+
+import subprocess
+import sys
+
+from post_copy import run, uv_command
+
+
+def conflicted() -> list[str]:
+    """Files the merge left with conflict markers (unmerged in git's index) or .rej hunks."""
+    unmerged = subprocess.run(
+        ["git", "diff", "--name-only", "--diff-filter=U"], capture_output=True, text=True
+    ).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"], capture_output=True, text=True
+    ).stdout.split()
+    return sorted(set(unmerged) | {name for name in listed if name.endswith(".rej")})
+
+
+def main() -> int:
+    conflicts = conflicted()
+    if conflicts:
+        print(
+            "The update left conflicts in " + ", ".join(conflicts) + ": resolve them (`make conflicts`"
+            " lists the markers), then run `make setup snapshot` and review the snapshot's diff."
+        )
+        return 0
+    uv = uv_command()
+    if uv is None or not run(*uv, "lock", "--quiet"):
+        print("Could not update uv.lock: run `make setup snapshot` when uv and PyPI are at hand.")
+        return 0
+    if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
+        print("Could not rewrite the pipeline snapshot: run `make setup snapshot` to see why.")
+        return 0
+    print("Updated: uv.lock and tests/snapshots/pipeline-definition.json. Review `git diff`, then make test")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
