@@ -13,7 +13,7 @@ import yaml
 from conftest import render
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
-WORKFLOWS = ("ci", "build", "promote", "deploy", "drift")
+WORKFLOWS = ("ci", "build", "promote", "deploy", "drift", "template-update")
 TUNING_WORKFLOWS = ("trials",)  # only when the pipeline tunes
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials@"
 
@@ -49,7 +49,7 @@ def steps(workflows):
             yield where, job, step
 
 
-def test_exactly_the_five_workflows_and_dependabot_are_generated(tmp_path):
+def test_exactly_these_workflows_and_dependabot_are_generated(tmp_path):
     plain = render(tmp_path / "project", {}, skip_tasks=True)
     generated = {p.name for p in (plain / ".github" / "workflows").iterdir()}
     assert generated == {f"{name}.yml" for name in WORKFLOWS}
@@ -119,7 +119,9 @@ def test_no_expression_is_expanded_inside_a_shell_script(workflows):
 def test_checkout_keeps_no_credentials_unless_the_job_pushes(workflows):
     for where, job, step in steps(workflows):
         if step.get("uses", "").startswith("actions/checkout@"):
-            pushes = job["permissions"].get("contents") == "write"
+            # A job pushes with GITHUB_TOKEN (contents: write) or with a token of its own.
+            own_token = step["with"].get("token", "").startswith("${{ secrets.")
+            pushes = job["permissions"].get("contents") == "write" or own_token
             assert step["with"]["persist-credentials"] is pushes, where
 
 
@@ -149,3 +151,14 @@ def test_the_triggers_are_those_the_gitops_loop_needs(workflows):
     assert workflows["promote"]["on"]["repository_dispatch"]["types"] == ["model-approved"]
     assert workflows["deploy"]["on"]["push"]["paths"] == ["deploy/**"]
     assert set(workflows["drift"]["on"]) == {"schedule", "workflow_dispatch"}
+    assert set(workflows["template-update"]["on"]) == {"schedule", "workflow_dispatch"}
+
+
+def test_the_template_update_pushes_with_its_own_token_and_says_when_it_is_missing(workflows):
+    job = workflows["template-update"]["jobs"]["update"]
+    assert job["permissions"] == {"contents": "read"}, "GITHUB_TOKEN cannot push workflow files anyway"
+    guard, checkout, *_, update = job["steps"]
+    assert guard["if"] == "env.HAS_UPDATE_TOKEN != 'true'" and "MLOPS_TEMPLATE_UPDATE_TOKEN" in guard["run"]
+    assert checkout["with"]["token"] == "${{ secrets.MLOPS_TEMPLATE_UPDATE_TOKEN }}"
+    assert update["env"]["GITHUB_TOKEN"] == "${{ secrets.MLOPS_TEMPLATE_UPDATE_TOKEN }}"
+    assert update["run"] == "uv run mlops template-update"

@@ -14,7 +14,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import aws, bootstrap, deploy, github, models, pipeline_diff, pipelines, promote, trials
+from . import (
+    aws,
+    bootstrap,
+    deploy,
+    github,
+    models,
+    pipeline_diff,
+    pipelines,
+    promote,
+    template_update,
+    trials,
+)
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
@@ -442,6 +453,21 @@ def changed_stages(
 ) -> None:
     """Print, as a JSON list, the stages whose deploy/*.yml changed since a commit (what to reconcile)."""
     sys.stdout.write(json.dumps(deploy.changed_stages(since)) + "\n")  # for $GITHUB_OUTPUT: no rich
+
+
+@app.command("template-update")
+def template_update_command() -> None:
+    """Propose the template's newest release as a pull request: `copier update` on a branch
+    `template/<version>`, committed with any conflict markers for a person to merge
+    (template-update.yml runs this weekly). Needs GITHUB_TOKEN and GITHUB_REPOSITORY."""
+    versions = template_update.check(ROOT)
+    if not versions.behind:
+        out.print(f"up to date: the template's newest release is {versions.latest}, and this project has it")
+        return
+    proposal = template_update.propose(versions, ROOT)
+    out.print(f"{versions.current} -> {versions.latest}: {proposal.url}", highlight=False)
+    if proposal.conflicts:
+        out.print("conflicts to merge by hand: " + ", ".join(proposal.conflicts), highlight=False)
 
 
 @app.command("bootstrap")

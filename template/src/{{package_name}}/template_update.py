@@ -1,0 +1,115 @@
+"""`mlops template-update`: the template's newest release, proposed as a pull request.
+
+What `copier update --trust` does by hand (README: "Taking the template's later releases"), on a
+branch `template/<version>` made in a separate worktree (the checkout it runs in is never
+switched), committed as it comes out, conflict markers included: the pull request's CI refuses
+them (`make conflicts`) until someone merges the two sides. template-update.yml runs it weekly.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MlopsError
+from .github import credentials, open_or_update_pull_request
+from .project import ROOT, git
+from .promote import default_branch
+
+GIT_IDENTITY = (
+    "-c",
+    "user.name=mlops template-update",
+    "-c",
+    "user.email=mlops-template-update@users.noreply.github.com",
+)
+
+
+@dataclass(frozen=True)
+class Versions:
+    current: str
+    latest: str
+
+    @property
+    def behind(self) -> bool:
+        return self.current != self.latest
+
+
+@dataclass(frozen=True)
+class Proposal:
+    versions: Versions
+    branch: str
+    conflicts: list[str]
+    url: str
+
+
+def check(repo: Path = ROOT) -> Versions:
+    """The release this project came from and the template's newest (`copier check-update`)."""
+    answers = json.loads(_copier("check-update", "--output-format", "json", repo=repo))
+    return Versions(str(answers["current_version"]), str(answers["latest_version"]))
+
+
+def propose(versions: Versions, repo: Path = ROOT) -> Proposal:
+    """A branch with the update (a pull request from it) that brings `versions.latest`."""
+    github = credentials()
+    if github is None:
+        raise MlopsError(
+            "template-update pushes a branch and opens a pull request: set GITHUB_TOKEN (a token"
+            " that may push branches, workflow files included) and GITHUB_REPOSITORY"
+        )
+    branch = f"template/{versions.latest}"
+    git("branch", "--force", branch, "HEAD", repo=repo)
+    with tempfile.TemporaryDirectory() as scratch:
+        worktree = Path(scratch) / "update"
+        git("worktree", "add", "--quiet", str(worktree), branch, repo=repo)
+        try:
+            _copier("update", "--trust", "--defaults", "--vcs-ref", versions.latest, repo=worktree)
+            conflicts = _conflicts(worktree)
+            git("add", "--all", repo=worktree)
+            message = f"Update from the template: {versions.current} -> {versions.latest}"
+            git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, repo=worktree)
+        finally:
+            git("worktree", "remove", "--force", str(worktree), repo=repo)
+    git("push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
+    token, repository = github
+    title, body = pull_request_text(versions, conflicts)
+    url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
+    return Proposal(versions, branch, conflicts, url)
+
+
+def pull_request_text(versions: Versions, conflicts: list[str]) -> tuple[str, str]:
+    title = f"Update from the template: {versions.current} -> {versions.latest}"
+    lines = [
+        f"`copier update` from the template's {versions.current} to {versions.latest}: the template's",
+        "changes merged with this project's. Its CHANGELOG says what the release brings and whether",
+        "it needs a manual step. `deploy/*.yml` is untouched; `uv.lock` and the pipeline snapshot",
+        "were refreshed, so the snapshot's diff shows how the SageMaker pipeline changes.",
+    ]
+    if conflicts:
+        lines += [
+            "",
+            "**Conflicts**: these files have lines both sides changed, between `<<<<<<<` and",
+            "`>>>>>>>` markers. CI fails (`make conflicts`) until they are merged by hand:",
+            "",
+            *(f"- `{name}`" for name in conflicts),
+            "",
+            "Then run `make setup snapshot` and push to this branch.",
+        ]
+    return title, "\n".join(lines)
+
+
+def _conflicts(worktree: Path) -> list[str]:
+    unmerged = git("diff", "--name-only", "--diff-filter=U", repo=worktree).split()
+    untracked = git("ls-files", "--others", "--exclude-standard", repo=worktree).split()
+    return sorted(set(unmerged) | {name for name in untracked if name.endswith(".rej")})
+
+
+def _copier(*args: str, repo: Path) -> str:
+    """Copier (a dev dependency, so the version uv.lock pins), run in the project; its stdout."""
+    command = [sys.executable, "-m", "copier", *args]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        raise MlopsError(f"copier {args[0]} failed: {said[-1] if said else f'exit code {result.returncode}'}")
+    return result.stdout
