@@ -7,7 +7,6 @@ pull request it would open is printed.
 """
 
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from . import deploy, models
 from .desired_state import load_stage, set_model_package
 from .github import credentials, open_or_update_pull_request
-from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, git
+from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, branch_worktree, git
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
 
@@ -113,16 +112,9 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
 def prepare_prod_branch(arn: str, version: int, title: str, repo: Path) -> str:
     """A branch from HEAD whose one commit points deploy/prod.yml at the version."""
     branch = f"promote/v{version}"
-    git("branch", "--force", branch, "HEAD", repo=repo)
-    # A separate worktree: the user's checkout (and its uncommitted work) is never switched.
-    with tempfile.TemporaryDirectory() as scratch:
-        worktree = Path(scratch) / "prod"
-        git("worktree", "add", "--quiet", str(worktree), branch, repo=repo)
-        try:
-            set_model_package(worktree / "deploy" / "prod.yml", arn)
-            git(*GIT_IDENTITY, "commit", "--quiet", "--all", "-m", title, repo=worktree)
-        finally:
-            git("worktree", "remove", "--force", str(worktree), repo=repo)
+    with branch_worktree(branch, repo) as worktree:
+        set_model_package(worktree / "deploy" / "prod.yml", arn)
+        git(*GIT_IDENTITY, "commit", "--quiet", "--all", "-m", title, repo=worktree)
     return branch
 
 

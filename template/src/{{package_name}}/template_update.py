@@ -9,13 +9,12 @@ them (`make conflicts`) until someone merges the two sides. template-update.yml 
 import json
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request
-from .project import ROOT, git
+from .project import ROOT, branch_worktree, git
 from .promote import default_branch
 
 GIT_IDENTITY = (
@@ -59,18 +58,12 @@ def propose(versions: Versions, repo: Path = ROOT) -> Proposal:
             " that may push branches, workflow files included) and GITHUB_REPOSITORY"
         )
     branch = f"template/{versions.latest}"
-    git("branch", "--force", branch, "HEAD", repo=repo)
-    with tempfile.TemporaryDirectory() as scratch:
-        worktree = Path(scratch) / "update"
-        git("worktree", "add", "--quiet", str(worktree), branch, repo=repo)
-        try:
-            _copier("update", "--trust", "--defaults", "--vcs-ref", versions.latest, repo=worktree)
-            conflicts = _conflicts(worktree)
-            git("add", "--all", repo=worktree)
-            message = f"Update from the template: {versions.current} -> {versions.latest}"
-            git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, repo=worktree)
-        finally:
-            git("worktree", "remove", "--force", str(worktree), repo=repo)
+    with branch_worktree(branch, repo) as worktree:
+        _copier("update", "--trust", "--defaults", "--vcs-ref", versions.latest, repo=worktree)
+        conflicts = _conflicts(worktree)
+        git("add", "--all", repo=worktree)
+        message = f"Update from the template: {versions.current} -> {versions.latest}"
+        git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, repo=worktree)
     git("push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
     token, repository = github
     title, body = pull_request_text(versions, conflicts)
