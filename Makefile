@@ -3,7 +3,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= $(CURDIR)/.demo/my-model
 
-.PHONY: help uv demo test lint bench bench-tuning clean
+.PHONY: help uv demo test lint docs bench bench-tuning clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test: uv ## Validators, the render matrix, and every rendered project's own lint
 lint: uv ## ruff on the template's own Python
 	$(UV) run --quiet ruff check .
 	$(UV) run --quiet ruff format --check .
+
+docs: uv ## Serve the documentation site at http://127.0.0.1:8000 (the tests build it with --strict)
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve
 
 bench: uv ## Measure copy time and time-to-green; see docs/performance.md
 	$(UV) run --quiet python scripts/bench.py

@@ -35,7 +35,9 @@ def git(repo: Path, *args: str) -> str:
 
 def commit_all(repo: Path, message: str) -> None:
     git(repo, "add", "--all")
-    git(repo, "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "--quiet", "-m", message)
+    identity = ("-c", "user.name=Test", "-c", "user.email=test@example.com")
+    # Empty when nothing changed (a clean clone's working tree is its HEAD): still a commit to tag.
+    git(repo, *identity, "commit", "--quiet", "--allow-empty", "-m", message)
 
 
 def tagged_clone(destination: Path) -> Path:
