@@ -4,8 +4,9 @@ import re
 import subprocess
 import sys
 
+import jinja2
 import yaml
-from conftest import QUESTIONS, ROOT
+from conftest import QUESTIONS, ROOT, render
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import docs_reference  # scripts/ is not a package: imported from the path above
@@ -58,3 +59,20 @@ def test_every_page_is_in_the_navigation():
     walk(nav)
     pages = {str(path.relative_to(ROOT / "docs")) for path in (ROOT / "docs").glob("**/*.md")}
     assert pages <= listed, f"pages no one can reach: {sorted(pages - listed)}"
+
+
+def test_a_project_from_github_links_the_pages_of_its_release(tmp_path):
+    """The generated README's links: to this repository's docs/ at the release the project came
+    from. (Copied from a local path, as here, it names the folder instead: test_render's projects.)"""
+    project = render(tmp_path / "project", {}, skip_tasks=True)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    readme = environment.from_string((ROOT / "template" / "README.md.jinja").read_text())
+    source = {"_src_path": "gh:acme/sagemaker-gitops", "_commit": "0.3.0"}
+    text = readme.render(**answers, _copier_answers=source)
+    docs = re.escape("https://github.com/acme/sagemaker-gitops/blob/0.3.0/docs/")
+    linked = re.findall(rf"\({docs}([a-z-]+\.md)\)", text)
+    assert len(linked) >= 6
+    assert all((ROOT / "docs" / page).is_file() for page in linked), linked
+    local = readme.render(**answers, _copier_answers={"_src_path": "/some/path", "_commit": None})
+    assert "github.com" not in local and "the `docs/` folder of the template" in local
