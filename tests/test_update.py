@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import COPIER_YML, PRESETS, PREVIOUS, UPDATED_FROM, render, run_in
-from releases import OURS, WORKING_TREE, answers_of, commit_all, copy_release, git, update
+from releases import OURS, ROOT, WORKING_TREE, answers_of, commit_all, copy_release, git, releases, update
 
 # Files the project writes itself (the copy and update tasks), not the template.
 DERIVED = {"uv.lock", "tests/snapshots/pipeline-definition.json", ".copier-answers.yml"}
@@ -144,3 +144,12 @@ def test_updating_to_the_version_a_project_has_changes_nothing(template_with_rel
 def pre_commit(project: Path, hook: str, *files: str) -> subprocess.CompletedProcess:
     """One hook of the project's .pre-commit-config.yaml, run by the template's own pre-commit."""
     return run_in(project, sys.executable, "-m", "pre_commit", "run", hook, "--files", *files)
+
+
+def test_release_tags_in_this_clone_are_where_the_changelog_says():
+    """Tags never move: any release tag this clone has names the commit CHANGELOG.md records."""
+    listed = git(ROOT, "tag", "--list", "--format=%(refname:short) %(objectname)")
+    tags = dict(line.split() for line in listed.splitlines())
+    moved = {v: tags[v] for v, commit in releases().items() if tags.get(v, commit) != commit}
+    assert not moved, f"release tags that moved: {moved}"
+    assert releases(), "CHANGELOG.md records at least one release"
