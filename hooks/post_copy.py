@@ -29,20 +29,27 @@ def uv_command() -> list[str] | None:
     return None
 
 
-def main() -> int:
-    if not Path(".git").exists():
-        run("git", "init", "--quiet", "--initial-branch=main")
+def lock_and_snapshot() -> bool:
+    """uv lock, then the pipeline snapshot (after a copy and after an update); on a failure,
+    say which, and that `make setup snapshot` finishes the job."""
     uv = uv_command()
     if uv is None:
         print("uv is not installed: `make setup` installs it, then run `make snapshot`.")
-        return 0
+        return False
     if not run(*uv, "lock", "--quiet"):
-        print("Could not create uv.lock (is PyPI reachable?): run `make setup snapshot` when online.")
-        return 0
+        print("Could not write uv.lock (is PyPI reachable?): run `make setup snapshot` when online.")
+        return False
     if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
         print("Could not write the pipeline snapshot: run `make setup snapshot` to see why.")
-        return 0
-    print("Ready: uv.lock and tests/snapshots/pipeline-definition.json written. Next: make test")
+        return False
+    return True
+
+
+def main() -> int:
+    if not Path(".git").exists():
+        run("git", "init", "--quiet", "--initial-branch=main")
+    if lock_and_snapshot():
+        print("Ready: uv.lock and tests/snapshots/pipeline-definition.json written. Next: make test")
     return 0
 
 

@@ -10,7 +10,7 @@ A conflict left by the merge (or no PyPI) stops here with what to run once it is
 import subprocess
 import sys
 
-from post_copy import run, uv_command
+from post_copy import lock_and_snapshot
 
 
 def conflicted() -> list[str]:
@@ -32,14 +32,8 @@ def main() -> int:
             " lists the markers), then run `make setup snapshot` and review the snapshot's diff."
         )
         return 0
-    uv = uv_command()
-    if uv is None or not run(*uv, "lock", "--quiet"):
-        print("Could not update uv.lock: run `make setup snapshot` when uv and PyPI are at hand.")
-        return 0
-    if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
-        print("Could not rewrite the pipeline snapshot: run `make setup snapshot` to see why.")
-        return 0
-    print("Updated: uv.lock and tests/snapshots/pipeline-definition.json. Review `git diff`, then make test")
+    if lock_and_snapshot():
+        print("Updated: uv.lock and the pipeline snapshot. Review `git diff`, then make test")
     return 0
 
 

@@ -35,7 +35,7 @@ def test_a_copy_without_pypi_succeeds_and_says_what_to_run(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (
-        "Could not create uv.lock (is PyPI reachable?): run `make setup snapshot` when online."
+        "Could not write uv.lock (is PyPI reachable?): run `make setup snapshot` when online."
         in result.stdout
     )
     assert (project / "build" / "pipeline.py").is_file()
