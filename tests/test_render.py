@@ -56,6 +56,16 @@ def test_the_framework_decides_the_training_code(project):
         assert "HistGradientBoosting" in train and "xgboost" not in pyproject
 
 
+def test_prod_starts_as_answered_with_no_model(project):
+    """deploy/prod.yml as generated (no team edits it in this suite; staging: test_update.py)."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    prod = yaml.safe_load((project / "deploy" / "prod.yml").read_text())
+    assert prod["model_package_arn"] == ""
+    assert prod["instance_type"] == answers["prod_instance_type"]
+    assert prod["deployment"]["strategy"] == answers["prod_deployment_strategy"]
+    assert prod["data_capture"]["enabled"] is True and prod["autoscaling"]["min_capacity"] >= 1
+
+
 def test_copy_left_a_lock_and_a_first_snapshot(project):
     assert (project / "uv.lock").is_file()
     assert (project / "tests" / "snapshots" / "pipeline-definition.json").is_file()

@@ -32,8 +32,11 @@ class Deployed:
     smoke_test: str
 
 
-def deploy(stage: str, on_status: Callable[[str], None] = lambda _: None, repo: Path = ROOT) -> Deployed:
+def deploy(
+    stage: str, on_status: Callable[[str], None] = lambda _: None, repo: Path | None = None
+) -> Deployed:
     """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (the project by default)."""
+    repo = repo or ROOT
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     package = approved_package(stage, state.model_package_arn)
     commit = committed_stage_file(stage, repo)
