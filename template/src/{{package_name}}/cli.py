@@ -548,10 +548,11 @@ def report_experiments(
 ) -> None:
     """A table of the pipeline's executions (parameters, hyperparameters, training and test metrics),
     each metric execution by execution, and each parameter that changed against the metric."""
-    executions = experiments_report.load_local() if local else experiments_report.load_from_sagemaker(last)
+    loaded = experiments_report.load_local() if local else experiments_report.load_from_sagemaker(last)
+    shown = loaded[-last:]  # oldest first: the newest `last`
     metric = metric or f"test:{load_config(CONFIG_PATH).gate.metric}"
-    page = experiments_report.write(executions[-last:], metric, out_dir)
-    out.print(f"wrote {page} and its PNGs beside it ({len(executions[-last:])} executions)")
+    page = experiments_report.write(shown, metric, out_dir)
+    out.print(f"wrote {page} and its PNGs beside it ({len(shown)} executions)")
 
 
 def _version(arn: str | None) -> str:

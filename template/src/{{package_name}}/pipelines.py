@@ -198,3 +198,11 @@ def newest_executions(sagemaker, count: int) -> Iterator[dict]:
         PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending"
     )
     return itertools.islice((s for page in pages for s in page["PipelineExecutionSummaries"]), count)
+
+
+def execution_steps(sagemaker, execution_arn: str) -> list[dict]:
+    """ListPipelineExecutionSteps, every page: each step's status and the job it ran (Metadata)."""
+    pages = sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=execution_arn
+    )
+    return [step for page in pages for step in page["PipelineExecutionSteps"]]

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import MlopsError
-from .pipelines import newest_executions
+from .pipelines import execution_steps, newest_executions
 from .project import PIPELINE_NAME
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
@@ -47,13 +47,9 @@ def attach_trials(last: int) -> list[Attached]:
 
 
 def _tuning_jobs(sagemaker, execution_arn: str) -> list[str]:
-    pages = sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
-        PipelineExecutionArn=execution_arn
-    )
     return [
         step["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
-        for page in pages
-        for step in page["PipelineExecutionSteps"]
+        for step in execution_steps(sagemaker, execution_arn)
         if "TuningJob" in step.get("Metadata", {})
     ]
 

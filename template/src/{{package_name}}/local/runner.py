@@ -184,10 +184,7 @@ class LocalRun:
             ],
             "PropertyFiles": self.property_files,
         }
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        (self.workspace / "execution.json").write_text(
-            json.dumps(record, default=lambda value: value.isoformat(), indent=2)
-        )
+        _write_json(self.workspace / "execution.json", record)
 
     def _blocked(self, step: graph_of.Step) -> bool:
         """True when a dependency did not run or the step sits on the branch not taken."""
@@ -250,8 +247,7 @@ class LocalRun:
         properties = tuner.run()
         self.scope.properties[step.name] = properties
         # Kept beside the trials: what `mlops report tuning` reads for a local run.
-        record = json.dumps(properties, default=lambda value: value.isoformat(), indent=2)
-        (self.workspace / step.name / "tuning-job.json").write_text(record)
+        _write_json(self.workspace / step.name / "tuning-job.json", properties)
         return tuning_summary(properties, request)
 
     def _condition(self, step: graph_of.Step) -> list[str]:
@@ -313,6 +309,12 @@ class LocalRun:
                 if key.endswith("_metrics") and isinstance(metrics, dict):
                     lines += [f"{metric} = {short(value['value'])}" for metric, value in metrics.items()]
         return lines
+
+
+def _write_json(path: Path, document: dict) -> None:
+    """A run's record, as the service's responses look (timestamps in ISO 8601)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, default=lambda value: value.isoformat(), indent=2))
 
 
 class FailStepReached(Exception):

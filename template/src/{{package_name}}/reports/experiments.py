@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import MlopsError
+from ..local.definition import parse as parse_definition
 from ..local.emulator import state_dir
-from ..pipelines import newest_executions
+from ..pipelines import execution_steps, newest_executions
 from ..project import PIPELINE_NAME
 from . import page
 
@@ -117,12 +118,16 @@ def load_from_sagemaker(last: int) -> list[Execution]:
 
 def _record(sagemaker, summary: dict) -> dict:
     arn = summary["PipelineExecutionArn"]
-    parameters = _all(sagemaker, "list_pipeline_parameters_for_execution", "PipelineParameters", arn)
-    steps = _all(sagemaker, "list_pipeline_execution_steps", "PipelineExecutionSteps", arn)
+    paginator = sagemaker.get_paginator("list_pipeline_parameters_for_execution")
+    parameters = [
+        p for page in paginator.paginate(PipelineExecutionArn=arn) for p in page["PipelineParameters"]
+    ]
+    steps = execution_steps(sagemaker, arn)
     definition = json.loads(
         sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)["PipelineDefinition"]
     )
-    declared = {step["Name"]: step.get("PropertyFiles", []) for step in _steps_of(definition)}
+    # Condition branches included: the local interpreter's parser reads the definition.
+    declared = {step.name: list(step.property_files.values()) for step in parse_definition(definition).steps}
     record_steps, property_files = [], {}
     for step in steps:
         metadata = step.get("Metadata", {})
@@ -142,32 +147,20 @@ def _record(sagemaker, summary: dict) -> dict:
     }
 
 
-def _all(sagemaker, operation: str, key: str, arn: str) -> list[dict]:
-    pages = sagemaker.get_paginator(operation).paginate(PipelineExecutionArn=arn)
-    return [item for page in pages for item in page[key]]
-
-
-def _steps_of(definition: dict) -> list[dict]:
-    """Every step, the ones inside a condition's branches included."""
-    found = []
-    for step in definition.get("Steps", []):
-        found.append(step)
-        arguments = step.get("Arguments", {})
-        found += _steps_of({"Steps": arguments.get("IfSteps", []) + arguments.get("ElseSteps", [])})
-    return found
+# A step's Metadata key -> the Describe call for its job and that call's name parameter.
+DESCRIBE = {
+    "TrainingJob": ("describe_training_job", "TrainingJobName"),
+    "TuningJob": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName"),
+    "ProcessingJob": ("describe_processing_job", "ProcessingJobName"),
+}
 
 
 def _describe(sagemaker, metadata: dict) -> dict:
     """The Describe* response of the job a step ran."""
-    if "TrainingJob" in metadata:
-        name = metadata["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
-        return sagemaker.describe_training_job(TrainingJobName=name)
-    if "TuningJob" in metadata:
-        name = metadata["TuningJob"]["Arn"].rsplit("/", 1)[-1]
-        return sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    if "ProcessingJob" in metadata:
-        name = metadata["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
-        return sagemaker.describe_processing_job(ProcessingJobName=name)
+    for kind, (operation, parameter) in DESCRIBE.items():
+        if kind in metadata:
+            name = metadata[kind]["Arn"].rsplit("/", 1)[-1]
+            return getattr(sagemaker, operation)(**{parameter: name})
     return {}
 
 
