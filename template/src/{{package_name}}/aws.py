@@ -60,10 +60,8 @@ def assumed(role_arn: str | None) -> Iterator[None]:
         return
     try:
         credentials = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=f"{PROJECT_SLUG}-read"[:64])
-    except UNREACHABLE as error:
-        raise MlopsError(explain_unreachable(error)) from None
     except (BotoCoreError, ClientError) as error:
-        raise MlopsError(f"cannot assume {role_arn}: {error}") from None
+        raise MlopsError(f"cannot assume {role_arn}: {explain(error)}") from None
     keys = credentials["Credentials"]
     previous, _assumed_session = (
         _assumed_session,
@@ -89,13 +87,56 @@ def explain_unreachable(error: Exception) -> str:
     return f"cannot reach AWS ({error}): check the network, AWS_REGION and AWS_ENDPOINT_URL"
 
 
+# Fixes for the errors every verb can meet, by the code AWS answers with.
+FIXES = {
+    "AccessDenied": "the credentials in use lack this permission: use the role infra/bootstrap.yml "
+    "made for this job (docs/security.md says which role may do what)",
+    "ExpiredToken": "the credentials have expired: renew them (`aws sso login`, or a new session)",
+    "InvalidClientTokenId": "AWS does not know this access key: check the profile or environment credentials",
+    "SignatureDoesNotMatch": "the secret key does not match the access key: check the credentials",
+    "Throttling": "AWS is throttling this account's calls (retried 5 times): try again in a minute",
+}
+# Other spellings the services use for the same errors.
+SAME_ERROR = {
+    "AccessDeniedException": "AccessDenied",
+    "UnauthorizedOperation": "AccessDenied",
+    "ExpiredTokenException": "ExpiredToken",
+    "RequestExpired": "ExpiredToken",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "ThrottlingException": "Throttling",
+    "TooManyRequestsException": "Throttling",
+}
+NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException", "NoSuchKey", "404"}
+
+
+def error_code(error: ClientError) -> str:
+    code = error.response.get("Error", {}).get("Code", "")
+    return SAME_ERROR.get(code, code)
+
+
+def is_not_found(error: ClientError) -> bool:
+    """Whether AWS said the thing is not there (never an access or credentials problem)."""
+    return error.response.get("Error", {}).get("Code", "") in NOT_FOUND
+
+
+def explain(error: ClientError | BotoCoreError) -> str:
+    """One line for any AWS failure: the operation, AWS's code and message, and the fix if known."""
+    if isinstance(error, UNREACHABLE):
+        return explain_unreachable(error)
+    if isinstance(error, BotoCoreError):
+        return f"AWS call failed: {error}"
+    details = error.response.get("Error", {})
+    message = " ".join(str(details.get("Message") or "").split())
+    line = f"AWS refused {error.operation_name} ({details.get('Code', 'error')}): {message}".rstrip(": ")
+    fix = FIXES.get(error_code(error))
+    return f"{line}. {fix}" if fix else line
+
+
 def caller_account() -> str:
     try:
         return client("sts").get_caller_identity()["Account"]
-    except UNREACHABLE as error:
-        raise MlopsError(explain_unreachable(error)) from None
     except (BotoCoreError, ClientError) as error:
-        raise MlopsError(f"cannot find the AWS account with STS: {error}") from None
+        raise MlopsError(explain(error)) from None
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

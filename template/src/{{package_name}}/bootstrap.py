@@ -136,6 +136,8 @@ def check_nothing_in_the_way(account: str, serves_registry: bool) -> None:
     try:
         aws.client("s3").head_bucket(Bucket=bucket)
     except ClientError as error:
+        if aws.error_code(error) in {"ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch"}:
+            raise
         if error.response["Error"]["Code"] not in {"404", "NoSuchBucket"}:
             raise MlopsError(f"bucket {bucket} is taken by another account: S3 names are global") from None
     else:
@@ -147,8 +149,10 @@ def check_nothing_in_the_way(account: str, serves_registry: bool) -> None:
         return
     try:
         aws.client("sagemaker").describe_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
-    except ClientError:
-        return
+    except ClientError as error:
+        if aws.is_not_found(error):
+            return
+        raise
     raise MlopsError(
         f"model group {MODEL_PACKAGE_GROUP} already exists outside the stack (made by hand, or kept from"
         " an earlier bootstrap stack): delete it, then bootstrap again"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +27,7 @@ from . import (
     template_update,
     trials,
 )
+from . import validate as validation
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
@@ -83,6 +85,18 @@ def definition(
     if normalized:
         document = pipelines.normalize(document)
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=normalized) + "\n")
+
+
+@pipeline_app.command("validate")
+def validate() -> None:
+    """Check the definition offline: each step's script against what its image ships. Exit 1 on a problem."""
+    document = pipelines.build(offline=True).definition()
+    found = validation.problems(document)
+    for problem in found:
+        err.print(f"error: {problem}", markup=False, highlight=False)
+    if found:
+        raise typer.Exit(1)
+    out.print(f"{pipelines.PIPELINE_NAME}: the definition is valid", highlight=False)
 
 
 @pipeline_app.command("snapshot")
@@ -564,12 +578,13 @@ def main() -> None:
         app()
     except MlopsError as error:
         fail(str(error))
-    except aws.UNREACHABLE as error:
-        fail(aws.explain_unreachable(error))
+    except (ClientError, BotoCoreError) as error:
+        fail(aws.explain(error))
     finally:
         emulator.unroute()  # for callers that run the CLI in-process (the tests)
 
 
 def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    # As text: a message quotes user input and AWS's words, where "[" is not Rich markup.
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
     sys.exit(1)

@@ -55,7 +55,7 @@ class Split(StrictModel):
 
 class Gate(StrictModel):
     metric: Literal["rmse", "mae", "r2", "auc", "accuracy", "f1", "f1_macro"]
-    threshold: float
+    threshold: float = Field(allow_inf_nan=False)
 
     @property
     def lower_is_better(self) -> bool:

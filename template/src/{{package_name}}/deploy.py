@@ -62,7 +62,9 @@ def approved_package(stage: str, arn: str) -> dict:
         raise MlopsError(f"{arn} is in model group {group!r}, not this project's {MODEL_PACKAGE_GROUP!r}")
     try:
         package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    except ClientError:
+    except ClientError as error:
+        if not aws.is_not_found(error):
+            raise  # AccessDenied and the like are not "not found": the CLI says what AWS said
         raise MlopsError(f"model package {arn} not found in {aws.region()}") from None
     status = package.get("ModelApprovalStatus")
     if status != "Approved":
@@ -139,10 +141,11 @@ def reading(stage: str):
     return aws.assumed(os.environ.get(f"MLOPS_{stage.upper()}_READ_ROLE_ARN"))
 
 
-def status(stage: str, repo: Path = ROOT) -> StageStatus:
-    """Desired (deploy/<stage>.yml as committed) against actual (the deployed stack)."""
+def status(stage: str, repo: Path | None = None) -> StageStatus:
+    """Desired (deploy/<stage>.yml as committed in `repo`, the project by default) against actual
+    (the deployed stack)."""
     with reading(stage):
-        return compare_with_git(stage, repo)
+        return compare_with_git(stage, repo or ROOT)
 
 
 def compare_with_git(stage: str, repo: Path) -> StageStatus:

@@ -25,7 +25,7 @@ def versions(status: str | None = None) -> list[dict]:
             for summary in page["ModelPackageSummaryList"]
         ]
     except ClientError as error:
-        raise MlopsError(f"cannot list model group {MODEL_PACKAGE_GROUP!r}: {error}") from None
+        raise MlopsError(f"cannot list model group {MODEL_PACKAGE_GROUP!r}: {aws.explain(error)}") from None
     return sorted(listed, key=lambda p: p.get("ModelPackageVersion", 0), reverse=True)
 
 

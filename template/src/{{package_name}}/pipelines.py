@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import aws
-from .config import load_config
+from pydantic import ValidationError
+
+from . import aws, validate
+from .config import Gate, load_config
 from .errors import MlopsError
 from .project import (
     CONFIG_PATH,
@@ -26,6 +28,10 @@ from .project import (
 from .step_code import StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
+# Given in memory: SDK v3 otherwise starts a telemetry thread on every step it builds, which
+# calls sts:GetCallerIdentity and an SDK host (4 STS calls per definition, credentials or not).
+# A config *file* would do the same, but the SDK re-validates a file on each of ~70 lookups.
+SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
 @dataclass
@@ -55,7 +61,9 @@ def _pipeline_session(target: aws.AwsTarget):
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
     session = PipelineSession(
-        boto_session=boto3.Session(region_name=target.region), default_bucket=target.bucket
+        boto_session=boto3.Session(region_name=target.region),
+        default_bucket=target.bucket,
+        sagemaker_config=SDK_CONFIG,
     )
     # Without the private attribute, default_bucket() still calls s3:ListBuckets/HeadBucket.
     session._default_bucket = target.bucket
@@ -66,6 +74,10 @@ def build(offline: bool = False) -> BuiltPipeline:
     """Build the pipeline object; offline=True guarantees no AWS call."""
     config = load_config(CONFIG_PATH)
     target = aws.resolve_target(offline=offline)
+    if offline:
+        # The SDK makes boto3 clients at import; with no credentials configured, botocore would
+        # look for an instance role at 169.254.169.254 (seconds of timeouts off EC2).
+        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     # The SDK creates boto3 clients at import time and fails without a region.
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
     code = StepCode(STEPS_DIR, target.bucket, PROJECT_SLUG)
@@ -98,6 +110,10 @@ def publish(built: BuiltPipeline) -> None:
 def upsert() -> str:
     """Upload step code and sample data, create or update the pipeline; return its ARN."""
     built = build()
+    found = validate.problems(built.definition())
+    if found:
+        more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
+        raise MlopsError(f"not upserted: {found[0]}{more}")
     publish(built)
     response = built.pipeline.upsert(
         role_arn=built.target.role_arn, description=f"{PROJECT_SLUG} build pipeline"
@@ -109,13 +125,32 @@ def upsert() -> str:
 
 
 def parse_parameters(pairs: list[str]) -> list[dict]:
+    """--param Name=value pairs as PipelineParameters, each checked as build/config.yml would be."""
     parameters = []
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise MlopsError(f"--param {pair!r}: expected Name=value, e.g. GateThreshold=0.8")
+        if name == "ModelApprovalStatus":
+            # Pipelines built by earlier releases still declare it: refuse it by name.
+            raise MlopsError(
+                "--param ModelApprovalStatus: a run cannot set the approval; every model is registered "
+                "PendingManualApproval and approved by a person (`mlops models approve`)"
+            )
+        if name == "GateThreshold":
+            _check_gate_threshold(value)
         parameters.append({"Name": name, "Value": value})
     return parameters
+
+
+def _check_gate_threshold(value: str) -> None:
+    """The rule build/config.yml's gate.threshold follows, for a per-run threshold."""
+    gate = load_config(CONFIG_PATH).gate
+    try:
+        Gate.model_validate({"metric": gate.metric, "threshold": value})
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise MlopsError(f"--param GateThreshold={value}: {reason}") from None
 
 
 def _describe_pipeline(sagemaker) -> dict:

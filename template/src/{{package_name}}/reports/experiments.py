@@ -105,10 +105,8 @@ def load_from_sagemaker(last: int) -> list[Execution]:
         summaries = newest_executions(sagemaker, last)
         executions = [from_record(_record(sagemaker, summary)) for summary in summaries]
     except ClientError as error:
-        raise MlopsError(
-            f"cannot read the executions of pipeline {PIPELINE_NAME!r} in {aws.region()}:"
-            f" {error.response['Error'].get('Message', error)}"
-        ) from None
+        where = f"pipeline {PIPELINE_NAME!r} in {aws.region()}"
+        raise MlopsError(f"cannot read the executions of {where}: {aws.explain(error)}") from None
     if not executions:
         raise MlopsError(
             f"pipeline {PIPELINE_NAME!r} has no execution in {aws.region()}: run `mlops pipeline start`"

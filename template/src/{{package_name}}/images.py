@@ -1,0 +1,170 @@
+"""What each step's script imports, against what its SageMaker image really ships.
+
+A job runs in its image's Python environment, not in this project's virtualenv, which holds
+every library: a script that imports one its image lacks passes every local test and dies in
+SageMaker with ModuleNotFoundError, after the steps before it have run and billed.
+image_packages.json lists each image's packages as AWS publishes them (the file and commit are
+recorded beside each list). This reads every job's image and script from the definition, follows
+the script's imports into the build/steps modules the job receives, and checks each library
+against that list.
+"""
+
+import ast
+import importlib.metadata
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .local.definition import Step, parse
+
+PACKAGES_FILE = Path(__file__).with_name("image_packages.json")
+# Step code staged by step_code.StepCode: s3://<bucket>/<slug>/code/<hash>/<file name>.
+STAGED_CODE = re.compile(r"/code/[0-9a-f]{16}/([^/]+)$")
+SOURCEDIR = "sourcedir.tar.gz"  # every build/steps/*.py (script mode)
+# Local wheels that are the same library as an image's package under another name.
+SAME_LIBRARY = {"xgboost-cpu": "xgboost"}
+SCRIPT_MODE_VARIABLES = ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY")
+
+
+@dataclass(frozen=True)
+class StepScript:
+    step: str
+    image: str  # the image URI, as the definition gives it
+    script: str  # the file in build/steps the job runs
+    receives: frozenset[str] | None  # the build/steps files the job gets; None = all of them
+
+
+def image_name(uri: str) -> str:
+    """ECR repository and tag without the registry: "sagemaker-xgboost:3.2-0"."""
+    return uri.rsplit("/", 1)[-1]
+
+
+@cache
+def image_packages() -> dict[str, dict]:
+    return json.loads(PACKAGES_FILE.read_text())["images"]
+
+
+def canonical(distribution: str) -> str:
+    name = re.sub(r"[-_.]+", "-", distribution).lower()  # PEP 503
+    return SAME_LIBRARY.get(name, name)
+
+
+@cache
+def _installed_providers() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def providers(module: str) -> set[str]:
+    """The distributions that provide a top-level module: as installed here, else by its name."""
+    return {canonical(d) for d in _installed_providers().get(module, [module])}
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of every absolute import, wherever it is in the file."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def step_scripts(definition: dict) -> Iterator[StepScript]:
+    """Every (step, image, script) the definition runs, the Condition steps' branches included."""
+    for step in parse(definition).steps:
+        yield from _scripts_of(step)
+
+
+def _scripts_of(step: Step) -> Iterator[StepScript]:
+    arguments = step.arguments
+    if step.type == "Processing":
+        app = arguments["AppSpecification"]
+        scripts = [part for part in app.get("ContainerEntrypoint", []) if str(part).endswith(".py")]
+        staged = {
+            match.group(1)
+            for source in arguments.get("ProcessingInputs", [])
+            if isinstance(uri := source.get("S3Input", {}).get("S3Uri"), str)
+            and (match := STAGED_CODE.search(uri))
+        }
+        receives = None if SOURCEDIR in staged else frozenset(staged)
+        for script in scripts:
+            yield StepScript(step.name, app["ImageUri"], Path(script).name, receives)
+    elif step.type in {"Training", "Tuning"}:
+        job = arguments if step.type == "Training" else arguments["TrainingJobDefinition"]
+        hyperparameters = job.get("HyperParameters") or job.get("StaticHyperParameters") or {}
+        program = hyperparameters.get("sagemaker_program")
+        if program:  # script mode; a built-in algorithm runs no code of ours
+            image = job["AlgorithmSpecification"]["TrainingImage"]
+            yield StepScript(step.name, image, json.loads(program), None)
+    elif step.type in {"RegisterModel", "Model"}:
+        spec = arguments.get("InferenceSpecification", arguments)
+        containers = spec.get("Containers") or [spec.get("PrimaryContainer", {})]
+        for container in containers:
+            program = container.get("Environment", {}).get("SAGEMAKER_PROGRAM")
+            if program:
+                yield StepScript(step.name, container["Image"], program, None)
+
+
+def problems(definition: dict, steps_dir: Path) -> list[str]:
+    """One line per import a step's image cannot satisfy (empty when every step can run)."""
+    return [problem for found in step_scripts(definition) for problem in _check(found, steps_dir)]
+
+
+def _check(found: StepScript, steps_dir: Path) -> Iterator[str]:
+    if not isinstance(found.image, str):
+        yield f"{found.step}: its image is set at run time, so what {found.script} imports cannot be checked"
+        return
+    image = image_name(found.image)
+    if image not in image_packages():
+        yield (
+            f"{found.step}: no package list for image {image} in {PACKAGES_FILE.name}: "
+            f"add what it ships before running {found.script} in it"
+        )
+        return
+    shipped = {canonical(name) for name in image_packages()[image]["packages"]}
+    shipped |= {canonical(name) for name in image_packages()[image].get("also_installed", {})}
+    pending, seen = [(found.script, found.script)], set()
+    while pending:
+        name, importer = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = steps_dir / name
+        if not path.is_file():
+            yield f"{found.step}: runs {name}, which is not in {steps_dir.name}/"
+            continue
+        by = "" if name == found.script else f" (imported by {importer})"
+        for module in sorted(imported_modules(path.read_text())):
+            if module in sys.stdlib_module_names or module == "__future__":
+                continue
+            if (steps_dir / f"{module}.py").is_file():
+                if found.receives is not None and f"{module}.py" not in found.receives:
+                    yield f"{found.step}: {name} imports {module}, but the job is not given {module}.py"
+                else:
+                    pending.append((f"{module}.py", name))
+            elif not providers(module) & shipped:
+                yield (
+                    f"{found.step}: {name}{by} imports {module}, which {image} does not ship "
+                    "(ModuleNotFoundError in SageMaker): run the step in an image that has it"
+                )
+
+
+def served_by_built_in_algorithm(registration):
+    """A model registration (ModelBuilder(...).register()) served by the image's own algorithm.
+
+    SDK v3 writes SAGEMAKER_PROGRAM="" and SAGEMAKER_SUBMIT_DIRECTORY="" into the container of
+    any framework image. The built-in XGBoost image reads a SAGEMAKER_PROGRAM that is set, even
+    empty, as "serve the user's module" and fails its first /ping with `Empty module name`: the
+    endpoint never becomes healthy. SDK v2 wrote neither; this removes them.
+    """
+    for container in registration.create_model_package_request["InferenceSpecification"]["Containers"]:
+        environment = container.get("Environment", {})
+        for name in SCRIPT_MODE_VARIABLES:
+            if environment.get(name) == "":
+                del environment[name]
+    return registration
