@@ -64,7 +64,7 @@ PRESETS["custom-names-ordered"] = {
     "description": 'Predicts churn "soon" for the retention team',
     "aws_region": "eu-west-1",
     "github_repository": "acme-data/churn.forecast",
-    "model_package_group_name": "ChurnForecastModels",
+    "model_package_group_name": "churn-forecast-models",
     "problem_type": "multiclass_classification",
     "framework": "sklearn",
     "split_strategy": "ordered",

@@ -5,12 +5,14 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
   test        {base}/test/*.csv              no header, label first
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
   output      {base}/evaluation/evaluation.json
+The "model" block holds the artifact's sha256, which the registered version records.
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
 so the Model Registry shows them. The "gate" block explains the gate's verdict; the
 pipeline's ConditionStep makes the decision itself from the metric value.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -89,8 +91,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     base = Path(args.base_dir)
     inference = load_inference_module(base)
+    artifact = next((base / "model").glob("*.tar.gz"))
     with tempfile.TemporaryDirectory() as model_dir:
-        with tarfile.open(next((base / "model").glob("*.tar.gz"))) as archive:
+        with tarfile.open(artifact) as archive:
             archive.extractall(model_dir, filter="data")
         model = inference.model_fn(model_dir)
     test = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in sorted((base / "test").glob("*.csv"))])
@@ -101,6 +104,8 @@ def main(argv=None) -> dict:
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
         "gate": gate_verdict(args.gate_metric, scores[args.gate_metric], args.gate_threshold),
+        # Registered with the version: a deploy refuses an artifact changed after evaluation.
+        "model": {"sha256": hashlib.sha256(artifact.read_bytes()).hexdigest()},
     }
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,8 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Read from the environment, never from an option: a token on a command line lands in shell history.
 DISPATCH_TOKEN_VARIABLE = "MLOPS_DISPATCH_TOKEN"
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+# The owner copier suggests (`your-org/<slug>`), never a real one.
+PLACEHOLDER_OWNER = "your-org"
 
 # Stack output -> the repository variable the workflows read it from.
 VARIABLES = {
@@ -53,6 +55,7 @@ class Bootstrapped:
 
 def bootstrap(request: Request, on_status: Callable[[str], None] = lambda _: None) -> Bootstrapped:
     """Create or update the bootstrap stack; refusals come before any change."""
+    check_repository()
     account = aws.caller_account()
     check_accounts(request, account)
     existing = describe_stack(STACK_NAME)
@@ -63,6 +66,15 @@ def bootstrap(request: Request, on_status: Callable[[str], None] = lambda _: Non
     found = outputs(STACK_NAME)
     variables = {variable: found[key] for key, variable in VARIABLES.items() if key in found}
     return Bootstrapped(STACK_NAME, action, account, variables)
+
+
+def check_repository() -> None:
+    """The roles trust GitHub's tokens for exactly this repository: not copier's placeholder."""
+    if GITHUB_REPOSITORY.split("/")[0] == PLACEHOLDER_OWNER:
+        raise MlopsError(
+            f"github_repository is still the placeholder {GITHUB_REPOSITORY!r}, which the AWS roles would"
+            " trust: set the real owner/name in src/<package>/project.py and .copier-answers.yml"
+        )
 
 
 def check_accounts(request: Request, account: str) -> None:

@@ -27,7 +27,6 @@ from . import (
     template_update,
     trials,
 )
-from . import validate as validation
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
@@ -89,9 +88,9 @@ def definition(
 
 @pipeline_app.command("validate")
 def validate() -> None:
-    """Check the definition offline: each step's script against what its image ships. Exit 1 on a problem."""
-    document = pipelines.build(offline=True).definition()
-    found = validation.problems(document)
+    """Check the definition offline, as SageMaker would: each step's request against the API it
+    becomes (botocore's model), each step's script against what its image ships. Exit 1 on a problem."""
+    found = pipelines.problems(pipelines.build(offline=True))
     for problem in found:
         err.print(f"error: {problem}", markup=False, highlight=False)
     if found:

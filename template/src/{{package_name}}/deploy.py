@@ -1,10 +1,11 @@
 """`mlops deploy STAGE`: make a stage's endpoint match deploy/<stage>.yml, then smoke-test it.
 
 Refusals come first and change nothing: a file that names no model, a model that is not
-Approved or not this project's, uncommitted desired state (git is the record), and for
-prod a model that deploy/staging.yml never named in git history.
+Approved or not this project's, an artifact changed since it was evaluated, uncommitted desired
+state (git is the record), and for prod a model with no passed staging smoke test.
 """
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from . import aws, smoke
-from .desired_state import STAGES, load_stage
+from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
@@ -39,6 +40,7 @@ def deploy(
     repo = repo or ROOT
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     package = approved_package(stage, state.model_package_arn)
+    verify_artifact(package)
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
@@ -75,6 +77,24 @@ def approved_package(stage: str, arn: str) -> dict:
     return package
 
 
+def verify_artifact(package: dict) -> None:
+    """The model artifact is the one the pipeline evaluated: its sha256 is what Evaluate recorded
+    and registration stored with the version (an approval approves those bytes, not a URL)."""
+    version = package["ModelPackageArn"].rsplit("/", 1)[-1]
+    recorded = package.get("CustomerMetadataProperties", {}).get("model_sha256")
+    if not recorded:
+        raise MlopsError(
+            f"version {version} records no model_sha256 (registered before checksums): register it again"
+            " by running the pipeline, then approve the new version"
+        )
+    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    if hashlib.sha256(aws.read_s3(url)).hexdigest() != recorded:
+        raise MlopsError(
+            f"version {version}'s artifact {url} changed after it was evaluated (sha256 differs from the"
+            " registered one): not deployed; register and approve a new version"
+        )
+
+
 def committed_stage_file(stage: str, repo: Path) -> str:
     """The last commit that changed deploy/<stage>.yml: the deployed stack records it.
 
@@ -97,11 +117,11 @@ def committed_stage_file(stage: str, repo: Path) -> str:
 
 
 def require_staged(arn: str, repo: Path) -> None:
-    """Prod takes only a package that deploy/staging.yml has named in some commit."""
-    if not git("log", "--format=%H", "-S", arn, "--", "deploy/staging.yml", repo=repo):
+    """Prod takes only a package whose staging smoke test passed (deploy/staging-evidence.yml)."""
+    if not any(test.model_package_arn == arn for test in staging_evidence(repo).passed):
         version = arn.rsplit("/", 1)[-1]
         raise MlopsError(
-            f"version {version} was never deployed to staging (no commit of deploy/staging.yml names it):"
+            f"version {version} has no passed staging smoke test in {EVIDENCE_FILE}:"
             " promote it through staging with `mlops promote`"
         )
 

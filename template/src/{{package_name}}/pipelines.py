@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from . import aws, validate
+from . import api_requests, aws, images
 from .config import Gate, load_config
 from .errors import MlopsError
 from .project import (
@@ -28,6 +28,7 @@ from .project import (
 from .step_code import StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
+DESCRIPTION = f"{PROJECT_SLUG} build pipeline"
 # Given in memory: SDK v3 otherwise starts a telemetry thread on every step it builds, which
 # calls sts:GetCallerIdentity and an SDK host (4 STS calls per definition, credentials or not).
 # A config *file* would do the same, but the SDK re-validates a file on each of ~70 lookups.
@@ -100,6 +101,20 @@ def write_snapshot() -> None:
     SNAPSHOT_PATH.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
 
 
+def problems(built: BuiltPipeline) -> list[str]:
+    """What SageMaker would refuse or fail on, found offline, one line each: each step's script
+    against what its image ships, each step's request and CreatePipeline's against the API."""
+    definition = built.definition()
+    create_pipeline = {
+        "PipelineName": PIPELINE_NAME,
+        "PipelineDefinition": built.pipeline.definition(),
+        "PipelineDescription": DESCRIPTION,
+        "RoleArn": built.target.role_arn,
+        "ClientRequestToken": "0" * 36,  # the SDK sends a UUID
+    }
+    return images.problems(definition, STEPS_DIR) + api_requests.problems(definition, create_pipeline)
+
+
 def publish(built: BuiltPipeline) -> None:
     """Upload what the definition references: the step code, and data/sample.csv as the default input."""
     s3 = aws.client("s3")
@@ -110,14 +125,12 @@ def publish(built: BuiltPipeline) -> None:
 def upsert() -> str:
     """Upload step code and sample data, create or update the pipeline; return its ARN."""
     built = build()
-    found = validate.problems(built.definition())
+    found = problems(built)
     if found:
         more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
         raise MlopsError(f"not upserted: {found[0]}{more}")
     publish(built)
-    response = built.pipeline.upsert(
-        role_arn=built.target.role_arn, description=f"{PROJECT_SLUG} build pipeline"
-    )
+    response = built.pipeline.upsert(role_arn=built.target.role_arn, description=DESCRIPTION)
     arn = response["PipelineArn"]
     # Tag on every upsert (the SDK tags only on create) so the pipeline names its commit.
     aws.client("sagemaker").add_tags(ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}])

@@ -9,10 +9,18 @@ pull request it would open is printed.
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import deploy, models
-from .desired_state import load_stage, set_model_package
+from .desired_state import (
+    EVIDENCE_FILE,
+    SmokeTest,
+    add_smoke_test,
+    load_stage,
+    set_model_package,
+    staging_evidence,
+)
 from .github import credentials, open_or_update_pull_request
 from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, branch_worktree, git
 
@@ -91,22 +99,44 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
     """Record the version in deploy/staging.yml, deploy it, and return the smoke test's evidence.
 
     The commit comes first because a deploy takes only committed desired state; if the deploy
-    fails, the commit is taken back and the file restored, so nothing has changed.
+    fails, that commit is taken back, so nothing has changed. Only once the smoke test has passed
+    is the version added to deploy/staging-evidence.yml, the record prod deploys from.
     """
     staging_file = repo / "deploy" / "staging.yml"
     if load_stage("staging", staging_file).model_package_arn != arn:
         set_model_package(staging_file, arn)
         message = f"Deploy {PROJECT_SLUG} v{version} to staging"
         git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", "deploy/staging.yml", repo=repo)
+        ours = git("rev-parse", "HEAD", repo=repo)
         try:
             done = deploy.deploy("staging", on_status, repo=repo)
         except BaseException:
-            git("reset", "--quiet", "--soft", "HEAD~1", repo=repo)
-            git("restore", "--staged", "--worktree", "--", "deploy/staging.yml", repo=repo)
+            take_back(ours, repo)
             raise
-    else:  # already recorded: make sure it really serves, and test it again
+    else:  # already recorded (a deploy may have been killed): make sure it serves, test it again
         done = deploy.deploy("staging", on_status, repo=repo)
+    if not any(test.model_package_arn == arn for test in staging_evidence(repo).passed):
+        passed = SmokeTest(
+            model_package_arn=arn,
+            endpoint=done.endpoint,
+            passed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            result=done.smoke_test,
+        )
+        add_smoke_test(repo, passed)
+        git("add", "--", EVIDENCE_FILE, repo=repo)
+        message = f"Staging smoke test of {PROJECT_SLUG} v{version} passed"
+        git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", EVIDENCE_FILE, repo=repo)
     return f"endpoint `{done.endpoint}` ({done.action}): {done.smoke_test}"
+
+
+def take_back(commit: str, repo: Path) -> None:
+    """Undo one commit of ours: dropped while it is HEAD, else reverted (work committed after it,
+    by someone else meanwhile, is never touched)."""
+    if git("rev-parse", "HEAD", repo=repo) == commit:
+        git("reset", "--quiet", "--soft", "HEAD~1", repo=repo)
+        git("restore", "--staged", "--worktree", "--", "deploy/staging.yml", repo=repo)
+    else:
+        git(*GIT_IDENTITY, "revert", "--no-edit", commit, repo=repo)
 
 
 def prepare_prod_branch(arn: str, version: int, title: str, repo: Path) -> str:

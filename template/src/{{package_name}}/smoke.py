@@ -37,7 +37,9 @@ def local_predictions(package: dict, body: str) -> str:
         with tarfile.open(fileobj=io.BytesIO(artifact)) as archive:
             archive.extractall(model_dir, filter="data")
         model = inference.model_fn(model_dir)
-    return inference.output_fn(inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
+    predictions = inference.predict_fn(inference.input_fn(body, "text/csv"), model)
+    answer, _ = inference.output_fn(predictions, "text/csv")
+    return answer
 
 
 def invoke(endpoint: str, body: str) -> str:

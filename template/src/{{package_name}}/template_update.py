@@ -6,7 +6,10 @@ switched), committed as it comes out, conflict markers included: the pull reques
 them (`make conflicts`) until someone merges the two sides. template-update.yml runs it weekly.
 """
 
+import base64
 import json
+import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from .github import credentials, open_or_update_pull_request
 from .project import ROOT, branch_worktree, git
 from .promote import default_branch
 
+# Environment variables never passed to the template's code: tokens, secrets, keys, passwords.
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|_KEY(_ID)?$|CREDENTIALS", re.IGNORECASE)
 GIT_IDENTITY = (
     "-c",
     "user.name=mlops template-update",
@@ -64,8 +69,11 @@ def propose(versions: Versions, repo: Path = ROOT) -> Proposal:
         git("add", "--all", repo=worktree)
         message = f"Update from the template: {versions.current} -> {versions.latest}"
         git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, repo=worktree)
-    git("push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
     token, repository = github
+    # The token authenticates this push only: the checkout keeps no credentials (template-update.yml).
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    header = f"http.https://github.com/.extraheader=AUTHORIZATION: basic {basic}"
+    git("-c", header, "push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
     title, body = pull_request_text(versions, conflicts)
     url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
     return Proposal(versions, branch, conflicts, url)
@@ -99,9 +107,16 @@ def _conflicts(worktree: Path) -> list[str]:
 
 
 def _copier(*args: str, repo: Path) -> str:
-    """Copier (a dev dependency, so the version uv.lock pins), run in the project; its stdout."""
+    """Copier (a dev dependency, so the version uv.lock pins), run in the project; its stdout.
+
+    `copier update --trust` runs the template's tasks and migrations, which are code from another
+    repository: they run without this process's tokens and keys.
+    """
     command = [sys.executable, "-m", "copier", *args]
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    env = {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
+    result = subprocess.run(
+        command, cwd=repo, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env
+    )
     if result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
         raise MlopsError(f"copier {args[0]} failed: {said[-1] if said else f'exit code {result.returncode}'}")

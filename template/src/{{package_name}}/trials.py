@@ -40,10 +40,8 @@ def attach_trials(last: int) -> list[Attached]:
             for tuning_job in _tuning_jobs(sagemaker, execution["PipelineExecutionArn"])
         ]
     except ClientError as error:
-        raise MlopsError(
-            f"cannot attach the trials of pipeline {PIPELINE_NAME!r} in {aws.region()}:"
-            f" {error.response['Error'].get('Message', error)}"
-        ) from None
+        where = f"pipeline {PIPELINE_NAME!r} in {aws.region()}"
+        raise MlopsError(f"cannot attach the trials of {where}: {aws.explain(error)}") from None
 
 
 def _tuning_jobs(sagemaker, execution_arn: str) -> list[str]:

@@ -109,12 +109,13 @@ def up() -> tuple[Emulator, str]:
         return existing, "already running"
     _server_dir().mkdir(parents=True, exist_ok=True)
     restoring = recording_file().exists() and recording_file().stat().st_size > 0
+    repaired = repair_recording() if restoring else ""
     emulator = _start_server()
     _state_file().write_text(json.dumps({"pid": emulator.pid, "url": emulator.url}) + "\n")
     try:
         if restoring:
             _post(emulator.url, "/moto-api/recorder/replay-recording")
-            return emulator, f"restored {_count_requests()} recorded requests"
+            return emulator, f"restored {_count_requests()} recorded requests{repaired}"
         # Seeded first (and so on every replay): generated names stay the same across restarts.
         _post(emulator.url, "/moto-api/seed?a=42")
         with routed(emulator):
@@ -169,6 +170,32 @@ def _post(url: str, path: str, payload: dict | None = None) -> None:
     # Long: replaying a recording re-issues every request the server ever received.
     with urllib.request.urlopen(request, timeout=300) as response:
         response.read()
+
+
+def repair_recording() -> str:
+    """Drop a last request cut off mid-write (a kill, a full disk), which would fail every replay;
+    refuse a recording damaged elsewhere. Returns what was done, for the `up` message."""
+    lines = recording_file().read_bytes().splitlines(keepends=True)
+    damaged = [number for number, line in enumerate(lines, 1) if not _is_json(line)]
+    if not damaged:
+        return ""
+    if damaged != [len(lines)]:
+        raise MlopsError(
+            f"{recording_file()}: line {damaged[0]} of {len(lines)} is not a recorded request, so the"
+            " emulator's state cannot be restored: `mlops local down --reset` starts it empty"
+        )
+    partial = recording_file().with_suffix(".tmp")
+    partial.write_bytes(b"".join(lines[:-1]))
+    partial.replace(recording_file())  # never a half-written recording, even if this is killed
+    return " (dropped the last one, cut off when it was written)"
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _count_requests() -> int:

@@ -115,6 +115,8 @@ def load_from_sagemaker(name: str) -> TuningJob:
             for summary in page["TrainingJobSummaries"]
         ]
     except ClientError as error:
+        if not aws.is_not_found(error):
+            raise  # AccessDenied is not "no such job": the CLI says what AWS said
         raise MlopsError(
             f"{name!r} is neither a local run with a tuning step (.mlops/runs/) nor a tuning job"
             f" in {aws.region()}: {error.response['Error'].get('Message', error)}"

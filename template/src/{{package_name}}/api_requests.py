@@ -1,0 +1,150 @@
+"""Each step's request, checked against botocore's model of the SageMaker API it becomes.
+
+SageMaker turns every step into a Create* call at run time; a value the API refuses (an instance
+type that does not exist, a name too long, a missing field) fails the execution only when the
+step is reached. This checks them before anything runs: pipeline expressions are replaced by
+typed placeholders (parameters by their defaults, execution variables by sample values, step
+properties by values that are only type-checked), then botocore's validator runs, and then the
+constraints it skips: patterns, maximum lengths, enums and maximum values from the service model.
+"""
+
+import json
+from collections.abc import Iterator
+from functools import cache
+
+import botocore.session
+import regex  # AWS writes its patterns for Java's regex engine (\p{L}, ...), which `re` cannot read
+from botocore.validate import ParamValidator
+
+from .local.definition import parse
+
+# The API each step type becomes, and the fields SageMaker fills in itself at run time.
+OPERATIONS = {
+    "Processing": ("CreateProcessingJob", {"ProcessingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
+    "Training": ("CreateTrainingJob", {"TrainingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
+    "Tuning": ("CreateHyperParameterTuningJob", {"HyperParameterTuningJobName": "abcdefghijkl-0a1b2c3d"}),
+    "RegisterModel": ("CreateModelPackage", {}),
+    "Model": ("CreateModel", {"ModelName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
+    "Transform": ("CreateTransformJob", {"TransformJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
+}
+EXECUTION_SAMPLES = {
+    "PipelineExecutionId": "abcdefghijkl",
+    "PipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abcdefghijkl",
+    "PipelineName": "pipeline",
+    "PipelineArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/pipeline",
+    "StartDateTime": "2026-01-01T00:00:00Z",
+    "CurrentDateTime": "2026-01-01T00:00:00Z",
+    "TrainingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e",
+    "ProcessingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e",
+}
+# The SDK writes this into a RegisterModel step; SageMaker Pipelines drops it from the request.
+PIPELINE_ONLY = {"RegisterModel": {"SkipModelValidation"}}
+
+
+class Unknown(str):
+    """A value known only at run time (a step property): its type is checked, not its content."""
+
+
+@cache
+def service_model():
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def problems(definition: dict, pipeline_request: dict) -> list[str]:
+    """One line per value SageMaker would refuse, in every step's request and in CreatePipeline's."""
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])}
+    found = []
+    for step in parse(definition).steps:
+        if step.type not in OPERATIONS:
+            continue
+        operation, filled_in = OPERATIONS[step.type]
+        request = {**filled_in, **_placeholders(step.arguments, defaults)}
+        for name in PIPELINE_ONLY.get(step.type, ()):
+            request.pop(name, None)
+        found += [f"{step.name}: {operation} {problem}" for problem in check(operation, request)]
+    found += [f"CreatePipeline {problem}" for problem in check("CreatePipeline", pipeline_request)]
+    return found
+
+
+def check(operation: str, request: dict) -> list[str]:
+    """botocore's own validation, then the constraints of the model it leaves out."""
+    shape = service_model().operation_model(operation).input_shape
+    report = ParamValidator().validate(request, shape)
+    found = [" ".join(line.split()) for line in report.generate_report().splitlines()[1:] if line.strip()]
+    return found + list(_constraints(request, shape, ""))
+
+
+def _placeholders(value, defaults: dict):
+    if isinstance(value, list):
+        return [_placeholders(item, defaults) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Get"}:
+        root, _, name = value["Get"].partition(".")
+        if root == "Parameters":
+            return defaults.get(name)
+        if root == "Execution":
+            return EXECUTION_SAMPLES.get(name, Unknown(name))
+        return Unknown(value["Get"])
+    if set(value) == {"Std:Join"}:
+        parts = [_placeholders(part, defaults) for part in value["Std:Join"]["Values"]]
+        joined = value["Std:Join"]["On"].join(_text(part) for part in parts)
+        return Unknown(joined) if any(isinstance(part, Unknown) for part in parts) else joined
+    if set(value) == {"Std:JsonGet"}:
+        return Unknown("JsonGet")
+    return {key: _placeholders(item, defaults) for key, item in value.items()}
+
+
+def _text(value) -> str:
+    # Std:Join writes booleans and numbers as JSON does.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _constraints(value, shape, where: str) -> Iterator[str]:
+    at = where or "request"
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, item in value.items():
+            if name in shape.members:
+                yield from _constraints(item, shape.members[name], f"{where}.{name}".lstrip("."))
+    elif shape.type_name == "list" and isinstance(value, list):
+        yield from _bounds(len(value), shape, at, "items")
+        for index, item in enumerate(value):
+            yield from _constraints(item, shape.member, f"{where}[{index}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        yield from _bounds(len(value), shape, at, "entries")
+        for key, item in value.items():
+            yield from _constraints(key, shape.key, f"{where}(key {key!r})")
+            yield from _constraints(item, shape.value, f"{where}[{key!r}]")
+    elif shape.type_name == "string" and isinstance(value, str) and not isinstance(value, Unknown):
+        yield from _string(value, shape, at)
+    elif shape.type_name in {"integer", "long", "float", "double"} and isinstance(value, int | float):
+        maximum = shape.metadata.get("max")
+        if maximum is not None and value > maximum:
+            yield f"{at}: {value} is above the maximum {maximum}"
+
+
+def _string(value: str, shape, at: str) -> Iterator[str]:
+    enum = shape.enum
+    if enum and value not in enum:
+        shown = ", ".join(enum[:6]) + (f", ... ({len(enum)} in all)" if len(enum) > 6 else "")
+        yield f"{at}: {value!r} is not one of {shown}"
+        return
+    yield from _bounds(len(value), shape, at, "characters")
+    pattern = shape.metadata.get("pattern")
+    if pattern and _compiled(pattern).fullmatch(value) is None:
+        yield f"{at}: {_short(value)} does not match the pattern {pattern}"
+
+
+def _bounds(size: int, shape, at: str, unit: str) -> Iterator[str]:
+    maximum = shape.metadata.get("max")
+    if maximum is not None and size > maximum:
+        yield f"{at}: {size} {unit}, at most {maximum} allowed"
+
+
+@cache
+def _compiled(pattern: str):
+    return regex.compile(pattern)
+
+
+def _short(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")
