@@ -29,10 +29,6 @@ from .step_code import StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
 DESCRIPTION = f"{PROJECT_SLUG} build pipeline"
-# Given in memory: SDK v3 otherwise starts a telemetry thread on every step it builds, which
-# calls sts:GetCallerIdentity and an SDK host (4 STS calls per definition, credentials or not).
-# A config *file* would do the same, but the SDK re-validates a file on each of ~70 lookups.
-SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
 @dataclass
@@ -61,14 +57,25 @@ def _pipeline_session(target: aws.AwsTarget):
     import boto3
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
+    _no_telemetry()
     session = PipelineSession(
-        boto_session=boto3.Session(region_name=target.region),
-        default_bucket=target.bucket,
-        sagemaker_config=SDK_CONFIG,
+        boto_session=boto3.Session(region_name=target.region), default_bucket=target.bucket
     )
     # Without the private attribute, default_bucket() still calls s3:ListBuckets/HeadBucket.
     session._default_bucket = target.bucket
     return session
+
+
+def _no_telemetry() -> None:
+    """SDK v3 starts a telemetry thread on every step it builds (sts:GetCallerIdentity, then an
+    HTTPS GET to an SDK host): 4 STS calls per definition, offline too. Its documented opt-out is
+    a config (TelemetryOptOut) that the SDK re-validates against its JSON schema on each of ~70
+    lookups, which made a build 2.5 s and each definition() 1.5 s slower. So the sender is replaced
+    in this process instead; tests/test_definition.py counts AWS calls and connection attempts
+    (DNS included) and fails if an SDK release moves it."""
+    from sagemaker.core.telemetry import telemetry_logging
+
+    telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
 def build(offline: bool = False) -> BuiltPipeline:
