@@ -122,6 +122,6 @@ def test_the_cli_ends_a_bad_answer_with_our_one_line_rule(tmp_path):
     # the last line is ours: the question and the rule.
     assert result.stderr.strip().splitlines()[-1] == (
         "ValueError: Validation error for question 'github_repository': must be owner/name"
-        " (owner: letters, digits, single '-'; name: letters, digits, '.', '_', '-')"
+        " (owner: letters, digits, single '-'; name: letters, digits, '.', '_', '-', not '.' or '..')"
     )
     assert not (tmp_path / "p").exists()

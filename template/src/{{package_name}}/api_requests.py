@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from functools import cache
 
 import botocore.session
-import regex  # AWS writes its patterns for Java's regex engine (\p{L}, ...), which `re` cannot read
 from botocore.validate import ParamValidator
 
 from .local.definition import parse
@@ -143,6 +142,9 @@ def _bounds(size: int, shape, at: str, unit: str) -> Iterator[str]:
 
 @cache
 def _compiled(pattern: str):
+    # AWS writes its patterns for Java's regex engine (\p{L}, ...), which `re` cannot read.
+    import regex  # only `validate` needs it: the CLI starts without it
+
     return regex.compile(pattern)
 
 

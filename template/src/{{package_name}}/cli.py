@@ -92,7 +92,7 @@ def validate() -> None:
     becomes (botocore's model), each step's script against what its image ships. Exit 1 on a problem."""
     found = pipelines.problems(pipelines.build(offline=True))
     for problem in found:
-        err.print(f"error: {problem}", markup=False, highlight=False)
+        say_error(problem)
     if found:
         raise typer.Exit(1)
     out.print(f"{pipelines.PIPELINE_NAME}: the definition is valid", highlight=False)
@@ -584,6 +584,10 @@ def main() -> None:
 
 
 def fail(message: str) -> None:
+    say_error(message)
+    sys.exit(1)
+
+
+def say_error(message: str) -> None:
     # As text: a message quotes user input and AWS's words, where "[" is not Rich markup.
     err.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
-    sys.exit(1)
