@@ -68,8 +68,9 @@ def problems(definition: dict, pipeline_request: dict) -> list[str]:
 def check(operation: str, request: dict) -> list[str]:
     """botocore's own validation, then the constraints of the model it leaves out."""
     shape = service_model().operation_model(operation).input_shape
+    request = _typed(request, shape)
     report = ParamValidator().validate(request, shape)
-    found = [" ".join(line.split()) for line in report.generate_report().splitlines()[1:] if line.strip()]
+    found = [" ".join(line.split()) for line in report.generate_report().splitlines() if line.strip()]
     return found + list(_constraints(request, shape, ""))
 
 
@@ -92,6 +93,19 @@ def _placeholders(value, defaults: dict):
     if set(value) == {"Std:JsonGet"}:
         return Unknown("JsonGet")
     return {key: _placeholders(item, defaults) for key, item in value.items()}
+
+
+def _typed(value, shape):
+    """An Unknown where the API takes a number or a boolean becomes a value of that type."""
+    if isinstance(value, Unknown) and shape.type_name != "string":
+        return {"boolean": False, "float": 0.0, "double": 0.0}.get(shape.type_name, shape.metadata.get("min", 1))
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {k: _typed(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_typed(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: _typed(v, shape.value) for k, v in value.items()}
+    return value
 
 
 def _text(value) -> str:
