@@ -49,9 +49,10 @@ def service_model():
     return botocore.session.get_session().get_service_model("sagemaker")
 
 
-def problems(definition: dict, pipeline_request: dict) -> list[str]:
-    """One line per value SageMaker would refuse, in every step's request and in CreatePipeline's."""
-    defaults = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])}
+def problems(definition: dict, pipeline_request: dict | None = None, values: dict | None = None) -> list[str]:
+    """One line per value SageMaker would refuse, in every step's request (with the parameters'
+    defaults, or a run's `values`) and in CreatePipeline's, when given."""
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])} | (values or {})
     found = []
     for step in parse(definition).steps:
         if step.type not in OPERATIONS:
@@ -61,7 +62,8 @@ def problems(definition: dict, pipeline_request: dict) -> list[str]:
         for name in PIPELINE_ONLY.get(step.type, ()):
             request.pop(name, None)
         found += [f"{step.name}: {operation} {problem}" for problem in check(operation, request)]
-    found += [f"CreatePipeline {problem}" for problem in check("CreatePipeline", pipeline_request)]
+    if pipeline_request is not None:
+        found += [f"CreatePipeline {problem}" for problem in check("CreatePipeline", pipeline_request)]
     return found
 
 
@@ -98,7 +100,8 @@ def _placeholders(value, defaults: dict):
 def _typed(value, shape):
     """An Unknown where the API takes a number or a boolean becomes a value of that type."""
     if isinstance(value, Unknown) and shape.type_name != "string":
-        return {"boolean": False, "float": 0.0, "double": 0.0}.get(shape.type_name, shape.metadata.get("min", 1))
+        typed = {"boolean": False, "float": 0.0, "double": 0.0}
+        return typed.get(shape.type_name, shape.metadata.get("min", 1))
     if shape.type_name == "structure" and isinstance(value, dict):
         return {k: _typed(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
     if shape.type_name == "list" and isinstance(value, list):

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -163,6 +164,48 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
     return parameters
 
 
+def resolve_parameters(declared: list[dict], overrides: list[dict]) -> dict[str, Any]:
+    """Parameter values: defaults, then --param overrides cast to the declared type."""
+    types = {p["Name"]: p.get("Type", "String") for p in declared}
+    values = {p["Name"]: p["DefaultValue"] for p in declared if "DefaultValue" in p}
+    for override in overrides:
+        name, text = override["Name"], override["Value"]
+        if name not in types:
+            known = ", ".join(sorted(types))
+            raise MlopsError(f"unknown pipeline parameter {name!r}: expected one of {known}")
+        values[name] = _cast(name, types[name], text)
+    missing = sorted(set(types) - set(values))
+    if missing:
+        raise MlopsError(f"parameter {missing[0]!r} has no default: give it with --param {missing[0]}=VALUE")
+    return values
+
+
+CASTS = {
+    "Integer": (int, "an integer"),
+    "Float": (float, "a number"),
+    "Boolean": (lambda text: {"true": True, "false": False}[text.lower()], "true or false"),
+}
+
+
+def _cast(name: str, kind: str, text: str) -> Any:
+    if kind not in CASTS:
+        return text
+    cast, expected = CASTS[kind]
+    try:
+        return cast(text)
+    except (ValueError, KeyError):
+        raise MlopsError(f"--param {name}={text}: expected {expected}") from None
+
+
+def refuse_what_the_api_would(definition: dict, values: dict[str, Any], refused: str) -> None:
+    """MlopsError when a run's parameter values make a step request SageMaker's API refuses
+    (an instance type that does not exist, a count out of range): before, not minutes into it."""
+    found = api_requests.problems(definition, values=values)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise MlopsError(f"{refused}: {found[0]}{more}")
+
+
 def _check_gate_threshold(value: str) -> None:
     """The rule build/config.yml's gate.threshold follows, for a per-run threshold."""
     gate = load_config(CONFIG_PATH).gate
@@ -194,12 +237,8 @@ def start(pairs: list[str]) -> str:
     parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
     definition = json.loads(_describe_pipeline(sagemaker)["PipelineDefinition"])
-    known = {p["Name"] for p in definition.get("Parameters", [])}
-    unknown = sorted({p["Name"] for p in parameters} - known)
-    if unknown:
-        raise MlopsError(
-            f"unknown pipeline parameter {unknown[0]!r}: expected one of {', '.join(sorted(known))}"
-        )
+    values = resolve_parameters(definition.get("Parameters", []), parameters)
+    refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(
         PipelineName=PIPELINE_NAME,
         PipelineParameters=parameters,

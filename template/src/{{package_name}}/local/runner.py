@@ -16,8 +16,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws
-from ..errors import MlopsError
-from ..pipelines import build, parse_parameters, publish
+from ..pipelines import (
+    build,
+    parse_parameters,
+    publish,
+    refuse_what_the_api_would,
+    resolve_parameters,
+)
 from ..project import PIPELINE_NAME
 from . import definition as graph_of
 from . import launchers
@@ -67,39 +72,6 @@ def new_execution_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
 
 
-def resolve_parameters(declared: list[dict], overrides: list[dict]) -> dict[str, Any]:
-    """Parameter values: defaults, then --param overrides cast to the declared type."""
-    types = {p["Name"]: p.get("Type", "String") for p in declared}
-    values = {p["Name"]: p["DefaultValue"] for p in declared if "DefaultValue" in p}
-    for override in overrides:
-        name, text = override["Name"], override["Value"]
-        if name not in types:
-            known = ", ".join(sorted(types))
-            raise MlopsError(f"unknown pipeline parameter {name!r}: expected one of {known}")
-        values[name] = _cast(name, types[name], text)
-    missing = sorted(set(types) - set(values))
-    if missing:
-        raise MlopsError(f"parameter {missing[0]!r} has no default: give it with --param {missing[0]}=VALUE")
-    return values
-
-
-CASTS = {
-    "Integer": (int, "an integer"),
-    "Float": (float, "a number"),
-    "Boolean": (lambda text: {"true": True, "false": False}[text.lower()], "true or false"),
-}
-
-
-def _cast(name: str, kind: str, text: str) -> Any:
-    if kind not in CASTS:
-        return text
-    cast, expected = CASTS[kind]
-    try:
-        return cast(text)
-    except (ValueError, KeyError):
-        raise MlopsError(f"--param {name}={text}: expected {expected}") from None
-
-
 class LocalRun:
     def __init__(
         self,
@@ -120,6 +92,8 @@ class LocalRun:
             read_property_file=self._read_property_file,
             read_s3_json=self._read_s3_json,
         )
+        # What SageMaker would refuse is refused here too, before any step runs.
+        refuse_what_the_api_would(definition, self.scope.parameters, "not run")
         self.results = {step.name: StepResult(step.name, step.type) for step in self.graph.steps}
         self.registered: list[str] = []
         self.property_files: dict[str, dict[str, Any]] = {}  # step -> file name -> document, as read
