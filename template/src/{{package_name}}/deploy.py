@@ -40,7 +40,8 @@ def deploy(
     repo = repo or ROOT
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     package = approved_package(stage, state.model_package_arn)
-    verify_artifact(package)
+    artifact = smoke.artifact_of(package)  # read once: checked now, used by the smoke test
+    verify_artifact(package, artifact)
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
@@ -49,7 +50,7 @@ def deploy(
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
     return Deployed(
-        stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], smoke_test(endpoint, package)
+        stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], smoke_test(endpoint, artifact)
     )
 
 
@@ -77,7 +78,7 @@ def approved_package(stage: str, arn: str) -> dict:
     return package
 
 
-def verify_artifact(package: dict) -> None:
+def verify_artifact(package: dict, artifact: bytes) -> None:
     """The model artifact is the one the pipeline evaluated: its sha256 is what Evaluate recorded
     and registration stored with the version (an approval approves those bytes, not a URL)."""
     version = package["ModelPackageArn"].rsplit("/", 1)[-1]
@@ -88,7 +89,7 @@ def verify_artifact(package: dict) -> None:
             " by running the pipeline, then approve the new version"
         )
     url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    if hashlib.sha256(aws.read_s3(url)).hexdigest() != recorded:
+    if hashlib.sha256(artifact).hexdigest() != recorded:
         raise MlopsError(
             f"version {version}'s artifact {url} changed after it was evaluated (sha256 differs from the"
             " registered one): not deployed; register and approve a new version"
@@ -126,9 +127,9 @@ def require_staged(arn: str, repo: Path) -> None:
         )
 
 
-def smoke_test(endpoint: str, package: dict) -> str:
+def smoke_test(endpoint: str, artifact: bytes) -> str:
     rows = smoke.test_rows()
-    expected = smoke.local_predictions(package, rows)
+    expected = smoke.local_predictions(artifact, rows)
     serving = emulator.routed_to()
     if serving:
         # The emulator runs no model: it answers what it is given. Give it what the model's

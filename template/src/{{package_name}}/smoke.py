@@ -29,9 +29,13 @@ def test_rows(count: int = ROWS) -> str:
     return test.iloc[:count, 1:].to_csv(header=False, index=False)
 
 
-def local_predictions(package: dict, body: str) -> str:
-    """What inference.py answers for `body`, with the package's own model artifact."""
-    artifact = aws.read_s3(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+def artifact_of(package: dict) -> bytes:
+    """The model package's model.tar.gz, read from S3."""
+    return aws.read_s3(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+
+
+def local_predictions(artifact: bytes, body: str) -> str:
+    """What inference.py answers for `body`, with a model.tar.gz's model."""
     inference = load_step("inference")
     with tempfile.TemporaryDirectory() as model_dir:
         with tarfile.open(fileobj=io.BytesIO(artifact)) as archive:
