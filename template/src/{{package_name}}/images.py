@@ -20,10 +20,11 @@ from functools import cache
 from pathlib import Path
 
 from .local.definition import Step, parse
+from .step_code import HASHED_DIR
 
 PACKAGES_FILE = Path(__file__).with_name("image_packages.json")
 # Step code staged by step_code.StepCode: s3://<bucket>/<slug>/code/<hash>/<file name>.
-STAGED_CODE = re.compile(r"/code/[0-9a-f]{16}/([^/]+)$")
+STAGED_CODE = re.compile(HASHED_DIR.pattern + r"([^/]+)$")
 SOURCEDIR = "sourcedir.tar.gz"  # every build/steps/*.py (script mode)
 # Local wheels that are the same library as an image's package under another name.
 SAME_LIBRARY = {"xgboost-cpu": "xgboost"}

@@ -26,7 +26,7 @@ from .project import (
     STEPS_DIR,
     git_commit,
 )
-from .step_code import StepCode
+from .step_code import HASHED_DIR, StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
 DESCRIPTION = f"{PROJECT_SLUG} build pipeline"
@@ -98,7 +98,7 @@ def build(offline: bool = False) -> BuiltPipeline:
 def normalize(definition: dict) -> dict:
     """The definition with what changes on every commit replaced, for snapshot diffs."""
     text = json.dumps(definition, indent=2, sort_keys=True)
-    text = re.sub(r"/code/[0-9a-f]{16}/", "/code/<sha256>/", text)
+    text = HASHED_DIR.sub("/code/<sha256>/", text)
     text = re.sub(r'"git_commit": "[^"]*"', '"git_commit": "<git-commit>"', text)
     return json.loads(text)
 

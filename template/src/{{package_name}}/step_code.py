@@ -9,9 +9,13 @@ definition byte-identical for identical code (so step caching hits), and lets
 import gzip
 import hashlib
 import io
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Where a staged file's content hash sits in its URI: ".../code/<16 hex>/<file name>".
+HASHED_DIR = re.compile(r"/code/[0-9a-f]{16}/")
 
 
 def _sourcedir_tarball(steps_dir: Path) -> bytes:
