@@ -2,23 +2,21 @@
 
 - reference/questions.md from copier.yml: every question, its type, default, choices, when it is
   asked, and the rules its validator enforces (the messages it fails with).
-- reference/cli.md from the `mlops` CLI itself: the template rendered with its defaults into a
-  scratch folder, its CLI imported, and typer's command tree walked (every verb, argument and
-  option with its help).
+- reference/cli.md from the `mlops` CLI itself: the platform package's CLI imported from this
+  checkout, and typer's command tree walked (every verb, argument and option with its help).
 """
 
 import importlib
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
 import yaml
-from copier import run_copy
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_SOURCE = ROOT / "sagemaker-gitops" / "src"
 JINJA_TAG = re.compile(r"\{%.*?%\}", re.DOTALL)
 TYPER_OWN = ("help", "install_completion", "show_completion")  # every typer app has them
 
@@ -43,7 +41,7 @@ def questions_page() -> str:
         "",
     ]
     for name, question in spec.items():
-        if name.startswith("_"):
+        if name.startswith("_") or question.get("when") is False:  # settings and computed values
             continue
         lines += [f"## `{name}`", "", question.get("help", "").strip(), ""]
         lines += [f"- **type**: `{question.get('type', 'str')}`", f"- **default**: {_default(question)}"]
@@ -81,17 +79,11 @@ def _rules(validator: str) -> list[str]:
 
 
 def cli_page() -> str:
-    with tempfile.TemporaryDirectory() as scratch:
-        project = Path(scratch) / "my-model"
-        run_copy(str(ROOT), project, defaults=True, vcs_ref="HEAD", quiet=True, skip_tasks=True)
-        package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
-        sys.path.insert(0, str(project / "src"))
-        try:
-            command = typer.main.get_command(importlib.import_module(f"{package}.cli").app)
-        finally:
-            sys.path.remove(str(project / "src"))
-            for module in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
-                del sys.modules[module]
+    sys.path.insert(0, str(PACKAGE_SOURCE))
+    try:
+        command = typer.main.get_command(importlib.import_module("sagemaker_gitops.cli").app)
+    finally:
+        sys.path.remove(str(PACKAGE_SOURCE))
     lines = [
         "# The `mlops` CLI",
         "",

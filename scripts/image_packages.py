@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "template" / "src" / "{{package_name}}" / "image_packages.json"
+OUTPUT = ROOT / "sagemaker-gitops" / "src" / "sagemaker_gitops" / "image_packages.json"
 REPOSITORY = "aws/deep-learning-containers"
 
 # image (ECR repository:tag, as image_uris.retrieve names it) -> where its environment is

@@ -10,7 +10,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text())
-QUESTIONS = {name: spec for name, spec in COPIER_YML.items() if not name.startswith("_")}
+# What a user is asked (computed values, `when: false`, are worked out, never asked).
+QUESTIONS = {
+    name: spec
+    for name, spec in COPIER_YML.items()
+    if not name.startswith("_") and spec.get("when") is not False
+}
 # One environment for every rendered project: `uv run` re-syncs it to each project's
 # lock, which from uv's cache takes seconds instead of a fresh 1 GB install per render.
 SHARED_VENV = ROOT / ".cache" / "generated-venv"
@@ -60,7 +65,6 @@ PRESETS = {
 PRESETS["custom-names-ordered"] = {
     "project_name": "Churn Forecast",
     "project_slug": "churn-fc",
-    "package_name": "churn_cli",
     "description": 'Predicts churn "soon" for the retention team',
     "aws_region": "eu-west-1",
     "github_repository": "acme-data/churn.forecast",

@@ -35,7 +35,7 @@ def test_every_question_is_documented_with_its_rules():
 
 def test_every_verb_is_documented():
     """Every verb cli.py declares (read from its decorators, not from the tree the page walks)."""
-    source = (ROOT / "template" / "src" / "{{package_name}}" / "cli.py").read_text()
+    source = (ROOT / "sagemaker-gitops" / "src" / "sagemaker_gitops" / "cli.py").read_text()
     groups = dict(re.findall(r'add_typer\((\w+), name="([a-z-]+)"\)', source))
     declared = [
         " ".join(["mlops", *([groups[app]] if app in groups else []), verb])

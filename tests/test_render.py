@@ -92,7 +92,7 @@ def test_the_definition_prints_offline(project):
 WORKFLOW_COMMAND = re.compile(r"\b(make [a-z-]+|uv run mlops(?: [a-z-]+)+(?: --?[a-z-]+| \"[^\"]*\")*)")
 RESOLVE_VERBS = """
 import json, sys, typer
-from {package}.cli import app
+from sagemaker_gitops.cli import app
 root = typer.main.get_command(app)
 missing = []
 for words in json.loads(sys.argv[1]):
@@ -126,8 +126,6 @@ def test_every_workflow_command_is_a_make_target_or_an_mlops_verb(project):
         if command.startswith("uv run mlops")
     ]
     assert len(verbs) >= 5, commands
-    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
-    script = RESOLVE_VERBS.replace("{package}", package)
-    result = run_in(project, "uv", "run", "--quiet", "python", "-c", script, json.dumps(verbs))
+    result = run_in(project, "uv", "run", "--quiet", "python", "-c", RESOLVE_VERBS, json.dumps(verbs))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [], "workflow commands the CLI does not have"

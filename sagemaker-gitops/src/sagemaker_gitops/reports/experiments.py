@@ -20,7 +20,7 @@ from ..errors import MlopsError
 from ..local.definition import parse as parse_definition
 from ..local.emulator import state_dir
 from ..pipelines import execution_steps, newest_executions
-from ..project import PIPELINE_NAME
+from ..project import project
 from . import page
 
 PLOTS = {
@@ -105,11 +105,12 @@ def load_from_sagemaker(last: int) -> list[Execution]:
         summaries = newest_executions(sagemaker, last)
         executions = [from_record(_record(sagemaker, summary)) for summary in summaries]
     except ClientError as error:
-        where = f"pipeline {PIPELINE_NAME!r} in {aws.region()}"
+        where = f"pipeline {project().pipeline_name!r} in {aws.region()}"
         raise MlopsError(f"cannot read the executions of {where}: {aws.explain(error)}") from None
     if not executions:
         raise MlopsError(
-            f"pipeline {PIPELINE_NAME!r} has no execution in {aws.region()}: run `mlops pipeline start`"
+            f"pipeline {project().pipeline_name!r} has no execution in {aws.region()}:"
+            " run `mlops pipeline start`"
         )
     return sorted(executions, key=lambda e: e.started)
 
@@ -188,7 +189,7 @@ def write(executions: list[Execution], metric: str, out_dir: Path) -> Path:
     page.save(figures, out_dir)
     return page.write_page(
         out_dir / "experiments-report.html",
-        f"Experiments: {len(executions)} executions of {PIPELINE_NAME}",
+        f"Experiments: {len(executions)} executions of {project().pipeline_name}",
         _summary(executions, changed, known),
         {name: PLOTS[name] for name in figures},
     )

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import MlopsError
-from .project import MODEL_PACKAGE_GROUP
+from .project import project
 
 
 def versions(status: str | None = None) -> list[dict]:
@@ -17,7 +17,7 @@ def versions(status: str | None = None) -> list[dict]:
         listed = [
             summary
             for page in pages.paginate(
-                ModelPackageGroupName=MODEL_PACKAGE_GROUP,
+                ModelPackageGroupName=project().model_package_group,
                 SortBy="CreationTime",
                 SortOrder="Descending",
                 **only,
@@ -25,7 +25,9 @@ def versions(status: str | None = None) -> list[dict]:
             for summary in page["ModelPackageSummaryList"]
         ]
     except ClientError as error:
-        raise MlopsError(f"cannot list model group {MODEL_PACKAGE_GROUP!r}: {aws.explain(error)}") from None
+        raise MlopsError(
+            f"cannot list model group {project().model_package_group!r}: {aws.explain(error)}"
+        ) from None
     return sorted(listed, key=lambda p: p.get("ModelPackageVersion", 0), reverse=True)
 
 
@@ -35,7 +37,7 @@ def describe(version: int) -> dict:
     match = next((p for p in listed if p.get("ModelPackageVersion") == version), None)
     if match is None:
         latest = f"the latest is {listed[0]['ModelPackageVersion']}" if listed else "it has none yet"
-        raise MlopsError(f"model group {MODEL_PACKAGE_GROUP!r} has no version {version} ({latest})")
+        raise MlopsError(f"model group {project().model_package_group!r} has no version {version} ({latest})")
     return aws.client("sagemaker").describe_model_package(ModelPackageName=match["ModelPackageArn"])
 
 

@@ -1,6 +1,6 @@
 """The emulator's server process: moto on 127.0.0.1, on a free port the OS picks.
 
-    python -m <package>.local.moto_server STATE_DIR
+    python -m sagemaker_gitops.local.moto_server STATE_DIR
 
 `mlops local up` starts it with moto's recorder switched on (MOTO_ENABLE_RECORDING and
 MOTO_RECORDER_FILEPATH, read when moto is imported). Once listening, it writes its port to

@@ -1,15 +1,14 @@
 """deploy/endpoint.yml as one CloudFormation stack per stage, parameterised from deploy/<stage>.yml."""
 
 from .aws import AwsTarget
-from .desired_state import DEPLOY_DIR, StageState
-from .project import PROJECT_SLUG
+from .desired_state import StageState
+from .project import project
 
-TEMPLATE_PATH = DEPLOY_DIR / "endpoint.yml"
 STRATEGIES = {"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 
 
 def stack_name(stage: str) -> str:
-    return f"{PROJECT_SLUG}-{stage}"
+    return f"{project().slug}-{stage}"
 
 
 def stack_parameters(stage: str, state: StageState, target: AwsTarget, git_commit: str) -> dict[str, str]:
@@ -18,7 +17,7 @@ def stack_parameters(stage: str, state: StageState, target: AwsTarget, git_commi
     capture, serverless = state.data_capture, state.serverless
     scaling, deployment = state.autoscaling, state.deployment
     return {
-        "Project": PROJECT_SLUG,
+        "Project": project().slug,
         "Stage": stage,
         "ModelPackageArn": state.model_package_arn,
         "GitCommit": git_commit,
@@ -30,7 +29,7 @@ def stack_parameters(stage: str, state: StageState, target: AwsTarget, git_commi
         "DataCaptureEnabled": str(capture.enabled).lower(),
         "DataCaptureSamplingPercentage": str(capture.sampling_percentage),
         "DataCaptureDestination": capture.destination
-        or f"s3://{target.bucket}/{PROJECT_SLUG}/data-capture/{stage}",
+        or f"s3://{target.bucket}/{project().slug}/data-capture/{stage}",
         "AutoscalingMinCapacity": str(scaling.min_capacity if scaling else 0),  # 0 = off
         "AutoscalingMaxCapacity": str(scaling.max_capacity if scaling else 1),
         "AutoscalingTargetInvocations": str(scaling.target_invocations_per_instance if scaling else 100),

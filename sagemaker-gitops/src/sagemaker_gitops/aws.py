@@ -22,7 +22,7 @@ from botocore.exceptions import (
 )
 
 from .errors import MlopsError
-from .project import DEFAULT_REGION, PROJECT_SLUG
+from .project import project
 
 # Offline builds (`mlops pipeline definition`) never call AWS; ARNs name this account.
 PLACEHOLDER_ACCOUNT = "000000000000"
@@ -39,7 +39,7 @@ class AwsTarget:
 
 
 def region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or project().region
 
 
 # While `assumed` is active: the session of the role it assumed.
@@ -59,7 +59,9 @@ def assumed(role_arn: str | None) -> Iterator[None]:
         yield
         return
     try:
-        credentials = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=f"{PROJECT_SLUG}-read"[:64])
+        credentials = client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=f"{project().slug}-read"[:64]
+        )
     except (BotoCoreError, ClientError) as error:
         raise MlopsError(f"cannot assume {role_arn}: {explain(error)}") from None
     keys = credentials["Credentials"]
@@ -166,7 +168,7 @@ def resolve_target(offline: bool = False) -> AwsTarget:
     return AwsTarget(
         region=where,
         account=account,
-        bucket=os.environ.get("MLOPS_ARTIFACT_BUCKET") or f"{PROJECT_SLUG}-{account}-{where}",
+        bucket=os.environ.get("MLOPS_ARTIFACT_BUCKET") or f"{project().slug}-{account}-{where}",
         role_arn=os.environ.get("MLOPS_SAGEMAKER_ROLE_ARN")
-        or f"arn:aws:iam::{account}:role/{PROJECT_SLUG}-sagemaker-execution",
+        or f"arn:aws:iam::{account}:role/{project().slug}-sagemaker-execution",
     )

@@ -22,7 +22,7 @@ from .desired_state import (
     staging_evidence,
 )
 from .github import credentials, open_or_update_pull_request
-from .project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT, branch_worktree, git
+from .project import branch_worktree, git, project
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
 
@@ -42,10 +42,11 @@ def newest_approved() -> dict | None:
     return next(iter(models.versions("Approved")), None)
 
 
-def promote(repo: Path = ROOT, on_status: Callable[[str], None] = lambda _: None) -> Promotion:
+def promote(repo: Path | None = None, on_status: Callable[[str], None] = lambda _: None) -> Promotion:
+    repo = repo or project().root
     candidate = newest_approved()
     if candidate is None:
-        return Promotion(None, f"no Approved version in {MODEL_PACKAGE_GROUP}: nothing to promote")
+        return Promotion(None, f"no Approved version in {project().model_package_group}: nothing to promote")
     arn, version = candidate["ModelPackageArn"], candidate["ModelPackageVersion"]
     prod_arn = load_stage("prod", repo / "deploy" / "prod.yml").model_package_arn
     if prod_arn == arn:
@@ -105,7 +106,7 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
     staging_file = repo / "deploy" / "staging.yml"
     if load_stage("staging", staging_file).model_package_arn != arn:
         set_model_package(staging_file, arn)
-        message = f"Deploy {PROJECT_SLUG} v{version} to staging"
+        message = f"Deploy {project().slug} v{version} to staging"
         git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", "deploy/staging.yml", repo=repo)
         ours = git("rev-parse", "HEAD", repo=repo)
         try:
@@ -124,7 +125,7 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
         )
         add_smoke_test(repo, passed)
         git("add", "--", EVIDENCE_FILE, repo=repo)
-        message = f"Staging smoke test of {PROJECT_SLUG} v{version} passed"
+        message = f"Staging smoke test of {project().slug} v{version} passed"
         git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", EVIDENCE_FILE, repo=repo)
     return f"endpoint `{done.endpoint}` ({done.action}): {done.smoke_test}"
 
@@ -156,7 +157,7 @@ def default_branch(repo: Path) -> str:
 
 
 def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> tuple[str, str]:
-    title = f"Promote {PROJECT_SLUG} model v{version} to production"
+    title = f"Promote {project().slug} model v{version} to production"
     candidate, current = models.metrics(arn), models.metrics(prod_arn)
     prod_label = f"prod now (v{prod_arn.rsplit('/', 1)[-1]})" if prod_arn else "prod now (nothing)"
     rows = [f"| metric | v{version} | {prod_label} |", "|---|---|---|"]

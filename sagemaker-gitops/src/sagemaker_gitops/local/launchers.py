@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..project import STEPS_DIR
+from ..project import project
 
 
 class Timeout(Exception):
@@ -80,10 +80,10 @@ class WarmHost:
         self.process.stdout.close()
 
 
-def step_imports(steps_dir: Path = STEPS_DIR) -> list[str]:
+def step_imports(steps_dir: Path | None = None) -> list[str]:
     """The modules the step scripts import at top level (and `from x import y` submodules)."""
     names: list[str] = []
-    for path in sorted(steps_dir.glob("*.py")):
+    for path in sorted((steps_dir or project().steps_dir).glob("*.py")):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Import):
                 names += [alias.name for alias in node.names]

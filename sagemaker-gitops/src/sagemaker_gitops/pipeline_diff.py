@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import MlopsError
 from .local.definition import Graph, parse
-from .project import ROOT, SNAPSHOT_PATH, git, is_commit
+from .project import git, is_commit, project
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.
 VALUE_WIDTH = 60
@@ -24,9 +24,9 @@ class Change:
     how: str  # "added", "removed", or the changed fields with old -> new
 
 
-def snapshot_at(ref: str, repo: Path = ROOT) -> dict | None:
+def snapshot_at(ref: str, repo: Path | None = None) -> dict | None:
     """The snapshot as committed at `ref`; None when that commit has none."""
-    relative = SNAPSHOT_PATH.relative_to(ROOT).as_posix()
+    relative = project().snapshot_path.relative_to(project().root).as_posix()
     if not is_commit(ref, repo):
         raise MlopsError(f"no commit {ref!r} in this repository (fetch it first)")
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import aws
 from ..errors import MlopsError
-from ..project import MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT
+from ..project import project
 
 SERVER_MODULE = f"{__package__}.moto_server"
 START_TIMEOUT_SECONDS = 60
@@ -36,7 +36,7 @@ SAGEMAKER_TRUST_POLICY = {
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("MLOPS_LOCAL_DIR") or ROOT / ".mlops")
+    return Path(os.environ.get("MLOPS_LOCAL_DIR") or project().root / ".mlops")
 
 
 def _server_dir() -> Path:
@@ -210,11 +210,11 @@ def provision() -> None:
     aws.client("iam").create_role(
         RoleName=target.role_arn.rsplit("/", 1)[-1],
         AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY),
-        Description=f"{PROJECT_SLUG}: SageMaker execution role (local emulator)",
+        Description=f"{project().slug}: SageMaker execution role (local emulator)",
     )
     aws.client("sagemaker").create_model_package_group(
-        ModelPackageGroupName=MODEL_PACKAGE_GROUP,
-        ModelPackageGroupDescription=f"{PROJECT_SLUG} models",
+        ModelPackageGroupName=project().model_package_group,
+        ModelPackageGroupDescription=f"{project().slug} models",
     )
 
 

@@ -14,10 +14,9 @@ from pydantic import Field, model_validator
 
 from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
 from .errors import MlopsError
-from .project import ROOT
+from .project import project
 
 STAGES = ("staging", "prod")
-DEPLOY_DIR = ROOT / "deploy"
 MODEL_PACKAGE_ARN = r"^(arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+)?$"
 
 
@@ -87,8 +86,12 @@ class StageState(StrictModel):
         return self
 
 
+def deploy_dir() -> Path:
+    return project().root / "deploy"
+
+
 def stage_file(stage: str) -> Path:
-    return DEPLOY_DIR / f"{stage}.yml"
+    return deploy_dir() / f"{stage}.yml"
 
 
 def load_stage(stage: str, path: Path | None = None) -> StageState:

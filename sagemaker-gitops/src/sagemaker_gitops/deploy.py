@@ -19,7 +19,7 @@ from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
-from .project import MODEL_PACKAGE_GROUP, ROOT, git, is_commit
+from .project import git, is_commit, project
 from .stacks import DONE, apply_stack, deployed_parameters, describe_stack, differences, stack_output
 
 
@@ -37,7 +37,7 @@ def deploy(
     stage: str, on_status: Callable[[str], None] = lambda _: None, repo: Path | None = None
 ) -> Deployed:
     """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (the project by default)."""
-    repo = repo or ROOT
+    repo = repo or project().root
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     package = approved_package(stage, state.model_package_arn)
     artifact = smoke.artifact_of(package)  # read once: checked now, used by the smoke test
@@ -61,8 +61,10 @@ def approved_package(stage: str, arn: str) -> dict:
         )
     group, version = arn.rsplit("/", 2)[-2:]
     # SageMaker writes the group in lowercase in model package ARNs.
-    if group != MODEL_PACKAGE_GROUP.lower():
-        raise MlopsError(f"{arn} is in model group {group!r}, not this project's {MODEL_PACKAGE_GROUP!r}")
+    if group != project().model_package_group.lower():
+        raise MlopsError(
+            f"{arn} is in model group {group!r}, not this project's {project().model_package_group!r}"
+        )
     try:
         package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
     except ClientError as error:
@@ -166,7 +168,7 @@ def status(stage: str, repo: Path | None = None) -> StageStatus:
     """Desired (deploy/<stage>.yml as committed in `repo`, the project by default) against actual
     (the deployed stack)."""
     with reading(stage):
-        return compare_with_git(stage, repo or ROOT)
+        return compare_with_git(stage, repo or project().root)
 
 
 def compare_with_git(stage: str, repo: Path) -> StageStatus:
@@ -206,7 +208,7 @@ def promotion_branch(commit: str, repo: Path) -> str:
     return branches.split()[0].split("/", 1)[1] if branches and untouched else ""
 
 
-def changed_stages(since: str, repo: Path = ROOT) -> list[str]:
+def changed_stages(since: str, repo: Path | None = None) -> list[str]:
     """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml is every stage's).
 
     No `since`, or one this clone does not have (a new branch, a force push), counts every stage.

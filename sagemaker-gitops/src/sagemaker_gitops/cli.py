@@ -30,7 +30,7 @@ from . import (
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
-from .project import CONFIG_PATH, ROOT, SNAPSHOT_PATH
+from .project import project
 from .reports import experiments as experiments_report
 from .reports import tuning as tuning_report
 
@@ -102,7 +102,9 @@ def validate() -> None:
 def snapshot() -> None:
     """Refresh the reviewed definition snapshot the tests compare against (offline)."""
     pipelines.write_snapshot()
-    err.print(f"wrote {SNAPSHOT_PATH.relative_to(ROOT)}: review `git diff`, then commit it")
+    err.print(
+        f"wrote {project().snapshot_path.relative_to(project().root)}: review `git diff`, then commit it"
+    )
 
 
 Summary = Annotated[
@@ -473,11 +475,11 @@ def template_update_command() -> None:
     """Propose the template's newest release as a pull request: `copier update` on a branch
     `template/<version>`, committed with any conflict markers for a person to merge
     (template-update.yml runs this weekly). Needs GITHUB_TOKEN and GITHUB_REPOSITORY."""
-    versions = template_update.check(ROOT)
+    versions = template_update.check(project().root)
     if not versions.behind:
         out.print(f"up to date: the template's newest release is {versions.latest}, and this project has it")
         return
-    proposal = template_update.propose(versions, ROOT)
+    proposal = template_update.propose(versions, project().root)
     out.print(f"{versions.current} -> {versions.latest}: {proposal.url}", highlight=False)
     if proposal.conflicts:
         out.print("conflicts to merge by hand: " + ", ".join(proposal.conflicts), highlight=False)
@@ -514,7 +516,7 @@ def bootstrap_account(
     """Create or update infra/bootstrap.yml in this account (admin credentials), then print the
     repository variables to set. Options left out keep what the deployed stack has."""
     request = bootstrap.Request(prod_account, main_account, approval_dispatch, default_branch)
-    with err.status(f"bootstrapping {bootstrap.STACK_NAME}") as status:
+    with err.status(f"bootstrapping {bootstrap.stack_name()}") as status:
         done = bootstrap.bootstrap(request, on_status=status.update)
     out.print(f"stack {done.stack} {done.action} in account {done.account} ({aws.region()})")
     out.print("\nSet these repository variables (Settings → Secrets and variables → Actions → Variables):")
@@ -563,7 +565,7 @@ def report_experiments(
     each metric execution by execution, and each parameter that changed against the metric."""
     loaded = experiments_report.load_local() if local else experiments_report.load_from_sagemaker(last)
     shown = loaded[-last:]  # oldest first: the newest `last`
-    metric = metric or f"test:{load_config(CONFIG_PATH).gate.metric}"
+    metric = metric or f"test:{load_config(project().config_path).gate.metric}"
     page = experiments_report.write(shown, metric, out_dir)
     out.print(f"wrote {page} and its PNGs beside it ({len(shown)} executions)")
 

@@ -9,16 +9,15 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import MlopsError
-from .project import GITHUB_REPOSITORY, MODEL_PACKAGE_GROUP, PROJECT_SLUG, ROOT
+from .project import project
 from .stacks import KEEP, apply_stack, deployed_parameters, describe_stack, outputs
 
-TEMPLATE_PATH = ROOT / "infra" / "bootstrap.yml"
-STACK_NAME = f"{PROJECT_SLUG}-bootstrap"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Read from the environment, never from an option: a token on a command line lands in shell history.
 DISPATCH_TOKEN_VARIABLE = "MLOPS_DISPATCH_TOKEN"
@@ -53,27 +52,35 @@ class Bootstrapped:
     variables: dict[str, str]  # repository variable -> value
 
 
+def template_path() -> Path:
+    return project().root / "infra" / "bootstrap.yml"
+
+
+def stack_name() -> str:
+    return f"{project().slug}-bootstrap"
+
+
 def bootstrap(request: Request, on_status: Callable[[str], None] = lambda _: None) -> Bootstrapped:
     """Create or update the bootstrap stack; refusals come before any change."""
     check_repository()
     account = aws.caller_account()
     check_accounts(request, account)
-    existing = describe_stack(STACK_NAME)
+    existing = describe_stack(stack_name())
     parameters = stack_parameters(request, existing)
     if existing is None:
         check_nothing_in_the_way(account, serves_registry=not request.main_account)
-    action = apply_stack(STACK_NAME, TEMPLATE_PATH, parameters, on_status, ("CAPABILITY_NAMED_IAM",))
-    found = outputs(STACK_NAME)
+    action = apply_stack(stack_name(), template_path(), parameters, on_status, ("CAPABILITY_NAMED_IAM",))
+    found = outputs(stack_name())
     variables = {variable: found[key] for key, variable in VARIABLES.items() if key in found}
-    return Bootstrapped(STACK_NAME, action, account, variables)
+    return Bootstrapped(stack_name(), action, account, variables)
 
 
 def check_repository() -> None:
     """The roles trust GitHub's tokens for exactly this repository: not copier's placeholder."""
-    if GITHUB_REPOSITORY.split("/")[0] == PLACEHOLDER_OWNER:
+    if project().github_repository.split("/")[0] == PLACEHOLDER_OWNER:
         raise MlopsError(
-            f"github_repository is still the placeholder {GITHUB_REPOSITORY!r}, which the AWS roles would"
-            " trust: set the real owner/name in src/<package>/project.py and .copier-answers.yml"
+            f"github-repository is still the placeholder {project().github_repository!r}, which the AWS roles"
+            " would trust: set the real owner/name in pyproject.toml's [tool.mlops] and .copier-answers.yml"
         )
 
 
@@ -106,9 +113,9 @@ def stack_parameters(request: Request, existing: dict | None) -> dict[str, str |
 
     dispatch = request.approval_dispatch
     return {
-        "Project": PROJECT_SLUG,
-        "GitHubRepository": GITHUB_REPOSITORY,
-        "ModelPackageGroupName": MODEL_PACKAGE_GROUP,
+        "Project": project().slug,
+        "GitHubRepository": project().github_repository,
+        "ModelPackageGroupName": project().model_package_group,
         "DefaultBranch": given("DefaultBranch", request.default_branch, "main"),
         # The account's provider is found once, when the stack is created; after that the stack
         # keeps what it chose (re-detecting would make it delete the provider it created).
@@ -130,7 +137,7 @@ def dispatch_token(dispatch: bool | None, deployed: dict[str, str]) -> str | obj
     if dispatch and deployed.get("ApprovalDispatch") != "true":
         raise MlopsError(
             f"--approval-dispatch needs a GitHub token in {DISPATCH_TOKEN_VARIABLE}: a fine-grained token for"
-            f" {GITHUB_REPOSITORY} with 'Contents: read and write'"
+            f" {project().github_repository} with 'Contents: read and write'"
         )
     return KEEP if "GitHubDispatchToken" in deployed else ""
 
@@ -144,7 +151,7 @@ def find_oidc_provider() -> str:
 def check_nothing_in_the_way(account: str, serves_registry: bool) -> None:
     """The stack keeps its bucket and model group when it is deleted or its creation fails, so
     ones left behind (or made by hand) would fail the creation: say so before starting."""
-    bucket = f"{PROJECT_SLUG}-{account}-{aws.region()}"
+    bucket = f"{project().slug}-{account}-{aws.region()}"
     try:
         aws.client("s3").head_bucket(Bucket=bucket)
     except ClientError as error:
@@ -160,20 +167,22 @@ def check_nothing_in_the_way(account: str, serves_registry: bool) -> None:
     if not serves_registry:
         return
     try:
-        aws.client("sagemaker").describe_model_package_group(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
+        aws.client("sagemaker").describe_model_package_group(
+            ModelPackageGroupName=project().model_package_group
+        )
     except ClientError as error:
         if aws.is_not_found(error):
             return
         raise
     raise MlopsError(
-        f"model group {MODEL_PACKAGE_GROUP} already exists outside the stack (made by hand, or kept from"
-        " an earlier bootstrap stack): delete it, then bootstrap again"
+        f"model group {project().model_package_group} already exists outside the stack (made by hand, or"
+        " kept from an earlier bootstrap stack): delete it, then bootstrap again"
     )
 
 
 def github_commands(variables: dict[str, str]) -> list[str]:
     """The `gh` commands that set the variables on the repository."""
     return [
-        f"gh variable set {name} --repo {GITHUB_REPOSITORY} --body {value}"
+        f"gh variable set {name} --repo {project().github_repository} --body {value}"
         for name, value in variables.items()
     ]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from . import aws
 from .errors import MlopsError
 from .pipelines import execution_steps, newest_executions
-from .project import PIPELINE_NAME
+from .project import project
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
 
@@ -40,7 +40,7 @@ def attach_trials(last: int) -> list[Attached]:
             for tuning_job in _tuning_jobs(sagemaker, execution["PipelineExecutionArn"])
         ]
     except ClientError as error:
-        where = f"pipeline {PIPELINE_NAME!r} in {aws.region()}"
+        where = f"pipeline {project().pipeline_name!r} in {aws.region()}"
         raise MlopsError(f"cannot attach the trials of {where}: {aws.explain(error)}") from None
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aws import split_s3_uri
-from ..project import STEPS_DIR
+from ..project import project
 from .expressions import StepError
 from .launchers import FreshProcesses, Timeout, WarmHost
 
@@ -26,7 +26,7 @@ CONTAINER_ROOT = "/opt/ml/"
 PYTHON_ENTRYPOINTS = {"python", "python3"}
 # Built-in algorithm images run no code of ours: a local script stands in for each
 # (it must read and write the same files as the image; see its docstring).
-BUILT_IN_STAND_INS = {"sagemaker-xgboost": STEPS_DIR / "train.py"}
+BUILT_IN_STAND_INS = {"sagemaker-xgboost": "train.py"}
 # The metric lines the built-in XGBoost algorithm logs ("validation-rmse:52.1"), named
 # as its predefined metric definitions name them ("validation:rmse").
 BUILT_IN_METRIC_LINE = re.compile(r"^(train|validation)-([\w@:-]+):([-+0-9.eE]+|nan|inf)$", re.MULTILINE)
@@ -153,7 +153,8 @@ def _check_input_mode(step: str, name: str, data_type: str | None, mode: str | N
 
 def _stand_in(algorithm: dict) -> Path | None:
     repository = algorithm.get("TrainingImage", "").rsplit("/", 1)[-1].split(":")[0]
-    return BUILT_IN_STAND_INS.get(repository)
+    stand_in = BUILT_IN_STAND_INS.get(repository)
+    return project().steps_dir / stand_in if stand_in else None
 
 
 def _training_command(job: Job, algorithm: dict, hyperparameters: dict) -> tuple[list[str], bool]:

@@ -23,7 +23,7 @@ from ..pipelines import (
     refuse_what_the_api_would,
     resolve_parameters,
 )
-from ..project import PIPELINE_NAME
+from ..project import project
 from . import definition as graph_of
 from . import launchers
 from .emulator import state_dir
@@ -101,13 +101,13 @@ class LocalRun:
 
     def _execution_variables(self) -> dict[str, str]:
         pipeline_arn = (
-            f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:pipeline/{PIPELINE_NAME}"
+            f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:pipeline/{project().pipeline_name}"
         )
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "PipelineExecutionId": self.execution_id,
             "PipelineExecutionArn": f"{pipeline_arn}/execution/{self.execution_id}",
-            "PipelineName": PIPELINE_NAME,
+            "PipelineName": project().pipeline_name,
             "PipelineArn": pipeline_arn,
             "StartDateTime": now,
             "CurrentDateTime": now,

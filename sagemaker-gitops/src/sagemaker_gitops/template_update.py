@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request
-from .project import ROOT, branch_worktree, git
+from .project import branch_worktree, git, project
 from .promote import default_branch
 
 # Environment variables never passed to the template's code: tokens, secrets, keys, passwords.
@@ -48,14 +48,15 @@ class Proposal:
     url: str
 
 
-def check(repo: Path = ROOT) -> Versions:
+def check(repo: Path | None = None) -> Versions:
     """The release this project came from and the template's newest (`copier check-update`)."""
-    answers = json.loads(_copier("check-update", "--output-format", "json", repo=repo))
+    answers = json.loads(_copier("check-update", "--output-format", "json", repo=repo or project().root))
     return Versions(str(answers["current_version"]), str(answers["latest_version"]))
 
 
-def propose(versions: Versions, repo: Path = ROOT) -> Proposal:
+def propose(versions: Versions, repo: Path | None = None) -> Proposal:
     """A branch with the update (a pull request from it) that brings `versions.latest`."""
+    repo = repo or project().root
     github = credentials()
     if github is None:
         raise MlopsError(

@@ -10,7 +10,7 @@ import numpy as np
 from . import aws
 from .config import load_config
 from .errors import MlopsError
-from .project import CONFIG_PATH, ROOT, load_step
+from .project import load_step, project
 
 ROWS = 5
 # The endpoint serialises with the same output_fn, so only float formatting may differ.
@@ -19,9 +19,9 @@ RELATIVE_TOLERANCE = 1e-4
 
 def test_rows(count: int = ROWS) -> str:
     """The first rows of the test split of data/sample.csv, features only, as the endpoint takes them."""
-    config = load_config(CONFIG_PATH)
+    config = load_config(project().config_path)
     preprocess = load_step("preprocess")
-    frame = preprocess.read_input(ROOT / "data", config.target_column)
+    frame = preprocess.read_input(project().root / "data", config.target_column)
     split = config.split
     _, _, test = preprocess.split(
         frame, split.strategy, split.validation_fraction, split.test_fraction, split.seed

@@ -1,6 +1,6 @@
 """A warm interpreter that runs step scripts in forked children (Linux only).
 
-    python -m <package>.local.step_host MODULE...
+    python -m sagemaker_gitops.local.step_host MODULE...
 
 Importing the step libraries (pandas, scikit-learn, XGBoost) costs seconds per process,
 more than the steps themselves on the sample data. `mlops local run` starts this host

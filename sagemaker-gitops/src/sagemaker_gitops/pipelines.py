@@ -15,21 +15,10 @@ from pydantic import ValidationError
 from . import api_requests, aws, images
 from .config import Gate, load_config
 from .errors import MlopsError
-from .project import (
-    CONFIG_PATH,
-    PIPELINE_FILE,
-    PIPELINE_NAME,
-    PROJECT_SLUG,
-    ROOT,
-    SAMPLE_DATA_KEY,
-    SNAPSHOT_PATH,
-    STEPS_DIR,
-    git_commit,
-)
+from .project import git_commit, project
 from .step_code import HASHED_DIR, StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
-DESCRIPTION = f"{PROJECT_SLUG} build pipeline"
 
 
 @dataclass
@@ -43,9 +32,13 @@ class BuiltPipeline:
         return json.loads(self.pipeline.definition())
 
 
+def description() -> str:
+    return f"{project().slug} build pipeline"
+
+
 def _load_get_pipeline():
     # build/ is a folder of the project, not a package: load its file directly.
-    spec = importlib.util.spec_from_file_location(f"{PROJECT_SLUG}_build_pipeline", PIPELINE_FILE)
+    spec = importlib.util.spec_from_file_location(f"{project().slug}_build_pipeline", project().pipeline_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_pipeline
@@ -81,7 +74,7 @@ def _no_telemetry() -> None:
 
 def build(offline: bool = False) -> BuiltPipeline:
     """Build the pipeline object; offline=True guarantees no AWS call."""
-    config = load_config(CONFIG_PATH)
+    config = load_config(project().config_path)
     target = aws.resolve_target(offline=offline)
     if offline:
         # The SDK makes boto3 clients at import; with no credentials configured, botocore would
@@ -89,7 +82,7 @@ def build(offline: bool = False) -> BuiltPipeline:
         os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     # The SDK creates boto3 clients at import time and fails without a region.
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
-    code = StepCode(STEPS_DIR, target.bucket, PROJECT_SLUG)
+    code = StepCode(project().steps_dir, target.bucket, project().slug)
     commit = git_commit()
     pipeline = _load_get_pipeline()(config, target, code, _pipeline_session(target), commit)
     return BuiltPipeline(pipeline, code, target, commit)
@@ -105,8 +98,8 @@ def normalize(definition: dict) -> dict:
 
 def write_snapshot() -> None:
     definition = normalize(build(offline=True).definition())
-    SNAPSHOT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SNAPSHOT_PATH.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
+    project().snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+    project().snapshot_path.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
 
 
 def problems(built: BuiltPipeline) -> list[str]:
@@ -114,20 +107,24 @@ def problems(built: BuiltPipeline) -> list[str]:
     against what its image ships, each step's request and CreatePipeline's against the API."""
     definition = built.definition()
     create_pipeline = {
-        "PipelineName": PIPELINE_NAME,
+        "PipelineName": project().pipeline_name,
         "PipelineDefinition": built.pipeline.definition(),
-        "PipelineDescription": DESCRIPTION,
+        "PipelineDescription": description(),
         "RoleArn": built.target.role_arn,
         "ClientRequestToken": "0" * 36,  # the SDK sends a UUID
     }
-    return images.problems(definition, STEPS_DIR) + api_requests.problems(definition, create_pipeline)
+    return images.problems(definition, project().steps_dir) + api_requests.problems(
+        definition, create_pipeline
+    )
 
 
 def publish(built: BuiltPipeline) -> None:
     """Upload what the definition references: the step code, and data/sample.csv as the default input."""
     s3 = aws.client("s3")
     built.code.upload(s3)
-    s3.upload_file(str(ROOT / "data" / "sample.csv"), built.target.bucket, SAMPLE_DATA_KEY)
+    s3.upload_file(
+        str(project().root / "data" / "sample.csv"), built.target.bucket, project().sample_data_key
+    )
 
 
 def upsert() -> str:
@@ -138,7 +135,7 @@ def upsert() -> str:
         more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
         raise MlopsError(f"not upserted: {found[0]}{more}")
     publish(built)
-    response = built.pipeline.upsert(role_arn=built.target.role_arn, description=DESCRIPTION)
+    response = built.pipeline.upsert(role_arn=built.target.role_arn, description=description())
     arn = response["PipelineArn"]
     # Tag on every upsert (the SDK tags only on create) so the pipeline names its commit.
     aws.client("sagemaker").add_tags(ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}])
@@ -208,7 +205,7 @@ def refuse_what_the_api_would(definition: dict, values: dict[str, Any], refused:
 
 def _check_gate_threshold(value: str) -> None:
     """The rule build/config.yml's gate.threshold follows, for a per-run threshold."""
-    gate = load_config(CONFIG_PATH).gate
+    gate = load_config(project().config_path).gate
     try:
         Gate.model_validate({"metric": gate.metric, "threshold": value})
     except ValidationError as error:
@@ -221,12 +218,13 @@ def _describe_pipeline(sagemaker) -> dict:
     from botocore.exceptions import ClientError
 
     try:
-        described = sagemaker.describe_pipeline(PipelineName=PIPELINE_NAME)
+        described = sagemaker.describe_pipeline(PipelineName=project().pipeline_name)
     except ClientError as error:
         # AWS answers ResourceNotFound; some emulators answer ValidationException.
         if error.response["Error"]["Code"] in {"ResourceNotFound", "ValidationException"}:
             raise MlopsError(
-                f"pipeline {PIPELINE_NAME!r} not found in {aws.region()}: run `mlops pipeline upsert` first"
+                f"pipeline {project().pipeline_name!r} not found in {aws.region()}:"
+                " run `mlops pipeline upsert` first"
             ) from None
         raise
     return described
@@ -240,7 +238,7 @@ def start(pairs: list[str]) -> str:
     values = resolve_parameters(definition.get("Parameters", []), parameters)
     refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(
-        PipelineName=PIPELINE_NAME,
+        PipelineName=project().pipeline_name,
         PipelineParameters=parameters,
         PipelineExecutionDescription=f"git {git_commit()}",
     )
@@ -254,7 +252,7 @@ def execution_summary(arn: str, pairs: list[str]) -> str:
     overrides = ", ".join(f"`{pair}`" for pair in pairs) or "none (the definition's defaults)"
     return "\n".join(
         [
-            f"## Pipeline `{PIPELINE_NAME}` started",
+            f"## Pipeline `{project().pipeline_name}` started",
             "",
             f"- execution: `{arn}`",
             f"- built from commit `{git_commit()}`",
@@ -289,7 +287,7 @@ def recent_executions(limit: int) -> list[dict]:
 def newest_executions(sagemaker, count: int) -> Iterator[dict]:
     """The pipeline's execution summaries, newest first, at most `count`, read a page at a time."""
     pages = sagemaker.get_paginator("list_pipeline_executions").paginate(
-        PipelineName=PIPELINE_NAME, SortBy="CreationTime", SortOrder="Descending"
+        PipelineName=project().pipeline_name, SortBy="CreationTime", SortOrder="Descending"
     )
     return itertools.islice((s for page in pages for s in page["PipelineExecutionSummaries"]), count)
 

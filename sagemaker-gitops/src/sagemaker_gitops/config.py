@@ -273,10 +273,15 @@ def load_validated(path: Path, model: type[Model]) -> Model:
         raise MlopsError(f"{path}: not found") from None
     except yaml.YAMLError as error:
         raise MlopsError(f"{path}: not valid YAML ({error.problem})") from None
+    return validated(raw, model, where=str(path))
+
+
+def validated(raw: object, model: type[Model], where: str) -> Model:
+    """`raw` as a pydantic model; MlopsError naming `where`, the field and the rule."""
     try:
         return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
         message = first["msg"].removeprefix("Value error, ")
-        raise MlopsError(f"{path}: {where}: {message}") from None
+        raise MlopsError(f"{where}: {field}: {message}") from None

@@ -1,0 +1,183 @@
+"""The project the CLI works on: where its files are, and the names it gives its AWS resources.
+
+A project is the folder whose pyproject.toml has a [tool.mlops] table (the nearest one at or
+above the working directory). The table is written by the template and owned by the team:
+
+    [tool.mlops]
+    slug = "my-model"                        # prefixes bucket, pipeline, stack and endpoint names
+    model-package-group = "my-model-models"  # the Model Registry group versions are registered in
+    region = "us-east-1"                     # where the pipeline and the endpoints run
+    github-repository = "your-org/my-model"  # the repository the OIDC roles trust
+    # The project's files, relative to pyproject.toml (the defaults shown).
+    config = "build/config.yml"
+    pipeline = "build/pipeline.py"
+    steps = "build/steps"
+    snapshot = "tests/snapshots/pipeline-definition.json"
+"""
+
+import importlib.util
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pydantic import ConfigDict
+
+from .config import StrictModel, validated
+from .errors import MlopsError
+
+PYPROJECT = "pyproject.toml"
+
+
+class Settings(StrictModel):
+    """[tool.mlops], checked on load (a misspelt key is an error)."""
+
+    model_config = ConfigDict(alias_generator=lambda name: name.replace("_", "-"), populate_by_name=True)
+
+    slug: str
+    model_package_group: str
+    region: str
+    github_repository: str
+    config: Path = Path("build/config.yml")
+    pipeline: Path = Path("build/pipeline.py")
+    steps: Path = Path("build/steps")
+    snapshot: Path = Path("tests/snapshots/pipeline-definition.json")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's folders and names, from its [tool.mlops] settings."""
+
+    root: Path
+    settings: Settings
+
+    @classmethod
+    def at(cls, root: Path) -> "Project":
+        """The project whose pyproject.toml is in `root`; MlopsError if it has no [tool.mlops]."""
+        path = root / PYPROJECT
+        try:
+            table = tomllib.loads(path.read_text()).get("tool", {}).get("mlops")
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise MlopsError(f"{path}: cannot be read ({error})") from None
+        if table is None:
+            raise MlopsError(f"{path}: no [tool.mlops] table (is this a project made by the template?)")
+        return cls(root, validated(table, Settings, where=f"{path} [tool.mlops]"))
+
+    def but(self, root: Path | None = None, **settings: object) -> "Project":
+        """This project moved to `root` or with some settings changed (a test's variation, say)."""
+        return replace(self, root=root or self.root, settings=self.settings.model_copy(update=settings))
+
+    @property
+    def slug(self) -> str:
+        return self.settings.slug
+
+    @property
+    def model_package_group(self) -> str:
+        return self.settings.model_package_group
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def github_repository(self) -> str:
+        return self.settings.github_repository
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.settings.slug
+
+    @property
+    def experiment_name(self) -> str:
+        return self.settings.slug
+
+    @property
+    def sample_data_key(self) -> str:
+        """Where `upsert` puts data/sample.csv: the pipeline's default InputDataUrl."""
+        return f"{self.settings.slug}/data/sample.csv"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / self.settings.config
+
+    @property
+    def pipeline_file(self) -> Path:
+        return self.root / self.settings.pipeline
+
+    @property
+    def steps_dir(self) -> Path:
+        return self.root / self.settings.steps
+
+    @property
+    def snapshot_path(self) -> Path:
+        """The reviewed, normalised pipeline definition the project's tests compare against."""
+        return self.root / self.settings.snapshot
+
+
+_current: Project | None = None
+
+
+def project() -> Project:
+    """The project at or above the working directory, read once per process."""
+    global _current
+    if _current is None:
+        _current = find(Path.cwd().resolve())
+    return _current
+
+
+def find(here: Path) -> Project:
+    for folder in (here, *here.parents):
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file() and "[tool.mlops]" in pyproject.read_text():
+            return Project.at(folder)
+    raise MlopsError(f"no project here: no pyproject.toml with a [tool.mlops] table at or above {here}")
+
+
+def git(*args: str, repo: Path | None = None) -> str:
+    """Run git in the project (or `repo`) and return its output (OSError, CalledProcessError on failure)."""
+    return subprocess.run(
+        ["git", *args], cwd=repo or project().root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@contextmanager
+def branch_worktree(branch: str, repo: Path | None = None) -> Iterator[Path]:
+    """`branch`, made (again) at HEAD, checked out in a scratch worktree: the checkout in use, and
+    any uncommitted work in it, is never switched."""
+    git("branch", "--force", branch, "HEAD", repo=repo)
+    with tempfile.TemporaryDirectory() as scratch:
+        worktree = Path(scratch) / "worktree"
+        git("worktree", "add", "--quiet", str(worktree), branch, repo=repo)
+        try:
+            yield worktree
+        finally:
+            git("worktree", "remove", "--force", str(worktree), repo=repo)
+
+
+def is_commit(ref: str, repo: Path | None = None) -> bool:
+    """Whether `ref` names a commit this clone has (a shallow or stale clone may not)."""
+    try:
+        git("rev-parse", "--verify", "--quiet", ref + "^{commit}", repo=repo)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def git_commit() -> str:
+    """The commit the pipeline is built from, marked "-dirty" with uncommitted changes."""
+    try:
+        commit = git("rev-parse", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain") else "")
+
+
+def load_step(name: str):
+    """Import build/steps/<name>.py as a module (the steps are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"step_{name}", project().steps_dir / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
