@@ -1,7 +1,7 @@
 """Write the package list of each SageMaker image the template runs steps in.
 
 The generated projects' `mlops pipeline validate` checks every job step's script against
-what its image really ships (src/<package>/image_packages.json). AWS publishes each image's
+what its image really ships (sagemaker_gitops/image_packages.json). AWS publishes each image's
 environment as a uv lock file in aws/deep-learning-containers; this reads those files from a
 local clone at a commit and records the name and version of every locked package, with the
 file and commit it came from, so a reviewer can check any line against the source.

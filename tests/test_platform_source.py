@@ -1,0 +1,64 @@
+"""Where a project's `mlops` comes from: the sagemaker-gitops package of the release it was copied
+from, pinned in uv.lock. From a git URL, the repository at the release's tag; from a local folder
+(as `make demo` and a first try copy), that folder's package, live."""
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from conftest import ROOT
+from copier import run_copy
+from releases import WORKING_TREE, git
+
+PACKAGE = "sagemaker-gitops"
+
+
+def source_of(project: Path) -> dict:
+    return tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]["sources"][PACKAGE]
+
+
+def version_of_the_package() -> str:
+    return tomllib.loads((ROOT / PACKAGE / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_the_project_depends_on_the_release_it_came_from(tmp_path):
+    run_copy(str(ROOT), tmp_path / "project", defaults=True, vcs_ref="HEAD", quiet=True, skip_tasks=True)
+    pyproject = tomllib.loads((tmp_path / "project" / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == [f"{PACKAGE}=={version_of_the_package()}"]
+    assert source_of(tmp_path / "project") == {"path": str(ROOT / PACKAGE), "editable": True}
+    assert not (tmp_path / "project" / "src").exists(), "no platform module is copied"
+
+
+def test_a_copy_from_a_relative_folder_finds_the_package_from_the_project(tmp_path):
+    relative = os.path.relpath(ROOT, tmp_path)
+    copy = ("copy", "--defaults", "--skip-tasks", "--vcs-ref", "HEAD", relative, "teams/my-model")
+    copied = subprocess.run(
+        [sys.executable, "-m", "copier", *copy],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert copied.returncode == 0, copied.stderr
+    project = tmp_path / "teams" / "my-model"
+    assert (project / source_of(project)["path"]).resolve() == ROOT / PACKAGE
+
+
+def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_with_releases, tmp_path):
+    project = tmp_path / "project"
+    url = f"git+file://{template_with_releases}"
+    run_copy(url, project, defaults=True, vcs_ref=WORKING_TREE, quiet=True, skip_tasks=True)
+    assert source_of(project) == {
+        "git": f"file://{template_with_releases}",
+        "subdirectory": PACKAGE,
+        "tag": WORKING_TREE,
+    }
+    locked = subprocess.run(["uv", "lock"], cwd=project, capture_output=True, text=True)
+    assert locked.returncode == 0, locked.stderr
+    commit = git(template_with_releases, "rev-parse", f"{WORKING_TREE}^{{commit}}").strip()
+    assert (
+        f"{template_with_releases}?subdirectory={PACKAGE}&tag={WORKING_TREE}#{commit}"
+        in (project / "uv.lock").read_text()
+    ), "uv.lock pins the tag's commit"
