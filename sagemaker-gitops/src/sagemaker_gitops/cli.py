@@ -95,7 +95,7 @@ def validate() -> None:
         say_error(problem)
     if found:
         raise typer.Exit(1)
-    out.print(f"{pipelines.PIPELINE_NAME}: the definition is valid", highlight=False)
+    out.print(f"{project().pipeline_name}: the definition is valid", highlight=False)
 
 
 @pipeline_app.command("snapshot")

@@ -21,6 +21,7 @@ from importlib.metadata import distribution
 import boto3
 import pytest
 import yaml
+from conftest import TUNING
 from moto import mock_aws
 from sagemaker_gitops import aws, bootstrap, stacks
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
@@ -316,7 +317,9 @@ def test_approval_dispatch_posts_model_approved_to_this_repository(template):
 
 def test_an_execution_that_ends_is_dispatched_only_when_tuning_trials_need_attaching(template):
     rule = template["Resources"].get("ExecutionEndedRule")
-{%- if enable_tuning %}
+    if not TUNING:
+        assert rule is None, "no workflow listens for pipeline-finished without tuning"
+        return
     assert rule["Condition"] == "Dispatch"
     detail = rule["Properties"]["EventPattern"]["detail"]
     assert detail["currentPipelineExecutionStatus"] == ["Succeeded", "Failed", "Stopped"]
@@ -328,9 +331,6 @@ def test_an_execution_that_ends_is_dispatched_only_when_tuning_trials_need_attac
     assert '"event_type": "pipeline-finished"' in target["InputTransformer"]["InputTemplate"]
     trials = yaml.safe_load((project().root / ".github" / "workflows" / "trials.yml").read_text())
     assert trials[True]["repository_dispatch"]["types"] == ["pipeline-finished"]
-{%- else %}
-    assert rule is None, "no workflow listens for pipeline-finished without tuning"
-{%- endif %}
 
 
 # --- `mlops bootstrap` on moto -------------------------------------------------------------------
@@ -341,7 +341,7 @@ def account(use_project):
     """An empty moto account with a GitHub OIDC provider (which moto's CloudFormation cannot make),
     for a project whose github_repository is a real one (bootstrap refuses copier's placeholder)."""
     if project().github_repository.startswith(f"{bootstrap.PLACEHOLDER_OWNER}/"):
-        use_project(github_repository="acme-data/{{ project_slug }}")
+        use_project(github_repository=f"acme-data/{project().slug}")
     with mock_aws():
         boto3.client("iam").create_open_id_connect_provider(
             Url=f"https://{OIDC}", ClientIDList=["sts.amazonaws.com"]
@@ -458,7 +458,7 @@ def test_bad_options_are_refused_before_anything_is_created(mlops, account, monk
 
 
 def test_the_placeholder_repository_is_refused_before_anything_is_created(mlops, account, use_project):
-    use_project(github_repository=f"{bootstrap.PLACEHOLDER_OWNER}/{{ project_slug }}")
+    use_project(github_repository=f"{bootstrap.PLACEHOLDER_OWNER}/{project().slug}")
     code, _, err = mlops("bootstrap")
     assert code == 1 and "still the placeholder" in err and err.strip().count("\n") == 0
     assert stacks.describe_stack(stack_name()) is None

@@ -8,6 +8,7 @@ properties, as SageMaker does.
 """
 
 import pytest
+from conftest import TUNING
 from sagemaker_gitops.local.caching import cache_key, cacheable
 from sagemaker_gitops.local.definition import parse
 from sagemaker_gitops.local.expressions import Scope
@@ -92,6 +93,6 @@ def test_the_simulation_sees_a_cache_hit_when_caching_is_on(definition, config):
     """What makes the test above able to fail: with caching on, the re-run reuses the training."""
     first = Execution(definition, "aaaaaaaaaaaa", {})
     second = Execution(definition, "bbbbbbbbbbbb", {}, earlier=first)
-    training = "{{ 'Tune' if enable_tuning else 'Train' }}"
+    training = "Tune" if TUNING else "Train"
     reused = second.properties[training] is first.properties[training]
     assert reused is config.caching.enabled

@@ -1,10 +1,10 @@
-{% set training_step = 'Tune' if enable_tuning else 'Train' -%}
 """`mlops pipeline diff`: what a change does to the pipeline, in words and a Mermaid graph."""
 
 import copy
 import json
 
 import pytest
+from conftest import TUNING
 from sagemaker_gitops import pipeline_diff
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local.definition import parse
@@ -59,7 +59,7 @@ def test_the_graph_draws_every_step_and_labels_the_gate_branches(head):
     for branch, label in (("IfSteps", "if true"), ("ElseSteps", "if false")):
         for inner in gate["Arguments"][branch]:
             assert f"{gate['Name']} -->|{label}| {inner['Name']}" in graph
-    assert "Preprocess --> {{ training_step }}" in graph
+    assert f"Preprocess --> {'Tune' if TUNING else 'Train'}" in graph
 
 
 def test_the_base_side_is_the_snapshot_committed_at_that_commit(repo, git, head):

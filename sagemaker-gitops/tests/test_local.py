@@ -1,19 +1,14 @@
-{% set training_step = 'Tune' if enable_tuning else 'Train' -%}
 """`mlops local ...`: the pipeline's real definition, run on this machine against the emulator."""
 
 import copy
-import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
-import boto3
-import pandas as pd
 import pytest
+from conftest import TUNING
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, runner
@@ -21,35 +16,18 @@ from sagemaker_gitops.local.expressions import Scope, StepError
 from sagemaker_gitops.local.jobs import _relative
 from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
 from sagemaker_gitops.project import project
+from sagemaker_gitops.pytest_plugin import Emulated, LocalRun
 from sagemaker_gitops.reports import experiments as experiments_report
+
+TRAINING_STEP = "Tune" if TUNING else "Train"
 
 
 def client(found: emulator.Emulator, service: str):
-    return boto3.client(service, endpoint_url=found.url, region_name=aws.region())
+    return Emulated(found).client(service)
 
 
 def model_packages(found: emulator.Emulator) -> list[dict]:
-    pages = client(found, "sagemaker").get_paginator("list_model_packages")
-    return [
-        p
-        for page in pages.paginate(ModelPackageGroupName=project().model_package_group)
-        for p in page["ModelPackageSummaryList"]
-    ]
-
-
-def read_s3(found: emulator.Emulator, uri: str) -> bytes:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return client(found, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def upload_shuffled_sample(found: emulator.Emulator, config) -> str:
-    """data/sample.csv with its labels shuffled, in the emulator's bucket: no model can fit it."""
-    frame = pd.read_csv(project().root / "data" / "sample.csv")
-    frame[config.target_column] = frame[config.target_column].sample(frac=1, random_state=7).to_numpy()
-    with emulator.routed(found):
-        bucket = aws.resolve_target().bucket
-    client(found, "s3").put_object(Bucket=bucket, Key="tests/shuffled.csv", Body=frame.to_csv(index=False))
-    return f"s3://{bucket}/tests/shuffled.csv"
+    return Emulated(found).model_packages()
 
 
 def step_named(definition: dict, name: str) -> dict:
@@ -62,75 +40,14 @@ def step_named(definition: dict, name: str) -> dict:
     return next(s for s in steps if s["Name"] == name)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one `mlops local run` printed, and the registry's model packages before and after."""
-
-    code: int
-    out: str
-    err: str
-    packages_before: list[dict]
-    packages_after: list[dict]
-
-    @property
-    def execution_id(self) -> str:
-        return re.search(r"local execution (\w+)", self.out + self.err).group(1)
-
-    @property
-    def workspace(self) -> Path:
-        return Path(re.search(r"workspace: (\S+)", self.out + self.err).group(1))
-
-
 @pytest.fixture(scope="module")
-def local_runs(running_emulator, config, mlops) -> dict[str, Outcome]:
+def local_runs(local_run, gate_that_cannot_pass) -> dict[str, LocalRun]:
     """Two runs, shared by the tests that read them: one passes the gate, one cannot."""
-    # A threshold within build/config.yml's rule (the CLI refuses others) that the run cannot meet:
-    # no error is 0, and a score of 1.0 is out of reach once the labels are shuffled.
-    failing = ["--param", f"GateThreshold={1e-9 if config.gate.lower_is_better else 1.0}"]
-    if not config.gate.lower_is_better:
-        failing += ["--param", f"InputDataUrl={upload_shuffled_sample(running_emulator, config)}"]
-    runs = {}
-    for name, args in (("passed", ()), ("gate failed", failing)):
-        before = model_packages(running_emulator)
-        code, out, err = mlops("local", "run", *args)
-        runs[name] = Outcome(code, out, err, before, model_packages(running_emulator))
-    return runs
-
-
-def test_the_pipeline_runs_end_to_end_and_registers_a_model_awaiting_approval(
-    local_runs, running_emulator, config
-):
-    run = local_runs["passed"]
-    assert run.code == 0, run.err
-    assert len(run.packages_after) == len(run.packages_before) + 1
-    arn = run.packages_after[-1]["ModelPackageArn"]
-    assert f"registered model package: {arn}" in run.out
-
-    described = client(running_emulator, "sagemaker").describe_model_package(ModelPackageName=arn)
-    assert described["ModelApprovalStatus"] == "PendingManualApproval"
-    assert described["CustomerMetadataProperties"]["pipeline_execution_id"] == run.execution_id
-    assert described["CustomerMetadataProperties"]["gate_metric"] == config.gate.metric
-    report_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    assert f"/executions/{run.execution_id}/evaluate/" in report_uri
-    report = json.loads(read_s3(running_emulator, report_uri))
-    assert report["gate"]["metric"] == config.gate.metric and report["gate"]["passed"] is True
-    model_data = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert model_data.endswith("/output/model.tar.gz")
-    artifact = read_s3(running_emulator, model_data)
-    assert described["CustomerMetadataProperties"]["model_sha256"] == hashlib.sha256(artifact).hexdigest()
-
-
-def test_a_gate_that_cannot_pass_ends_in_the_fail_step_and_registers_nothing(local_runs, config):
-    run = local_runs["gate failed"]
-    assert run.code == 1
-    last_line = run.err.strip().splitlines()[-1]
-    assert last_line.startswith("error: pipeline failed at step 'GateFailed': Quality gate failed:")
-    assert f"{config.gate.metric} = " in last_line
-    assert run.packages_after == run.packages_before
+    return {"passed": local_run(), "gate failed": local_run(*gate_that_cannot_pass)}
 
 
 def test_the_experiments_report_compares_the_local_runs(
-    local_runs, mlops, running_emulator, definition, config, tmp_path
+    local_runs, mlops, emulated, definition, config, tmp_path
 ):
     code, out, err = mlops("report", "experiments", "--local", "--out-dir", str(tmp_path))
     assert code == 0 and "experiments-report.html" in out, err
@@ -141,22 +58,21 @@ def test_the_experiments_report_compares_the_local_runs(
     assert failed.parameters["GateThreshold"] != passed.parameters["GateThreshold"]
     # The trained model's hyperparameters, as the definition gives them to training
     # (and, when tuning, the best trial's values for the tuned ones).
-    {%- if enable_tuning %}
-    job = step_named(definition, "Tune")["Arguments"]["TrainingJobDefinition"]
-    tuning_job = json.loads((local_runs["passed"].workspace / "Tune" / "tuning-job.json").read_text())
-    expected = {**job["StaticHyperParameters"], **tuning_job["BestTrainingJob"]["TunedHyperParameters"]}
-    {%- else %}
-    expected = step_named(definition, "Train")["Arguments"]["HyperParameters"]
-    {%- endif %}
+    if TUNING:
+        job = step_named(definition, "Tune")["Arguments"]["TrainingJobDefinition"]
+        tuning_job = json.loads((local_runs["passed"].workspace / "Tune" / "tuning-job.json").read_text())
+        expected = {**job["StaticHyperParameters"], **tuning_job["BestTrainingJob"]["TunedHyperParameters"]}
+    else:
+        expected = step_named(definition, "Train")["Arguments"]["HyperParameters"]
     assert {k: v for k, v in expected.items() if not k.startswith(("sagemaker_", "_"))}.items() <= (
         passed.parameters.items()
     )
     # Test metrics: the evaluation report the run wrote, each as test:<name>.
-    package = client(running_emulator, "sagemaker").describe_model_package(
+    package = emulated.client("sagemaker").describe_model_package(
         ModelPackageName=local_runs["passed"].packages_after[-1]["ModelPackageArn"]
     )
     report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    evaluation = json.loads(read_s3(running_emulator, report_uri))
+    evaluation = json.loads(emulated.read_s3(report_uri))
     test_metrics = {f"test:{k}": v["value"] for k, v in evaluation[f"{config.problem_type}_metrics"].items()}
     assert test_metrics.items() <= passed.metrics.items()
     assert f"test:{config.gate.metric}" in failed.metrics, "a run stopped by the gate still shows its metrics"
@@ -189,7 +105,7 @@ def test_a_jsonget_path_missing_from_the_report_fails_the_step_that_reads_it(run
 def _rename_model_reference(definition: dict) -> None:
     inputs = step_named(definition, "Evaluate")["Arguments"]["ProcessingInputs"]
     model = next(i for i in inputs if i["InputName"] == "model")
-    model["S3Input"]["S3Uri"] = {"Get": "Steps.{{ training_step }}.ModelArtifacts.S3ModelArtifact"}
+    model["S3Input"]["S3Uri"] = {"Get": f"Steps.{TRAINING_STEP}.ModelArtifacts.S3ModelArtifact"}
 
 
 def _reference_a_missing_step(definition: dict) -> None:
@@ -205,11 +121,11 @@ def _misname_the_property_file(definition: dict) -> None:
 
 
 def _change_the_training_step_type(definition: dict) -> None:
-    step_named(definition, "{{ training_step }}")["Type"] = "{{ 'Training' if enable_tuning else 'Tuning' }}"
+    step_named(definition, TRAINING_STEP)["Type"] = "Training" if TUNING else "Tuning"
 
 
 def _use_an_unknown_step_type(definition: dict) -> None:
-    step_named(definition, "{{ training_step }}")["Type"] = "Quantum"
+    step_named(definition, TRAINING_STEP)["Type"] = "Quantum"
 
 
 def _use_an_unknown_function(definition: dict) -> None:
@@ -231,13 +147,11 @@ def _depend_in_a_cycle(definition: dict) -> None:
     [
         (
             _rename_model_reference,
-{%- if enable_tuning %}
             "step 'Evaluate': Steps.Tune.ModelArtifacts.S3ModelArtifact: DescribeHyperParameterTuningJob or"
-            " ListTrainingJobsForHyperParameterTuningJob has no Steps.Tune.ModelArtifacts",
-{%- else %}
-            "step 'Evaluate': Steps.Train.ModelArtifacts.S3ModelArtifact: DescribeTrainingJob has no"
+            " ListTrainingJobsForHyperParameterTuningJob has no Steps.Tune.ModelArtifacts"
+            if TUNING
+            else "step 'Evaluate': Steps.Train.ModelArtifacts.S3ModelArtifact: DescribeTrainingJob has no"
             " Steps.Train.ModelArtifacts.S3ModelArtifact",
-{%- endif %}
         ),
         (
             _reference_a_missing_step,
@@ -250,16 +164,14 @@ def _depend_in_a_cycle(definition: dict) -> None:
         ),
         (
             _change_the_training_step_type,
-{%- if enable_tuning %}
             "step 'Evaluate': Steps.Tune.TrainingJobSummaries[0].TrainingJobName: DescribeTrainingJob has no"
-            " Steps.Tune.TrainingJobSummaries (step 'Tune' is a Training step)",
-{%- else %}
-            "step 'Evaluate': Steps.Train.ModelArtifacts.S3ModelArtifacts: DescribeHyperParameterTuningJob or"
-            " ListTrainingJobsForHyperParameterTuningJob has no Steps.Train.ModelArtifacts (step 'Train' is a"
-            " Tuning step)",
-{%- endif %}
+            " Steps.Tune.TrainingJobSummaries (step 'Tune' is a Training step)"
+            if TUNING
+            else "step 'Evaluate': Steps.Train.ModelArtifacts.S3ModelArtifacts:"
+            " DescribeHyperParameterTuningJob or ListTrainingJobsForHyperParameterTuningJob has no"
+            " Steps.Train.ModelArtifacts (step 'Train' is a Tuning step)",
         ),
-        (_use_an_unknown_step_type, "step '{{ training_step }}': `mlops local run` cannot run Quantum steps"),
+        (_use_an_unknown_step_type, f"step '{TRAINING_STEP}': `mlops local run` cannot run Quantum steps"),
         (
             _use_an_unknown_function,
             "step 'GateFailed': `mlops local run` does not support the function Std:Upper",
@@ -300,7 +212,7 @@ def test_bad_parameters_are_refused_in_one_line(definition, param, message):
     [
         ("ModelApprovalStatus=Approved", "a run cannot set the approval"),
         ("GateThreshold=inf", "finite"),
-        ("TrainingInstanceType=ml.fake.large", "not run: {{ 'Tune' if enable_tuning else 'Train' }}: Create"),
+        ("TrainingInstanceType=ml.fake.large", f"not run: {TRAINING_STEP}: Create"),
     ],
 )
 def test_local_run_refuses_what_sagemaker_would_refuse(mlops, running_emulator, param, reason):

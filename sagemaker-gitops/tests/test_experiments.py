@@ -16,7 +16,7 @@ from sagemaker_gitops import aws, trials
 from sagemaker_gitops.project import project
 from sagemaker_gitops.reports import experiments as experiments_report
 
-ACCOUNT = "arn:aws:sagemaker:{{ aws_region }}:123456789012"
+ACCOUNT = f"arn:aws:sagemaker:{project().region}:123456789012"
 PIPELINE = f"{ACCOUNT}:pipeline/{project().pipeline_name}"
 STARTED = datetime(2026, 11, 1, 12, tzinfo=UTC)
 EVALUATION_URI = "s3://bucket/executions/{}/evaluate/evaluation"

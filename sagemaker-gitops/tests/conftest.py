@@ -1,15 +1,19 @@
-"""Shared fixtures: the step scripts run in SageMaker's container layout under tmp_path."""
+"""The package's tests run against a real project: the template in this repository, rendered once
+per session with the answers of one preset (MLOPS_TEST_PRESET; `make test` at the repository root
+runs the suite once per preset), committed, with its pipeline snapshot, and made the current
+directory, as `mlops` is used.
 
-import io
+Fixtures for a project's own tests come from sagemaker_gitops.pytest_plugin (loaded by its entry
+point); the ones here stand in for what the package talks to: AWS (moto), GitHub, git remotes.
+"""
+
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
-import tarfile
+import tempfile
 import threading
-from contextlib import redirect_stderr, redirect_stdout
 from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,66 +23,86 @@ import boto3
 import pytest
 import requests
 import yaml
+from copier import run_copy
 from moto import mock_aws
+from sagemaker_gitops.pytest_plugin import isolate_from_aws
 
-# Never reach a real account from the tests, and give the SDK the region it needs at import.
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="{{ aws_region }}",
-    AWS_REGION="{{ aws_region }}",
-    SAGEMAKER_VALIDATE_ROLE="false",
-)
-for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_ARTIFACT_BUCKET", "MLOPS_SAGEMAKER_ROLE_ARN"):
-    os.environ.pop(variable, None)
+TEMPLATE = Path(__file__).resolve().parents[2]
+# Between them, the presets take every branch the package has for a project's shape: built-in
+# XGBoost (a stand-in for its image) and a scikit-learn script; training once and tuning.
+PRESETS = {
+    "xgboost": {},  # the template's defaults: regression, built-in XGBoost, no tuning
+    "sklearn-tuning": {
+        "problem_type": "binary_classification",
+        "framework": "sklearn",
+        "enable_tuning": True,
+        "tuning_strategy": "Bayesian",
+        "tuning_max_jobs": 6,
+    },
+}
+PRESET = os.environ.get("MLOPS_TEST_PRESET", "xgboost")
+if PRESET not in PRESETS:
+    raise pytest.UsageError(f"MLOPS_TEST_PRESET={PRESET!r}: one of {', '.join(PRESETS)}")
 
+
+def run_git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def make_project() -> Path:
+    """The preset's project, as `copier copy` and its post-copy task leave it, committed."""
+    root = Path(tempfile.mkdtemp(prefix=f"mlops-{PRESET}-")) / "my-model"
+    run_copy(
+        str(TEMPLATE),
+        root,
+        data=PRESETS[PRESET],
+        defaults=True,
+        vcs_ref="HEAD",  # the working tree, uncommitted changes included
+        quiet=True,
+        skip_tasks=True,  # its uv lock: this suite runs in the package's own environment
+    )
+    os.chdir(root)
+    from sagemaker_gitops.pipelines import write_snapshot
+
+    write_snapshot()
+    run_git(root, "init", "--quiet", "--initial-branch=main")
+    run_git(root, "add", "--all")
+    run_git(root, "commit", "--quiet", "-m", "generated")
+    return root
+
+
+PROJECT = make_project()
+# The package's modules, imported once the project is the current directory and AWS is faked.
 from sagemaker_gitops import aws, deploy, smoke, stacks  # noqa: E402
-from sagemaker_gitops import project as project_module  # noqa: E402
-from sagemaker_gitops.cli import main  # noqa: E402
-from sagemaker_gitops.config import load_config  # noqa: E402
-from sagemaker_gitops.desired_state import (  # noqa: E402
-    EVIDENCE_FILE,
-    STAGES,
-    SmokeTest,
-    add_smoke_test,
-    set_model_package,
-)
-from sagemaker_gitops.local import emulator  # noqa: E402
-from sagemaker_gitops.pipelines import build  # noqa: E402
-from sagemaker_gitops.project import load_step, project  # noqa: E402
+from sagemaker_gitops.desired_state import EVIDENCE_FILE, STAGES, SmokeTest, add_smoke_test, set_model_package  # noqa: E402
+from sagemaker_gitops.project import project  # noqa: E402
+
+ANSWERS = yaml.safe_load((PROJECT / ".copier-answers.yml").read_text())
+TUNING = ANSWERS["enable_tuning"]
+isolate_from_aws(ANSWERS["aws_region"])
+# Tests only a tuning project can run; the xgboost preset skips them, sklearn-tuning runs them.
+tuning_only = pytest.mark.skipif(not TUNING, reason="the preset trains once: see MLOPS_TEST_PRESET")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def local_state(tmp_path_factory):
-    """The tests' own .mlops/: a developer's running emulator is never seen, stopped or changed."""
-    os.environ["MLOPS_LOCAL_DIR"] = str(tmp_path_factory.mktemp("mlops-local"))
-    yield os.environ["MLOPS_LOCAL_DIR"]
-    os.environ.pop("MLOPS_LOCAL_DIR")
+def pytest_report_header() -> str:
+    return f"project: {PROJECT} (preset {PRESET}: {PRESETS[PRESET] or 'the defaults'})"
 
 
-@pytest.fixture(scope="module")
-def running_emulator():
-    """One emulator per test module; stopped at its end, so no other module's moto mock sees it."""
-    found, _ = emulator.up()
-    yield found
-    emulator.down()
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process as a user would: cli("local", "run") -> (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
-        patch.setattr(sys, "argv", ["mlops", *args])
-        with pytest.raises(SystemExit) as exited:
-            main()
-    return exited.value.code or 0, out.getvalue(), err.getvalue()
+def pytest_sessionfinish() -> None:
+    shutil.rmtree(PROJECT.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mlops():
-    """cli(), as a fixture (module-scoped fixtures use it too)."""
-    return cli
+def answers() -> dict:
+    """The project's copier answers."""
+    return ANSWERS
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -108,128 +132,14 @@ def read_template():
     return lambda path: yaml.load(path.read_text(), Loader=CloudFormationLoader)
 
 
-@pytest.fixture(scope="session")
-def config():
-    return load_config(project().config_path)
-
-
-@pytest.fixture(scope="session")
-def processing_dir(tmp_path_factory, config):
-    """/opt/ml/processing after the preprocess step ran on data/sample.csv."""
-    base = tmp_path_factory.mktemp("processing")
-    (base / "input").mkdir()
-    (base / "input" / "sample.csv").write_bytes((project().root / "data" / "sample.csv").read_bytes())
-    options = {
-        "--base-dir": str(base),
-        "--target-column": config.target_column,
-        "--split-strategy": config.split.strategy,
-        "--seed": str(config.split.seed),
-    }
-    load_step("preprocess").main([item for option in options.items() for item in option])
-    return base
-
-
-@pytest.fixture(scope="session")
-def definition():
-    """The pipeline definition, built offline as `mlops pipeline definition` builds it."""
-    return build(offline=True).definition()
-
-
-@pytest.fixture(scope="session")
-def training_job(definition, config) -> dict:
-{%- if enable_tuning %}
-    """One trial's CreateTrainingJob arguments: the Tune step's job definition, with each tuned
-    hyperparameter at its build/config.yml value."""
-    tune = next(step for step in definition["Steps"] if step["Name"] == "Tune")
-    job = dict(tune["Arguments"]["TrainingJobDefinition"])
-    tuned = {name: json.dumps(config.hyperparameters[name]) for name in config.tuning.ranges}
-    job["HyperParameters"] = {**job.pop("StaticHyperParameters"), **tuned}
-    return job
-{%- else %}
-    """The Train step's CreateTrainingJob arguments."""
-    return next(step for step in definition["Steps"] if step["Name"] == "Train")["Arguments"]
-{%- endif %}
-
-
-@pytest.fixture(scope="session")
-def model_tarball(tmp_path_factory, training_job, processing_dir):
-    """model.tar.gz as the training job leaves it, from train.py on the sample splits."""
-    ml = tmp_path_factory.mktemp("ml")
-    (ml / "input" / "config").mkdir(parents=True)
-    # The job's HyperParameters are what SageMaker writes to hyperparameters.json.
-    hyperparameters = json.dumps(training_job["HyperParameters"])
-    (ml / "input" / "config" / "hyperparameters.json").write_text(hyperparameters)
-    for channel in ("train", "validation"):
-        (ml / "input" / "data" / channel).mkdir(parents=True)
-        source = processing_dir / channel / f"{channel}.csv"
-        (ml / "input" / "data" / channel / source.name).write_bytes(source.read_bytes())
-    load_step("train").main(["--input-dir", str(ml / "input"), "--model-dir", str(ml / "model")])
-    tarball = ml / "output" / "model.tar.gz"
-    tarball.parent.mkdir()
-    with tarfile.open(tarball, "w:gz") as archive:
-        for path in (ml / "model").iterdir():
-            archive.add(path, arcname=path.name)
-    return tarball
-
-
-@pytest.fixture(scope="session")
-def step():
-    """Import a step script: step("preprocess").main([...])."""
-    return load_step
-
-
-@pytest.fixture
-def evaluate(tmp_path, processing_dir, model_tarball, config):
-    """Run evaluate.py on the model trained from the sample data: evaluate(threshold) -> report."""
-    return lambda threshold: run_evaluate(processing_dir, model_tarball, config, threshold, tmp_path)
-
-
-def run_evaluate(processing_dir: Path, model_tarball: Path, config, threshold: float, out: Path) -> dict:
-    """Run evaluate.py in a fresh processing layout and return evaluation.json."""
-    for name, source in (("model", model_tarball), ("test", processing_dir / "test" / "test.csv")):
-        (out / name).mkdir(parents=True)
-        (out / name / source.name).write_bytes(source.read_bytes())
-    options = {
-        "--base-dir": str(out),
-        "--problem-type": config.problem_type,
-        "--gate-metric": config.gate.metric,
-        "--gate-threshold": str(threshold),
-    }
-    load_step("evaluate").main([item for option in options.items() for item in option])
-    return json.loads((out / "evaluation" / "evaluation.json").read_text())
-
-
-def run_git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def use_project(monkeypatch):
-    """use_project(root=..., **settings): for one test, the CLI works on this project moved to
-    `root` (a scratch repository) or with [tool.mlops] settings changed."""
-
-    def use(root=None, **settings):
-        monkeypatch.setattr(project_module, "_current", project().but(root=root, **settings))
-
-    return use
-
-
 @pytest.fixture
 def repo(tmp_path):
-    """A scratch copy of this project (pyproject.toml, build/, data/, deploy/, infra/; no copier
-    answers), committed: the record the deploy half reads. (This project's own stage files may
-    already name models: the copies start with none.)"""
+    """A scratch copy of the project (pyproject.toml, build/, data/, deploy/, infra/; no copier
+    answers), committed, with no model named in deploy/: the record the deploy half reads."""
     path = tmp_path / "project"
     for folder in ("build", "data", "deploy", "infra"):
-        shutil.copytree(project().root / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(project().root / "pyproject.toml", path)
+        shutil.copytree(PROJECT / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT / "pyproject.toml", path)
     for stage in STAGES:
         set_model_package(path / "deploy" / f"{stage}.yml", "")
     run_git(path, "init", "--quiet", "--initial-branch=main")
@@ -404,10 +314,3 @@ def github(monkeypatch, tmp_path, repo, git):
     yield FakeGitHub
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def no_github(monkeypatch):
-    """No test reaches GitHub unless it asks for the `github` fixture."""
-    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
-        monkeypatch.delenv(name, raising=False)

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from conftest import TUNING
+from sagemaker_gitops.project import project
 
 MESSAGE = "refused by the test's stand-in"
 # (code AWS sends in each protocol, the words the CLI must say)
@@ -31,10 +33,7 @@ VERBS = [
     ["bootstrap"],
     ["report", "experiments"],
     ["local", "run", "--aws", "real"],
-{%- if enable_tuning %}
-    ["pipeline", "attach-trials"],
-    ["report", "tuning", "my-model-tune-0001"],
-{%- endif %}
+    *([["pipeline", "attach-trials"], ["report", "tuning", "my-model-tune-0001"]] if TUNING else []),
 ]
 
 
@@ -76,8 +75,9 @@ class Refusing(BaseHTTPRequestHandler):
 @pytest.fixture(params=list(REFUSALS))
 def refusing_aws(request, monkeypatch, repo, record, use_project):
     # The stage files of a project that has promoted a model, so deploy and status reach AWS.
-    record("staging", "arn:aws:sagemaker:{{ aws_region }}:123456789012:model-package/{{ model_package_group_name | lower }}/1")
-    use_project(root=repo, github_repository="acme-data/{{ project_slug }}")  # not the placeholder
+    group = project().model_package_group.lower()
+    record("staging", f"arn:aws:sagemaker:{project().region}:123456789012:model-package/{group}/1")
+    use_project(root=repo, github_repository=f"acme-data/{project().slug}")  # not the placeholder
     codes, words = REFUSALS[request.param]
     handler = type("Handler", (Refusing,), {"code": codes})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

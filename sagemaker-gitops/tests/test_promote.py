@@ -11,6 +11,7 @@ from sagemaker_gitops import deploy, models, promote
 from sagemaker_gitops.cli import status_rows
 from sagemaker_gitops.desired_state import load_stage, staging_evidence
 from sagemaker_gitops.errors import MlopsError
+from sagemaker_gitops.project import project
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 
@@ -39,7 +40,7 @@ def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, r
     assert git("status", "--porcelain") == "", "deploy/staging.yml is committed"
     (passed,) = staging_evidence(repo).passed  # recorded after the smoke test, in its own commit
     assert passed.model_package_arn == candidate and "answered as" in passed.result
-    assert git("log", "-1", "--format=%s") == "Staging smoke test of {{ project_slug }} v2 passed"
+    assert git("log", "-1", "--format=%s") == f"Staging smoke test of {project().slug} v2 passed"
     assert candidate in git("show", "promote/v2:deploy/prod.yml")
     assert candidate not in (repo / "deploy" / "prod.yml").read_text(), (
         "prod changes only in the pull request"
@@ -61,7 +62,7 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     assert calls == [("GET", "/repos/acme/my-model/pulls"), ("POST", "/repos/acme/my-model/pulls")]
     created = github.requests[1]["json"]
     assert created["head"] == "promote/v2" and created["base"] == "main"
-    assert created["title"] == "Promote {{ project_slug }} model v2 to production"
+    assert created["title"] == f"Promote {project().slug} model v2 to production"
     assert "| rmse | 55 | 60 |" in created["body"] and "prod now (v1)" in created["body"]
     assert all(r["auth"] == "Bearer test-token" for r in github.requests)
     assert candidate in git(
@@ -107,9 +108,9 @@ def test_a_failed_staging_deploy_takes_back_only_its_own_commit(repo, registry, 
         promote.promote(repo=repo)
     subjects = git("log", "--format=%s").splitlines()
     assert subjects[:3] == [
-        'Revert "Deploy {{ project_slug }} v1 to staging"',
+        f'Revert "Deploy {project().slug} v1 to staging"',
         "A teammate's commit",
-        "Deploy {{ project_slug }} v1 to staging",
+        f"Deploy {project().slug} v1 to staging",
     ]
     assert (repo / "deploy" / "staging.yml").read_text() == before
     assert (repo / "NOTES.md").exists() and git("status", "--porcelain") == ""

@@ -67,7 +67,7 @@ def test_the_parameters_say_everything_the_stage_file_says():
     prod = stack_parameters("prod", state, aws.resolve_target(offline=True), "abc123")
     assert (prod["InstanceType"], prod["InitialInstanceCount"]) == ("ml.c5.large", "2")
     assert (prod["DataCaptureEnabled"], prod["DataCaptureSamplingPercentage"]) == ("true", "20")
-    assert prod["DataCaptureDestination"].endswith("/{{ project_slug }}/data-capture/prod")
+    assert prod["DataCaptureDestination"].endswith(f"/{project().slug}/data-capture/prod")
     assert (prod["AutoscalingMinCapacity"], prod["AutoscalingMaxCapacity"]) == ("2", "4")
     assert (prod["DeploymentStrategy"], prod["TrafficPercent"]) == ("CANARY", "20")
     assert prod["WaitSeconds"] == "300"

@@ -1,86 +1,31 @@
-"""Tuning: the metric lines training logs, the rules build/config.yml's `tuning` keeps, and each
-search strategy of the local tuner, `mlops report tuning`{{ ', and the Tune step in this project\'s pipeline' if enable_tuning else '' }}."""
+"""Tuning: the rules build/config.yml's `tuning` keeps, each search strategy of the local tuner,
+`mlops report tuning`, and (for a project that tunes) each strategy built and run locally."""
 
 import itertools
 import json
 import math
 import os
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
-{%- if framework == 'sklearn' %}
-import joblib
-{%- endif %}
 import pytest
 import yaml
 from botocore.stub import Stubber
-{%- if enable_tuning %}
+from conftest import ANSWERS, tuning_only
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.config import MINIMIZED, CategoricalRange, Hyperband, WarmStart, load_config
-{%- else %}
-from sagemaker_gitops import aws
-from sagemaker_gitops.config import MINIMIZED, load_config
-{%- endif %}
 from sagemaker_gitops.errors import MlopsError
-{%- if enable_tuning %}
 from sagemaker_gitops.local import emulator, runner
 from sagemaker_gitops.local.expressions import Scope
-{%- endif %}
 from sagemaker_gitops.local.jobs import JobFailed
 from sagemaker_gitops.local.tuning import Tuner
-from sagemaker_gitops.project import load_step, project
+from sagemaker_gitops.project import project
 from sagemaker_gitops.reports import tuning as tuning_report
-from sagemaker_gitops.tuning import metric_definitions
 
-RATE = "{{ 'eta' if framework == 'xgboost' else 'learning_rate' }}"
-ROUNDS = "{{ 'num_round' if framework == 'xgboost' else 'max_iter' }}"
-
-
-def train(ml: Path, training_job: dict, processing_dir: Path) -> None:
-    """The training script, run as one trial would run it, in SageMaker's layout under ml/."""
-    (ml / "input" / "config").mkdir(parents=True)
-    (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(training_job["HyperParameters"]))
-    for channel in ("train", "validation"):
-        (ml / "input" / "data" / channel).mkdir(parents=True)
-        source = processing_dir / channel / f"{channel}.csv"
-        (ml / "input" / "data" / channel / source.name).write_bytes(source.read_bytes())
-    load_step("train").main(["--input-dir", str(ml / "input"), "--model-dir", str(ml / "model")])
-
-
-def test_the_metric_definitions_read_what_training_really_logs(
-    tmp_path, capsys, training_job, processing_dir, config
-):
-    train(tmp_path / "ml", training_job, processing_dir)
-    log = capsys.readouterr().out
-
-    definitions = metric_definitions(config.emitted_metrics())
-    assert {d["Name"] for d in definitions} >= {f"validation:{name}" for name in config.emitted_metrics()}
-    for definition in definitions:
-        found = re.findall(definition["Regex"], log)
-        assert found, f"{definition['Name']}: no line of the training log matches {definition['Regex']!r}"
-        assert math.isfinite(float(found[-1]))
-{%- if framework == 'sklearn' %}
-
-
-def test_training_logs_the_validation_metrics_as_it_goes(
-    tmp_path, capsys, training_job, processing_dir, config
-):
-    """AMT's Hyperband and early stopping judge a trial by what it has logged so far."""
-    train(tmp_path / "ml", training_job, processing_dir)
-    log = capsys.readouterr().out
-    iterations = joblib.load(tmp_path / "ml" / "model" / "model.joblib").n_iter_
-    every = load_step("train").REPORT_EVERY
-    for name in config.emitted_metrics():
-        values = [float(v) for v in re.findall(rf"^validation-{name}:(\S+)$", log, re.MULTILINE)]
-        assert len(values) == iterations // every + 1, (
-            f"{name}: one line per {every} iterations, then the final"
-        )
-        assert len(set(values)) > 1, f"{name} never changed while boosting"
-        if iterations % every == 0:
-            assert values[-2] == values[-1], "the last reported stage is the final model"
-{%- endif %}
+XGBOOST = ANSWERS["framework"] == "xgboost"
+RATE = "eta" if XGBOOST else "learning_rate"
+ROUNDS = "num_round" if XGBOOST else "max_iter"
 
 
 # --- the rules -----------------------------------------------------------------------------------
@@ -226,8 +171,7 @@ def tune(request: dict, fail: set[int] = frozenset()) -> tuple[dict, list[dict[s
     return Tuner("Tune", request, "t-0001", run_trial).run(), calls
 
 
-# Bayesian needs Optuna, a dependency of projects that tune.
-@pytest.mark.parametrize("strategy", ["Random"{{ ', "Bayesian"' if enable_tuning else '' }}])
+@pytest.mark.parametrize("strategy", ["Random", "Bayesian"])
 def test_random_and_bayesian_spend_the_budget_within_the_ranges_and_repeat_with_the_seed(strategy):
     properties, calls = tune(tuning_request(strategy))
     assert len(calls) == len(properties["TrainingJobSummaries"]) == 12
@@ -430,37 +374,9 @@ def test_jobs_of_different_objectives_are_not_compared(mlops, tmp_path):
     )
     code, _, err = mlops("report", "tuning", first, other, "--out-dir", str(tmp_path))
     assert code == 1 and "optimise different metrics" in err
-{%- if enable_tuning %}
 
 
-# --- this project's Tune step --------------------------------------------------------------------
-
-
-def test_the_tune_step_is_what_build_config_yml_says(definition, config):
-    tune = next(step for step in definition["Steps"] if step["Name"] == "Tune")
-    job = tune["Arguments"]["HyperParameterTuningJobConfig"]
-    tuning = config.tuning
-    assert job["Strategy"] == tuning.strategy and job["RandomSeed"] == tuning.seed
-    assert job["HyperParameterTuningJobObjective"] == {
-        "Type": tuning.objective.type,
-        "MetricName": tuning.objective.metric,
-    }
-    assert job["ResourceLimits"].get("MaxNumberOfTrainingJobs") == tuning.max_jobs
-    assert job["TrainingJobEarlyStoppingType"] == ("Auto" if tuning.early_stopping else "Off")
-    tuned = {r["Name"] for kind in job["ParameterRanges"].values() for r in kind}
-    assert tuned == set(tuning.ranges)
-    static = tune["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
-    assert not tuned & set(static), "a tuned hyperparameter is not also fixed"
-
-
-def test_the_best_trials_model_is_evaluated_and_registered(definition):
-    steps = {step["Name"]: step for step in definition["Steps"]}
-    output = steps["Tune"]["Arguments"]["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"]
-    inputs = steps["Evaluate"]["Arguments"]["ProcessingInputs"]
-    model = next(i for i in inputs if i["InputName"] == "model")["S3Input"]["S3Uri"]["Std:Join"]["Values"]
-    assert {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"} in model
-    assert "/".join(["s3:/", *model[1:3]]) == output, "read where the trials write"
-    assert model[-1] == "output/model.tar.gz"
+# --- each strategy, built into this project's pipeline and run ----------------------------------
 
 
 @pytest.fixture
@@ -483,6 +399,7 @@ STRATEGIES = {
 }
 
 
+@tuning_only
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_each_strategy_builds_a_definition_and_runs_locally(
     built_with, config, running_emulator, tmp_path, strategy
@@ -502,8 +419,9 @@ def test_each_strategy_builds_a_definition_and_runs_locally(
     assert tune.outputs[0].startswith(f"2 trials ({strategy}), best {config.tuning.objective.metric} = ")
 
 
+@tuning_only
 def test_warm_start_appears_in_the_definition_when_configured(built_with):
-    parents = ["{{ project_slug[:20] }}-tune-0001", "{{ project_slug[:20] }}-tune-0002"]
+    parents = [f"{project().slug[:20]}-tune-0001", f"{project().slug[:20]}-tune-0002"]
     warm = WarmStart(type="IdenticalDataAndAlgorithm", parents=parents)
     definition = built_with(True, **STRATEGIES["Random"] | {"warm_start": warm}).definition()
     tune = next(s for s in definition["Steps"] if s["Name"] == "Tune")
@@ -518,7 +436,7 @@ def test_warm_start_appears_in_the_definition_when_configured(built_with):
     assert declared == {"Name": "WarmStartParent", "Type": "String", "DefaultValue": parents[0]}
 
     # A run may start from another job: the parameter is what the tuning request names.
-    other = "{{ project_slug[:20] }}-tune-0042"
+    other = f"{project().slug[:20]}-tune-0042"
     values = pipelines.resolve_parameters(
         definition["Parameters"], [{"Name": "WarmStartParent", "Value": other}]
     )
@@ -529,9 +447,9 @@ def test_warm_start_appears_in_the_definition_when_configured(built_with):
     ]
 
 
+@tuning_only
 def test_without_warm_start_there_is_no_warm_start_parameter(built_with):
     definition = built_with(True, **STRATEGIES["Random"] | {"warm_start": None}).definition()
     assert "WarmStartParent" not in {p["Name"] for p in definition["Parameters"]}
     tune = next(s for s in definition["Steps"] if s["Name"] == "Tune")
     assert "WarmStartConfig" not in tune["Arguments"]
-{%- endif %}

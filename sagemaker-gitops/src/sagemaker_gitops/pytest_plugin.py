@@ -1,0 +1,309 @@
+"""The fixtures a project's tests use, registered with pytest by this package (entry point `pytest11`).
+
+A project's tests then read as its specification: they ask for `config`, `definition`,
+`processing_dir`, `model_tarball`, `evaluate`, `mlops` or `running_emulator` and test the team's
+own code with them, on the bundled sample data, against no real AWS account.
+
+Isolation, for every test session in a project's environment: AWS credentials are fake ones,
+no profile or endpoint of the developer's is used, the emulator's state lives in a scratch folder
+(a developer's running emulator is never seen, stopped or changed), and no test reaches GitHub.
+"""
+
+import csv
+import io
+import json
+import os
+import random
+import re
+import sys
+import tarfile
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import project as project_module
+from .errors import MlopsError
+
+AWS_VARIABLES = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_ARTIFACT_BUCKET", "MLOPS_SAGEMAKER_ROLE_ARN")
+GITHUB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL")
+
+
+def isolate_from_aws(region: str) -> None:
+    """Fake credentials and `region` for everything the tests start (the SDK reads it at import)."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        SAGEMAKER_VALIDATE_ROLE="false",
+    )
+    for variable in AWS_VARIABLES:
+        os.environ.pop(variable, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args) -> None:
+    """Before any conftest.py or test module imports the SDK."""
+    try:
+        region = project_module.project().region
+    except MlopsError:  # not in a project (the package's own tests choose one themselves)
+        region = "us-east-1"
+    isolate_from_aws(region)
+
+
+def project() -> project_module.Project:
+    return project_module.project()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_state(tmp_path_factory):
+    """The tests' own .mlops/: a developer's running emulator is never seen, stopped or changed."""
+    os.environ["MLOPS_LOCAL_DIR"] = str(tmp_path_factory.mktemp("mlops-local"))
+    yield os.environ["MLOPS_LOCAL_DIR"]
+    os.environ.pop("MLOPS_LOCAL_DIR")
+
+
+@pytest.fixture(autouse=True)
+def no_github(monkeypatch):
+    """No test reaches GitHub unless it sets GITHUB_* itself."""
+    for name in GITHUB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def running_emulator():
+    """One emulator per test module; stopped at its end, so no other module's moto mock sees it."""
+    from .local import emulator
+
+    found, _ = emulator.up()
+    yield found
+    emulator.down()
+
+
+class Emulated:
+    """The running emulator, as a test reads it: clients, S3 objects, the Model Registry."""
+
+    def __init__(self, found) -> None:
+        self.found = found
+
+    def client(self, service: str):
+        import boto3
+
+        from . import aws
+
+        return boto3.client(service, endpoint_url=self.found.url, region_name=aws.region())
+
+    def read_s3(self, uri: str) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def put_s3(self, key: str, body: bytes) -> str:
+        """Put an object in the project's bucket; its s3:// URI."""
+        from . import aws
+        from .local import emulator
+
+        with emulator.routed(self.found):
+            bucket = aws.resolve_target().bucket
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        return f"s3://{bucket}/{key}"
+
+    def model_packages(self) -> list[dict]:
+        """The versions in the project's model package group, oldest first."""
+        pages = self.client("sagemaker").get_paginator("list_model_packages")
+        group = project().model_package_group
+        pages = pages.paginate(ModelPackageGroupName=group)
+        return [package for page in pages for package in page["ModelPackageSummaryList"]]
+
+
+@pytest.fixture(scope="module")
+def emulated(running_emulator) -> Emulated:
+    """The module's running emulator, with helpers to read what a run left in it."""
+    return Emulated(running_emulator)
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """What one `mlops local run` printed, and the registry's versions before and after it."""
+
+    code: int
+    out: str
+    err: str
+    packages_before: list[dict]
+    packages_after: list[dict]
+
+    @property
+    def execution_id(self) -> str:
+        return re.search(r"local execution (\w+)", self.out + self.err).group(1)
+
+    @property
+    def workspace(self) -> Path:
+        """Where the run's steps worked: .mlops/runs/<execution id>/."""
+        return Path(re.search(r"workspace: (\S+)", self.out + self.err).group(1))
+
+
+@pytest.fixture(scope="module")
+def local_run(emulated, mlops):
+    """local_run(*args) -> LocalRun: `mlops local run *args` on the module's emulator."""
+
+    def run(*args: str) -> LocalRun:
+        before = emulated.model_packages()
+        code, out, err = mlops("local", "run", *args)
+        return LocalRun(code, out, err, before, emulated.model_packages())
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def gate_that_cannot_pass(emulated, config) -> list[str]:
+    """`mlops local run` arguments whose gate cannot pass: a threshold within build/config.yml's
+    rule (the CLI refuses others) that no model meets (no error is 0), and for a score, the sample
+    data with its labels shuffled (a score of 1.0 is out of reach once nothing can be learnt)."""
+    args = ["--param", f"GateThreshold={1e-9 if config.gate.lower_is_better else 1.0}"]
+    if not config.gate.lower_is_better:
+        with (project().root / "data" / "sample.csv").open(newline="") as sample:
+            rows = list(csv.DictReader(sample))
+        target = config.target_column
+        labels = [row[target] for row in rows]
+        random.Random(7).shuffle(labels)
+        shuffled = io.StringIO()
+        writer = csv.DictWriter(shuffled, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, target: label} for row, label in zip(rows, labels, strict=True))
+        uri = emulated.put_s3("tests/shuffled.csv", shuffled.getvalue().encode())
+        args += ["--param", f"InputDataUrl={uri}"]
+    return args
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process as a user would: cli("local", "run") -> (exit code, stdout, stderr)."""
+    from .cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.setattr(sys, "argv", ["mlops", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+    return exited.value.code or 0, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def mlops():
+    """mlops("local", "run") -> (exit code, stdout, stderr): the CLI, in-process."""
+    return cli
+
+
+@pytest.fixture
+def use_project(monkeypatch):
+    """use_project(root=..., **settings): for one test, the CLI works on this project moved to
+    `root` (a scratch copy) or with [tool.mlops] settings changed."""
+
+    def use(root: Path | None = None, **settings) -> None:
+        monkeypatch.setattr(project_module, "_current", project().but(root=root, **settings))
+
+    return use
+
+
+@pytest.fixture(scope="session")
+def config():
+    """build/config.yml, validated."""
+    from .config import load_config
+
+    return load_config(project().config_path)
+
+
+@pytest.fixture(scope="session")
+def step():
+    """Import a step script: step("preprocess").main([...])."""
+    return project_module.load_step
+
+
+@pytest.fixture(scope="session")
+def definition():
+    """The pipeline definition, built offline as `mlops pipeline definition` builds it."""
+    from .pipelines import build
+
+    return build(offline=True).definition()
+
+
+@pytest.fixture(scope="session")
+def processing_dir(tmp_path_factory, config, step):
+    """/opt/ml/processing after the preprocess step ran on data/sample.csv."""
+    base = tmp_path_factory.mktemp("processing")
+    (base / "input").mkdir()
+    (base / "input" / "sample.csv").write_bytes((project().root / "data" / "sample.csv").read_bytes())
+    options = {
+        "--base-dir": str(base),
+        "--target-column": config.target_column,
+        "--split-strategy": config.split.strategy,
+        "--seed": str(config.split.seed),
+    }
+    step("preprocess").main([item for option in options.items() for item in option])
+    return base
+
+
+@pytest.fixture(scope="session")
+def training_job(definition, config) -> dict:
+    """The CreateTrainingJob arguments of the Train step; for a Tune step, one trial's: its job
+    definition with each tuned hyperparameter at its build/config.yml value."""
+    steps = {step["Name"]: step for step in definition["Steps"]}
+    if "Train" in steps:
+        return steps["Train"]["Arguments"]
+    job = dict(steps["Tune"]["Arguments"]["TrainingJobDefinition"])
+    tuned = {name: json.dumps(config.hyperparameters[name]) for name in config.tuning.ranges}
+    job["HyperParameters"] = {**job.pop("StaticHyperParameters"), **tuned}
+    return job
+
+
+@pytest.fixture(scope="session")
+def train(training_job, processing_dir, step):
+    """train(ml): train.py run as the training job runs it, in SageMaker's layout under `ml`
+    (/opt/ml): the job's hyperparameters.json, the sample's train and validation channels."""
+
+    def run(ml: Path) -> None:
+        (ml / "input" / "config").mkdir(parents=True)
+        hyperparameters = json.dumps(training_job["HyperParameters"])
+        (ml / "input" / "config" / "hyperparameters.json").write_text(hyperparameters)
+        for channel in ("train", "validation"):
+            (ml / "input" / "data" / channel).mkdir(parents=True)
+            source = processing_dir / channel / f"{channel}.csv"
+            (ml / "input" / "data" / channel / source.name).write_bytes(source.read_bytes())
+        step("train").main(["--input-dir", str(ml / "input"), "--model-dir", str(ml / "model")])
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def model_tarball(tmp_path_factory, train):
+    """model.tar.gz as the training job leaves it, from train.py on the sample splits."""
+    ml = tmp_path_factory.mktemp("ml")
+    train(ml)
+    tarball = ml / "output" / "model.tar.gz"
+    tarball.parent.mkdir()
+    with tarfile.open(tarball, "w:gz") as archive:
+        for path in (ml / "model").iterdir():
+            archive.add(path, arcname=path.name)
+    return tarball
+
+
+@pytest.fixture
+def evaluate(tmp_path, processing_dir, model_tarball, config):
+    """Run evaluate.py on the model trained from the sample data: evaluate(threshold) -> report."""
+    return lambda threshold: run_evaluate(processing_dir, model_tarball, config, threshold, tmp_path)
+
+
+def run_evaluate(processing_dir: Path, model_tarball: Path, config, threshold: float, out: Path) -> dict:
+    """Run evaluate.py in a fresh processing layout and return evaluation.json."""
+    for name, source in (("model", model_tarball), ("test", processing_dir / "test" / "test.csv")):
+        (out / name).mkdir(parents=True)
+        (out / name / source.name).write_bytes(source.read_bytes())
+    options = {
+        "--base-dir": str(out),
+        "--problem-type": config.problem_type,
+        "--gate-metric": config.gate.metric,
+        "--gate-threshold": str(threshold),
+    }
+    project_module.load_step("evaluate").main([item for option in options.items() for item in option])
+    return json.loads((out / "evaluation" / "evaluation.json").read_text())
