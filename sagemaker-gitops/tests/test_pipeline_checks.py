@@ -74,3 +74,27 @@ def test_building_the_definition_makes_no_network_call():
         finally:
             auditing = False
     assert (attempts, api_calls) == ([], [])
+
+
+def test_a_projects_own_image_is_checked_against_the_list_the_project_gives(
+    definition, tmp_path, use_project
+):
+    """[tool.mlops] image-packages: the extension point for images the package has no list of."""
+    ours = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-image:1"
+    planted = json.loads(json.dumps(definition))
+    preprocess = next(step for step in planted["Steps"] if step["Name"] == "Preprocess")
+    preprocess["Arguments"]["AppSpecification"]["ImageUri"] = ours
+    assert problems(planted, project().steps_dir) == [
+        "Preprocess: no package list for image team-image:1: list what it ships in the file"
+        " [tool.mlops] image-packages names before running preprocess.py in it"
+    ]
+
+    listed = tmp_path / "image_packages.json"
+    listed.write_text(
+        json.dumps({"images": {"team-image:1": {"packages": {"numpy": "2.3.0", "pandas": "2.3.0"}}}})
+    )
+    use_project(image_packages=listed)
+    assert problems(planted, project().steps_dir) == [
+        "Preprocess: preprocess.py imports sklearn, which team-image:1 does not ship (ModuleNotFoundError in"
+        " SageMaker): run the step in an image that has it"
+    ]

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .errors import MlopsError
 from .local.definition import Step, parse
+from .project import project
 from .step_code import HASHED_DIR
 
 PACKAGES_FILE = Path(__file__).with_name("image_packages.json")
@@ -44,9 +46,19 @@ def image_name(uri: str) -> str:
     return uri.rsplit("/", 1)[-1]
 
 
-@cache
 def image_packages() -> dict[str, dict]:
-    return json.loads(PACKAGES_FILE.read_text())["images"]
+    """Each image's packages: SageMaker's, as AWS publishes them, and the project's own images'
+    ([tool.mlops] image-packages, in the same format), which win for an image both list."""
+    own = project().image_packages_path
+    return _listed(PACKAGES_FILE) | (_listed(own) if own else {})
+
+
+@cache
+def _listed(path: Path) -> dict[str, dict]:
+    try:
+        return json.loads(path.read_text())["images"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise MlopsError(f"{path}: not an image package list ({error})") from None
 
 
 def canonical(distribution: str) -> str:
@@ -123,8 +135,8 @@ def _check(found: StepScript, steps_dir: Path) -> Iterator[str]:
     image = image_name(found.image)
     if image not in image_packages():
         yield (
-            f"{found.step}: no package list for image {image} in {PACKAGES_FILE.name}: "
-            f"add what it ships before running {found.script} in it"
+            f"{found.step}: no package list for image {image}: list what it ships in the file"
+            f" [tool.mlops] image-packages names before running {found.script} in it"
         )
         return
     shipped = {canonical(name) for name in image_packages()[image]["packages"]}

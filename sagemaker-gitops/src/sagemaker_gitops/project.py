@@ -13,6 +13,9 @@ above the working directory). The table is written by the template and owned by 
     pipeline = "build/pipeline.py"
     steps = "build/steps"
     snapshot = "tests/snapshots/pipeline-definition.json"
+    # Optional: what images of the project's own ship, as the package's image_packages.json lists
+    # SageMaker's (`mlops pipeline validate` reads both; the project's list wins for an image).
+    image-packages = "build/image_packages.json"
 """
 
 import importlib.util
@@ -45,6 +48,8 @@ class Settings(StrictModel):
     pipeline: Path = Path("build/pipeline.py")
     steps: Path = Path("build/steps")
     snapshot: Path = Path("tests/snapshots/pipeline-definition.json")
+    # What the project's own images ship, in image_packages.json's format, for `validate`.
+    image_packages: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,10 @@ class Project:
     @property
     def steps_dir(self) -> Path:
         return self.root / self.settings.steps
+
+    @property
+    def image_packages_path(self) -> Path | None:
+        return self.root / self.settings.image_packages if self.settings.image_packages else None
 
     @property
     def snapshot_path(self) -> Path:
