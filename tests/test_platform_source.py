@@ -6,17 +6,12 @@ import os
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 from conftest import ROOT
 from copier import run_copy
-from releases import WORKING_TREE, git
+from releases import WORKING_TREE, git, source_of
 
 PACKAGE = "sagemaker-gitops"
-
-
-def source_of(project: Path) -> dict:
-    return tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]["sources"][PACKAGE]
 
 
 def version_of_the_package() -> str:

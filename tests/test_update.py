@@ -8,6 +8,7 @@ pre-commit hooks. And an update to the version a project already has changes not
 """
 
 import difflib
+import re
 import subprocess
 import sys
 import tomllib
@@ -15,11 +16,23 @@ from pathlib import Path
 
 import pytest
 from conftest import COPIER_YML, PRESETS, PREVIOUS, UPDATED_FROM, render, run_in
-from releases import OURS, ROOT, WORKING_TREE, answers_of, commit_all, copy_release, git, releases, update
+from releases import (
+    OURS,
+    ROOT,
+    WORKING_TREE,
+    answers_of,
+    commit_all,
+    copy_release,
+    git,
+    releases,
+    source_of,
+    update,
+)
 
 # Files the project writes itself (the copy and update tasks), not the template.
 DERIVED = {"uv.lock", "tests/snapshots/pipeline-definition.json", ".copier-answers.yml"}
 SKIPPED_ON_UPDATE = set(COPIER_YML["_skip_if_exists"])
+PACKAGE_SOURCE = re.compile(r'^(sagemaker-gitops = \{ path = ")[^"]+(")', re.MULTILINE)
 
 
 @pytest.fixture(scope="session", params=list(UPDATED_FROM), ids=list(UPDATED_FROM))
@@ -47,17 +60,30 @@ def files_of(project: Path) -> set[str]:
     return {name for name in listed.split("\n") if name and (project / name).exists()}
 
 
+def as_copied(project: Path, name: str) -> str:
+    """A file's text, with the one line that says where the project was copied from (the
+    sagemaker-gitops source: this checkout for the fresh copy, the scratch clone for the update)
+    reduced to its kind."""
+    text = (project / name).read_text()
+    if name == "pyproject.toml":
+        text = PACKAGE_SOURCE.sub(r"\1<where the template is>\2", text)
+    return text
+
+
 def test_the_update_is_a_fresh_copy_plus_the_teams_edits(updated, fresh):
     project, edits = updated
     assert answers_of(project)["_commit"] == WORKING_TREE
     assert files_of(project) - DERIVED == files_of(fresh) - DERIVED, "files added and removed as in a copy"
-    edited = {edit.file for edit in edits}
+    # The stage files are the team's record, never updated (test_what_each_stage_deploys_is_never_touched).
+    edited = {edit.file for edit in edits} | SKIPPED_ON_UPDATE
     differ = [
         name
         for name in sorted(files_of(fresh) - DERIVED - edited)
-        if (project / name).read_bytes() != (fresh / name).read_bytes()
+        if as_copied(project, name) != as_copied(fresh, name)
     ]
     assert not differ, f"unlike a fresh copy: {differ}"
+    template = Path(answers_of(project)["_src_path"])
+    assert source_of(project) == {"path": str(template / "sagemaker-gitops"), "editable": True}
     for edit in edits:
         if edit.file in SKIPPED_ON_UPDATE:
             continue
