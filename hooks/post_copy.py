@@ -2,7 +2,7 @@
 
 Runs once, in the new project's folder, after `copier copy --trust`:
   1. git init (the pipeline tags itself with the commit it was built from);
-  2. uv lock, so every machine and CI installs the same versions;
+  2. uv lock, so every machine and CI installs the same versions, and uv sync;
   3. the first pipeline-definition snapshot, which the project's tests compare against.
 Steps 2 and 3 need PyPI. Without it the copy still succeeds and says what to run later.
 """
@@ -38,6 +38,11 @@ def lock_and_snapshot() -> bool:
         return False
     if not run(*uv, "lock", "--quiet"):
         print("Could not write uv.lock (is PyPI reachable?): run `make setup snapshot` when online.")
+        return False
+    # An exact sync, sagemaker-gitops installed last: a project made before 0.3.0 was itself a
+    # package with an `mlops` script, and removing it later would delete the package's script.
+    if not run(*uv, "sync", "--quiet", "--reinstall-package", "sagemaker-gitops"):
+        print("Could not install the locked packages: run `make setup snapshot` to see why.")
         return False
     if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
         print("Could not write the pipeline snapshot: run `make setup snapshot` to see why.")

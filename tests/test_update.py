@@ -177,7 +177,8 @@ LAST_WITH_VENDORED_CLI = "0.2.0"
 def test_a_cli_module_the_team_changed_is_kept_when_the_cli_becomes_a_package(
     template_with_releases, tmp_path, capfd
 ):
-    project = copy_release(template_with_releases, LAST_WITH_VENDORED_CLI, tmp_path / "project", {}, True)
+    # With its post-copy task: its own `mlops` script is installed, as in a team's virtualenv.
+    project = copy_release(template_with_releases, LAST_WITH_VENDORED_CLI, tmp_path / "project", {}, False)
     changed = project / "src" / "my_model" / "models.py"
     changed.write_text(changed.read_text() + f"\n{OURS}: the team's change\n")
     commit_all(project, "the team's change to the CLI")
@@ -191,6 +192,11 @@ def test_a_cli_module_the_team_changed_is_kept_when_the_cli_becomes_a_package(
     assert not (project / ".git" / "sagemaker-gitops-kept").exists(), "nothing is left set aside"
     dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
     assert dependencies[0].startswith("sagemaker-gitops==")
+    # The project's old dist goes (it was a package, with an `mlops` script of its own): the
+    # package's `mlops` must still be there after the next install.
+    assert run_in(project, "make", "setup").returncode == 0
+    works = run_in(project, "uv", "run", "--quiet", "mlops", "--help")
+    assert works.returncode == 0 and "pipeline" in works.stdout, works.stderr
 
 
 def pre_commit(project: Path, hook: str, *files: str) -> subprocess.CompletedProcess:
