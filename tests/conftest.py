@@ -25,6 +25,7 @@ os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
 os.environ.pop("VIRTUAL_ENV", None)
 
 from copier import run_copy  # noqa: E402
+from plumbum import local  # noqa: E402
 from releases import copy_release, edit_like_a_user, releases, tagged_clone, update  # noqa: E402
 
 
@@ -50,6 +51,24 @@ def render(destination: Path, answers: dict, skip_tasks: bool = False) -> Path:
 
 def run_in(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def uv_cache(tmp_path_factory):
+    """`uv lock` asks the index about every package again each time (~17 s, waiting), and a run
+    locks a dozen projects. Once a project of each framework has been locked online, uv's cache
+    holds all any render resolves: the rest of the session locks and installs offline, to the same
+    versions. (test_post_copy.py and the git-URL lock in test_platform_source.py set their own.)"""
+    for framework in choices("framework"):
+        answers = {"framework": framework, "enable_tuning": True}
+        warm = render(tmp_path_factory.mktemp(f"uv-cache-{framework}") / "project", answers, skip_tasks=True)
+        locked = run_in(warm, "uv", "lock", "--quiet")
+        assert locked.returncode == 0, f"uv lock, online: {locked.stderr}"
+    os.environ["UV_OFFLINE"] = "1"
+    local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
+    yield
+    os.environ.pop("UV_OFFLINE")
+    local.env.pop("UV_OFFLINE", None)
 
 
 # --- the render matrix, and projects updated from a release ----------------------------------------

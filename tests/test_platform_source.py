@@ -50,7 +50,8 @@ def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_wit
         "subdirectory": PACKAGE,
         "tag": WORKING_TREE,
     }
-    locked = subprocess.run(["uv", "lock"], cwd=project, capture_output=True, text=True)
+    online = {name: value for name, value in os.environ.items() if name != "UV_OFFLINE"}  # git fetches
+    locked = subprocess.run(["uv", "lock"], cwd=project, capture_output=True, text=True, env=online)
     assert locked.returncode == 0, locked.stderr
     commit = git(template_with_releases, "rev-parse", f"{WORKING_TREE}^{{commit}}").strip()
     assert (
