@@ -10,6 +10,7 @@ Steps 2 and 3 need PyPI. Without it the copy still succeeds and says what to run
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 
@@ -50,10 +51,24 @@ def lock_and_snapshot() -> bool:
     return True
 
 
+def missing_package_folder() -> str | None:
+    """The sagemaker-gitops folder pyproject.toml names, when it names one that is not there (a
+    copy from a relative path into an absolute destination cannot know where it is)."""
+    sources = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["uv"]["sources"]
+    folder = sources["sagemaker-gitops"].get("path")
+    return folder if folder and not (Path(folder) / "pyproject.toml").is_file() else None
+
+
 def main() -> int:
     if not Path(".git").exists():
         run("git", "init", "--quiet", "--initial-branch=main")
-    if lock_and_snapshot():
+    missing = missing_package_folder()
+    if missing:
+        print(
+            f"sagemaker-gitops is not at {missing}: copy from the template's absolute path or its git"
+            " URL, or set its path under [tool.uv.sources] in pyproject.toml, then `make setup snapshot`."
+        )
+    elif lock_and_snapshot():
         print("Ready: uv.lock and tests/snapshots/pipeline-definition.json written. Next: make test")
     return 0
 

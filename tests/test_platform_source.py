@@ -58,3 +58,21 @@ def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_wit
         f"{template_with_releases}?subdirectory={PACKAGE}&tag={WORKING_TREE}#{commit}"
         in (project / "uv.lock").read_text()
     ), "uv.lock pins the tag's commit"
+
+
+def test_a_copy_that_cannot_know_where_the_package_is_says_so(tmp_path):
+    """A relative template path and an absolute destination: the copy succeeds and names the fix."""
+    relative = os.path.relpath(ROOT, tmp_path)
+    project = tmp_path / "elsewhere" / "p"
+    copy = ("copy", "--trust", "--defaults", "--vcs-ref", "HEAD", relative, str(project))
+    copied = subprocess.run(
+        [sys.executable, "-m", "copier", *copy],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert copied.returncode == 0, copied.stderr
+    said = f"sagemaker-gitops is not at {relative}/sagemaker-gitops: copy from the template's absolute path"
+    assert said in copied.stdout
+    assert not (project / "uv.lock").exists(), "nothing was locked against a wrong path"
