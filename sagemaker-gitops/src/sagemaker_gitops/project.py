@@ -59,18 +59,6 @@ class Project:
     root: Path
     settings: Settings
 
-    @classmethod
-    def at(cls, root: Path) -> "Project":
-        """The project whose pyproject.toml is in `root`; MlopsError if it has no [tool.mlops]."""
-        path = root / PYPROJECT
-        try:
-            table = tomllib.loads(path.read_text()).get("tool", {}).get("mlops")
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise MlopsError(f"{path}: cannot be read ({error})") from None
-        if table is None:
-            raise MlopsError(f"{path}: no [tool.mlops] table (is this a project made by the template?)")
-        return cls(root, validated(table, Settings, where=f"{path} [tool.mlops]"))
-
     def but(self, root: Path | None = None, **settings: object) -> "Project":
         """This project moved to `root` or with some settings changed (a test's variation, say)."""
         return replace(self, root=root or self.root, settings=self.settings.model_copy(update=settings))
@@ -138,10 +126,20 @@ def project() -> Project:
 
 
 def find(here: Path) -> Project:
+    """The project whose pyproject.toml, the nearest at or above `here`, has a [tool.mlops] table."""
     for folder in (here, *here.parents):
-        pyproject = folder / PYPROJECT
-        if pyproject.is_file() and "[tool.mlops]" in pyproject.read_text():
-            return Project.at(folder)
+        path = folder / PYPROJECT
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        try:
+            table = tomllib.loads(text).get("tool", {}).get("mlops")
+        except tomllib.TOMLDecodeError as error:
+            if "[tool.mlops]" not in text:
+                continue  # another tool's file, broken: not ours to report
+            raise MlopsError(f"{path}: cannot be read ({error})") from None
+        if table is not None:
+            return Project(folder, validated(table, Settings, where=f"{path} [tool.mlops]"))
     raise MlopsError(f"no project here: no pyproject.toml with a [tool.mlops] table at or above {here}")
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from . import project as project_module
 from .errors import MlopsError
+from .project import load_step, project
 
 AWS_VARIABLES = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_ARTIFACT_BUCKET", "MLOPS_SAGEMAKER_ROLE_ARN")
 GITHUB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL")
@@ -48,14 +49,10 @@ def isolate_from_aws(region: str) -> None:
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
     """Before any conftest.py or test module imports the SDK."""
     try:
-        region = project_module.project().region
+        region = project().region
     except MlopsError:  # not in a project (the package's own tests choose one themselves)
         region = "us-east-1"
     isolate_from_aws(region)
-
-
-def project() -> project_module.Project:
-    return project_module.project()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -217,7 +214,7 @@ def config():
 @pytest.fixture(scope="session")
 def step():
     """Import a step script: step("preprocess").main([...])."""
-    return project_module.load_step
+    return load_step
 
 
 @pytest.fixture(scope="session")
@@ -305,5 +302,5 @@ def run_evaluate(processing_dir: Path, model_tarball: Path, config, threshold: f
         "--gate-metric": config.gate.metric,
         "--gate-threshold": str(threshold),
     }
-    project_module.load_step("evaluate").main([item for option in options.items() for item in option])
+    load_step("evaluate").main([item for option in options.items() for item in option])
     return json.loads((out / "evaluation" / "evaluation.json").read_text())
