@@ -44,7 +44,7 @@ lint: uv ## ruff on the template's own Python; actionlint, zizmor and GitHub's s
 	$(UV) run --quiet check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 package: uv ## Build sagemaker-gitops into dist/ (RELEASE=X.Y.Z: refuse unless that is its version)
-	@version=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' sagemaker-gitops/pyproject.toml); \
+	@version=$$($(UV) version --short --project sagemaker-gitops); \
 	if [ -n "$(RELEASE)" ] && [ "$(RELEASE)" != "$$version" ]; then \
 		echo "error: the tag is $(RELEASE) but sagemaker-gitops/pyproject.toml says $$version: one release, one version"; \
 		exit 1; fi
