@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 from conftest import ROOT
 from copier import run_copy
@@ -26,16 +27,21 @@ def test_the_project_depends_on_the_release_it_came_from(tmp_path):
     assert not (tmp_path / "project" / "src").exists(), "no platform module is copied"
 
 
-def test_a_copy_from_a_relative_folder_finds_the_package_from_the_project(tmp_path):
-    relative = os.path.relpath(ROOT, tmp_path)
-    copy = ("copy", "--defaults", "--skip-tasks", "--vcs-ref", "HEAD", relative, "teams/my-model")
-    copied = subprocess.run(
-        [sys.executable, "-m", "copier", *copy],
-        cwd=tmp_path,
+def copy_from_a_relative_path(cwd: Path, destination: str, *options: str) -> subprocess.CompletedProcess:
+    """`copier copy` of this checkout, named by its path relative to `cwd`, as a user types it."""
+    relative = os.path.relpath(ROOT, cwd)
+    command = ["copy", "--defaults", "--vcs-ref", "HEAD", *options, relative, destination]
+    return subprocess.run(
+        [sys.executable, "-m", "copier", *command],
+        cwd=cwd,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_a_copy_from_a_relative_folder_finds_the_package_from_the_project(tmp_path):
+    copied = copy_from_a_relative_path(tmp_path, "teams/my-model", "--skip-tasks")
     assert copied.returncode == 0, copied.stderr
     project = tmp_path / "teams" / "my-model"
     assert (project / source_of(project)["path"]).resolve() == ROOT / PACKAGE
@@ -62,17 +68,10 @@ def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_wit
 
 def test_a_copy_that_cannot_know_where_the_package_is_says_so(tmp_path):
     """A relative template path and an absolute destination: the copy succeeds and names the fix."""
-    relative = os.path.relpath(ROOT, tmp_path)
     project = tmp_path / "elsewhere" / "p"
-    copy = ("copy", "--trust", "--defaults", "--vcs-ref", "HEAD", relative, str(project))
-    copied = subprocess.run(
-        [sys.executable, "-m", "copier", *copy],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    copied = copy_from_a_relative_path(tmp_path, str(project), "--trust")
     assert copied.returncode == 0, copied.stderr
+    relative = os.path.relpath(ROOT, tmp_path)
     said = f"sagemaker-gitops is not at {relative}/sagemaker-gitops: copy from the template's absolute path"
     assert said in copied.stdout
     assert not (project / "uv.lock").exists(), "nothing was locked against a wrong path"
