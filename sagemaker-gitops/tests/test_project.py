@@ -1,0 +1,68 @@
+"""pyproject.toml's [tool.mlops]: what the CLI reads to know the project; a missing or malformed
+table is one line naming the file, the key and the rule, and nothing runs."""
+
+import json
+
+import pytest
+from conftest import PROJECT
+from sagemaker_gitops import project as project_module
+from sagemaker_gitops.errors import MlopsError
+from sagemaker_gitops.images import image_packages
+
+PYPROJECT = (PROJECT / "pyproject.toml").read_text()
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """Work in `tmp_path`, with no project read yet: the CLI looks for one from there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project_module, "_current", None)
+    return tmp_path
+
+
+def one_line_refusal(mlops, *args: str) -> str:
+    code, out, err = mlops(*args)
+    assert code == 1 and out == "" and err.strip().count("\n") == 0, err
+    return err.strip()
+
+
+def test_the_project_is_found_from_a_folder_inside_it(elsewhere, monkeypatch):
+    (elsewhere / "pyproject.toml").write_text(PYPROJECT)
+    (elsewhere / "build" / "steps").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere / "build" / "steps")
+    assert project_module.project().root == elsewhere.resolve()
+    assert project_module.project().config_path == elsewhere.resolve() / "build" / "config.yml"
+
+
+def test_outside_any_project_the_cli_says_so(elsewhere, mlops):
+    said = one_line_refusal(mlops, "pipeline", "definition")
+    where = elsewhere.resolve()
+    assert said == f"error: no project here: no pyproject.toml with a [tool.mlops] table at or above {where}"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('slug = "', 'slugg = "'), "[tool.mlops]: slug: Field required"),
+        (
+            ("[tool.mlops]", '[tool.mlops]\nbucket = "mine"'),
+            "[tool.mlops]: bucket: Extra inputs are not permitted",
+        ),
+        (('region = "', "region = 3 #"), "[tool.mlops]: region: Input should be a valid string"),
+        (("[tool.mlops]", "[tool.mlops]\n= broken"), "pyproject.toml: cannot be read (Invalid statement"),
+    ],
+)
+def test_a_malformed_table_is_refused_in_one_line(elsewhere, mlops, change, message):
+    (elsewhere / "pyproject.toml").write_text(PYPROJECT.replace(*change, 1))
+    said = one_line_refusal(mlops, "pipeline", "definition")
+    assert said.startswith(f"error: {elsewhere.resolve() / 'pyproject.toml'}") and message in said, said
+
+
+def test_a_malformed_image_package_list_is_refused_in_one_line(tmp_path, use_project):
+    listed = tmp_path / "image_packages.json"
+    listed.write_text(json.dumps({"team-image:1": {"packages": {}}}))  # no "images" level
+    use_project(image_packages=listed)
+    with pytest.raises(MlopsError) as refused:
+        image_packages()
+    assert str(refused.value).startswith(f"{listed}: not an image package list")
+    assert "\n" not in str(refused.value)
