@@ -21,7 +21,7 @@ from importlib.metadata import distribution
 import boto3
 import pytest
 import yaml
-from conftest import TUNING
+from conftest import ANSWERS, PRESET, PRESETS, TUNING
 from moto import mock_aws
 from sagemaker_gitops import aws, bootstrap, stacks
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
@@ -457,8 +457,9 @@ def test_bad_options_are_refused_before_anything_is_created(mlops, account, monk
     assert stacks.describe_stack(stack_name()) is None
 
 
-def test_the_placeholder_repository_is_refused_before_anything_is_created(mlops, account, use_project):
-    use_project(github_repository=f"{bootstrap.PLACEHOLDER_OWNER}/{project().slug}")
+def test_copiers_suggested_repository_is_refused_before_anything_is_created(mlops, account, use_project):
+    assert "github_repository" not in PRESETS[PRESET], "the preset must keep copier's suggestion"
+    use_project(github_repository=ANSWERS["github_repository"])  # as copied, before the team sets it
     code, _, err = mlops("bootstrap")
     assert code == 1 and "still the placeholder" in err and err.strip().count("\n") == 0
     assert stacks.describe_stack(stack_name()) is None

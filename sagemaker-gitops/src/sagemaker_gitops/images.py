@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from .errors import MlopsError
 from .local.definition import Step, parse
 from .project import project
@@ -62,7 +64,7 @@ def _listed(path: Path) -> dict[str, dict]:
 
 
 def canonical(distribution: str) -> str:
-    name = re.sub(r"[-_.]+", "-", distribution).lower()  # PEP 503
+    name = canonicalize_name(distribution)
     return SAME_LIBRARY.get(name, name)
 
 

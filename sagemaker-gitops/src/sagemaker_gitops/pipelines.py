@@ -105,10 +105,11 @@ def write_snapshot() -> None:
 def problems(built: BuiltPipeline) -> list[str]:
     """What SageMaker would refuse or fail on, found offline, one line each: each step's script
     against what its image ships, each step's request and CreatePipeline's against the API."""
-    definition = built.definition()
+    definition_json = built.pipeline.definition()
+    definition = json.loads(definition_json)
     create_pipeline = {
         "PipelineName": project().pipeline_name,
-        "PipelineDefinition": built.pipeline.definition(),
+        "PipelineDefinition": definition_json,
         "PipelineDescription": description(),
         "RoleArn": built.target.role_arn,
         "ClientRequestToken": "0" * 36,  # the SDK sends a UUID
