@@ -68,12 +68,18 @@ def pytest_configure(config):
     if WORKER or config.option.collectonly:
         return
     with tempfile.TemporaryDirectory(prefix="uv-cache-") as scratch:
-        for framework in choices("framework"):
-            answers = {"framework": framework, "enable_tuning": True}
-            warm = render(Path(scratch) / framework, answers, skip_tasks=True)
-            locked = run_in(warm, "uv", "lock", "--quiet")
-            if locked.returncode != 0:
-                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {locked.stderr}")
+        locks = [  # side by side: each is mostly waiting on the index
+            subprocess.Popen(
+                ["uv", "lock", "--quiet"],
+                cwd=render(Path(scratch) / framework, {"framework": framework}, skip_tasks=True),
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for framework in choices("framework")
+        ]
+        for lock in locks:
+            if lock.wait() != 0:
+                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {lock.stderr.read()}")
     os.environ["UV_OFFLINE"] = "1"
     local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
 

@@ -34,6 +34,12 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
+def files_of(project: Path) -> set[str]:
+    """The project's files as git sees them: committed or not, but never what it ignores."""
+    listed = git(project, "ls-files", "--cached", "--others", "--exclude-standard")
+    return {name for name in listed.split("\n") if name and (project / name).exists()}
+
+
 def commit_all(repo: Path, message: str) -> None:
     git(repo, "add", "--all")
     identity = ("-c", "user.name=Test", "-c", "user.email=test@example.com")

@@ -12,6 +12,7 @@ import re
 import pytest
 import yaml
 from conftest import PRESETS, UPDATED_FROM, run_in
+from releases import files_of
 
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
 
@@ -23,9 +24,8 @@ def project(request, made):
 
 
 def text_files(project):
-    for path in sorted(project.rglob("*")):
-        if path.is_file() and ".git" not in path.parts and path.name != "uv.lock":
-            yield path, path.read_text()
+    for name in sorted(files_of(project) - {"uv.lock"}):
+        yield project / name, (project / name).read_text()
 
 
 def test_no_template_syntax_is_left(project):

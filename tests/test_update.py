@@ -23,6 +23,7 @@ from releases import (
     answers_of,
     commit_all,
     copy_release,
+    files_of,
     git,
     releases,
     source_of,
@@ -53,11 +54,6 @@ def copied_now(destination: Path, answers: dict) -> Path:
     render(destination, answers, skip_tasks=True)
     git(destination, "init", "--quiet")
     return destination
-
-
-def files_of(project: Path) -> set[str]:
-    listed = git(project, "ls-files", "--cached", "--others", "--exclude-standard")
-    return {name for name in listed.split("\n") if name and (project / name).exists()}
 
 
 def as_copied(project: Path, name: str) -> str:

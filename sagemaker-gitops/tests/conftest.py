@@ -89,6 +89,8 @@ TUNING = ANSWERS["enable_tuning"]
 isolate_from_aws(ANSWERS["aws_region"])
 # Tests only a tuning project can run; the xgboost preset skips them, sklearn-tuning runs them.
 tuning_only = pytest.mark.skipif(not TUNING, reason="the preset trains once: see MLOPS_TEST_PRESET")
+# Tests whose subject does not depend on the project's shape run on the defaults' preset only.
+any_shape = pytest.mark.skipif(PRESET != "xgboost", reason="the same for any project: runs on preset xgboost")
 
 
 def pytest_report_header() -> str:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
-from conftest import TUNING
+from conftest import tuning_only
 from sagemaker_gitops.project import project
 
 MESSAGE = "refused by the test's stand-in"
@@ -33,8 +33,11 @@ VERBS = [
     ["bootstrap"],
     ["report", "experiments"],
     ["local", "run", "--aws", "real"],
-    *([["pipeline", "attach-trials"], ["report", "tuning", "my-model-tune-0001"]] if TUNING else []),
+    ["pipeline", "attach-trials"],
+    ["report", "tuning", "my-model-tune-0001"],
 ]
+# A tuning project has every verb above; the rest do the same whatever the project's shape.
+pytestmark = tuning_only
 
 
 class Refusing(BaseHTTPRequestHandler):
