@@ -7,6 +7,7 @@ deleted), so before the update it is set aside in .git/, and after it (post_upda
 where it was, with a note saying what to do with it: the team decides.
 
     python keep_changed_modules.py before    # in the project, before copier applies the update
+    python keep_changed_modules.py after     # after it: the removed modules' bytecode, empty folders
 """
 
 import shutil
@@ -69,6 +70,19 @@ def put_back(project: Path) -> list[str]:
     return kept
 
 
+def tidy(project: Path) -> None:
+    """What the removed modules leave in a project that ran them: their bytecode caches, and the
+    folders they emptied (src/ itself, when nothing of the team's is left in it)."""
+    src = project / "src"
+    if not src.is_dir():
+        return
+    for cache in list(src.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    for folder in [*sorted((p for p in src.rglob("*") if p.is_dir()), reverse=True), src]:
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def note(kept: list[str]) -> str:
     return (
         "Kept " + ", ".join(kept) + ": you changed them, and from 0.3.0 the `mlops` CLI is the"
@@ -82,6 +96,8 @@ def main() -> int:
         kept = set_aside(Path.cwd())
         if kept:
             print(f"Setting aside {len(kept)} changed module(s) under src/ while the update runs.")
+    elif sys.argv[1:] == ["after"]:
+        tidy(Path.cwd())
     return 0
 
 

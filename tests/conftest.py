@@ -78,8 +78,9 @@ def pytest_configure(config):
             for framework in choices("framework")
         ]
         for lock in locks:
-            if lock.wait() != 0:
-                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {lock.stderr.read()}")
+            _, errors = lock.communicate()
+            if lock.returncode != 0:
+                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {errors}")
     os.environ["UV_OFFLINE"] = "1"
     local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
 

@@ -178,12 +178,14 @@ def test_a_cli_module_the_team_changed_is_kept_when_the_cli_becomes_a_package(
     changed = project / "src" / "my_model" / "models.py"
     changed.write_text(changed.read_text() + f"\n{OURS}: the team's change\n")
     commit_all(project, "the team's change to the CLI")
+    # The bytecode Python caches beside modules it ran (ignored by git, left by copier).
+    assert run_in(project, sys.executable, "-m", "compileall", "-q", "src").returncode == 0
 
     update(project)
 
     assert changed.read_text().endswith(f"\n{OURS}: the team's change\n"), "kept, as the team left it"
     left = sorted(str(path.relative_to(project)) for path in (project / "src").rglob("*") if path.is_file())
-    assert left == ["src/my_model/models.py"], "the modules nobody changed are gone"
+    assert left == ["src/my_model/models.py"], "the modules nobody changed are gone, and their bytecode"
     assert "Kept src/my_model/models.py: you changed them" in capfd.readouterr().out
     assert not (project / ".git" / "sagemaker-gitops-kept").exists(), "nothing is left set aside"
     dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
