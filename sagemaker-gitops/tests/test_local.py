@@ -6,12 +6,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import TUNING
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.local import emulator, runner
+from sagemaker_gitops.local import emulator, image_envs, runner
 from sagemaker_gitops.local.expressions import Scope, StepError
 from sagemaker_gitops.local.jobs import _relative
 from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
@@ -352,7 +353,7 @@ def test_s3_inputs_land_where_sagemaker_puts_them(key, prefix, local):
 @pytest.fixture(params=["fresh", "warm"])
 def launcher(request):
     """Both ways a job starts; they must be indistinguishable to the script."""
-    started = FreshProcesses() if request.param == "fresh" else WarmHost(["json"])
+    started = FreshProcesses() if request.param == "fresh" else WarmHost(Path(sys.executable), ["json"])
     yield started
     started.close()
 
@@ -384,3 +385,72 @@ def test_a_job_over_its_time_limit_is_stopped(launcher, tmp_path):
     script.write_text("import time\ntime.sleep(30)\n")
     with pytest.raises(Timeout):
         launcher.run([sys.executable, str(script)], dict(os.environ), tmp_path, tmp_path / "log", timeout=0.5)
+
+
+# --- each job in its image's libraries ------------------------------------------------------------
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
+VERSIONS = "import sys, numpy, sklearn; print(sys.version_info[:2], numpy.__version__, sklearn.__version__)"
+
+
+@pytest.mark.parametrize(
+    "image, expected",
+    [(SKLEARN_IMAGE, "(3, 12) 2.5.1 1.9.0"), (XGBOOST_IMAGE, "(3, 12) 2.1.0 1.8.0")],
+    ids=["scikit-learn", "xgboost"],
+)
+def test_an_images_environment_has_its_python_and_library_versions(image, expected):
+    """As the images' published locks give them, not this project's (numpy 2.x, scikit-learn 1.9.x)."""
+    python = image_envs.interpreter(image)
+    done = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True)
+    assert done.stdout.strip() == expected, done.stderr
+
+
+def test_gpu_only_packages_are_left_out_of_the_xgboost_images_environment():
+    pinned = image_envs.pins("sagemaker-xgboost:3.2-0")
+    assert "xgboost==3.2.0" in pinned and "dask==2026.1.1" in pinned
+    gpu_only = ("cuda-", "nvidia-", "pynvml", "dask-cuda", "rapids-")
+    assert not [pin for pin in pinned if pin.startswith(gpu_only)]
+
+
+@pytest.fixture
+def preprocess_importing(running_emulator, tmp_path):
+    """run(module) -> the local run's result with build/steps/preprocess.py importing module first."""
+    script = project().steps_dir / "preprocess.py"
+    original = script.read_text()
+
+    def run(module: str) -> runner.RunResult:
+        script.write_text(f"import {module}  # noqa: F401\n{original}")
+        with emulator.routed(running_emulator):
+            built = pipelines.build()
+            pipelines.publish(built)
+            return runner.run_definition(built.definition(), [], built.target, tmp_path, runner.Progress())
+
+    yield run
+    script.write_text(original)
+
+
+def test_a_step_importing_a_library_its_image_lacks_fails_locally_as_in_sagemaker(
+    preprocess_importing, definition
+):
+    """Preprocess runs in the scikit-learn image, which has no XGBoost; this environment has it."""
+    image = step_named(definition, "Preprocess")["Arguments"]["AppSpecification"]["ImageUri"]
+    assert "/sagemaker-scikit-learn:" in image
+    result = preprocess_importing("xgboost")
+    assert result.failed.name == "Preprocess"
+    assert result.failed.failure.endswith("ModuleNotFoundError: No module named 'xgboost'")
+
+
+def test_an_image_whose_python_cannot_be_had_runs_here_and_says_so_once(tmp_path, use_project, monkeypatch):
+    listed = tmp_path / "image_packages.json"
+    team_image = {"python": "3.99", "packages": {"numpy": "2.3.0"}}
+    listed.write_text(json.dumps({"images": {"team-image:1": team_image}}))
+    use_project(image_packages=listed)
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")  # a machine uv may not download Pythons on
+    notes = []
+    pick = image_envs.Interpreters(notes.append)
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-image:1"
+    assert pick(image) == pick(image) == Path(sys.executable)
+    assert notes == [
+        "team-image:1: Python 3.99, which team-image:1 runs, is not on this machine (uv python install 3.99);"
+        " its jobs run in this project's environment, which may hold libraries the image lacks"
+    ]

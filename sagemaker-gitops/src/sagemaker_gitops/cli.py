@@ -289,6 +289,9 @@ class ConsoleProgress(runner.Progress):
         mark = "[green]ok[/green]" if result.status == "Succeeded" else "[red]failed[/red]"
         err.print(f"{mark} {result.name} ({result.type}) in {result.seconds:.1f} s", highlight=False)
 
+    def note(self, message: str) -> None:
+        err.print(f"note: {message}", highlight=False, markup=False)
+
 
 def run_summary(result: runner.RunResult) -> Table:
     table = Table(

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from ..aws import split_s3_uri
 from ..project import project
 from .expressions import StepError
-from .launchers import FreshProcesses, Timeout, WarmHost
+from .launchers import Launcher, Timeout
 
 CONTAINER_ROOT = "/opt/ml/"
 PYTHON_ENTRYPOINTS = {"python", "python3"}
@@ -43,7 +42,8 @@ class Job:
     name: str  # the job name SageMaker would give it
     folder: Path  # stands in for the container's "/"
     s3: object  # boto3 S3 client of the AWS the run points at
-    launcher: FreshProcesses | WarmHost
+    launcher: Launcher
+    python: Path  # the interpreter of the job's image environment (image_envs.py)
 
     def path(self, container_path: str) -> Path:
         if not container_path.startswith(CONTAINER_ROOT):
@@ -81,8 +81,7 @@ class Job:
                 self.step,
                 f"ContainerEntrypoint {entrypoint!r}: local runs run Python scripts (python3 <script>)",
             )
-        # The project's interpreter has the step libraries, pinned to the images' versions.
-        return [sys.executable, *(self.map_argument(str(a)) for a in entrypoint[1:] + arguments)]
+        return [str(self.python), *(self.map_argument(str(a)) for a in entrypoint[1:] + arguments)]
 
 
 def run_processing(job: Job, request: dict) -> dict:
@@ -171,7 +170,7 @@ def _training_command(job: Job, algorithm: dict, hyperparameters: dict) -> tuple
         if source.startswith("s3://"):
             with tarfile.open(fileobj=io.BytesIO(get_bytes(job, source))) as archive:
                 archive.extractall(code, filter="data")
-        return [sys.executable, str(code / program), *_hyperparameter_arguments(hyperparameters)], False
+        return [str(job.python), str(code / program), *_hyperparameter_arguments(hyperparameters)], False
     stand_in = _stand_in(algorithm)
     if stand_in is None:
         raise StepError(
@@ -179,7 +178,7 @@ def _training_command(job: Job, algorithm: dict, hyperparameters: dict) -> tuple
             f"training image {algorithm.get('TrainingImage')!r} has no local stand-in: use script mode"
             " (sagemaker_program) or add one to BUILT_IN_STAND_INS in local/jobs.py",
         )
-    return [sys.executable, str(stand_in)], True
+    return [str(job.python), str(stand_in)], True
 
 
 def _decoded(value: str):

@@ -43,11 +43,13 @@ class FreshProcesses:
 
 
 class WarmHost:
-    """Jobs forked from a host that has already imported what the step scripts import."""
+    """Jobs forked from a host that has already imported what the step scripts import, in one
+    interpreter (an image's environment). step_host.py is run as a file: it needs only the
+    standard library, and that environment does not have this package."""
 
-    def __init__(self, modules: list[str]):
+    def __init__(self, python: Path, modules: list[str]):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"{__package__}.step_host", *modules],
+            [str(python), str(Path(__file__).with_name("step_host.py")), *modules],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -92,11 +94,33 @@ def step_imports(steps_dir: Path | None = None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+class Launcher:
+    """Starts each job with the interpreter its command names: a warm host per interpreter on
+    Linux (fork is safe there), fresh processes elsewhere or when asked."""
+
+    def __init__(self, warm: bool):
+        self.fresh = None if warm else FreshProcesses()
+        self.hosts: dict[str, WarmHost] = {}
+
+    def prepare(self, python: Path) -> None:
+        """Start the interpreter's host now, so it imports the step libraries while other work runs."""
+        if self.fresh is None and str(python) not in self.hosts:
+            self.hosts[str(python)] = WarmHost(python, step_imports())
+
+    def run(self, command: list[str], env: dict, cwd: Path, log: Path, timeout: float | None) -> int:
+        if self.fresh is not None:
+            return self.fresh.run(command, env, cwd, log, timeout)
+        self.prepare(Path(command[0]))
+        return self.hosts[command[0]].run(command, env, cwd, log, timeout)
+
+    def close(self) -> None:
+        for host in self.hosts.values():
+            host.close()
+
+
 @contextmanager
-def started() -> Iterator[FreshProcesses | WarmHost]:
-    """The warm host on Linux (fork is safe there); fresh processes elsewhere or when asked."""
-    warm = sys.platform == "linux" and not os.environ.get("MLOPS_LOCAL_FRESH_PROCESSES")
-    launcher = WarmHost(step_imports()) if warm else FreshProcesses()
+def started() -> Iterator[Launcher]:
+    launcher = Launcher(warm=sys.platform == "linux" and not os.environ.get("MLOPS_LOCAL_FRESH_PROCESSES"))
     try:
         yield launcher
     finally:

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws
+from ..images import step_scripts
 from ..pipelines import (
     build,
     parse_parameters,
@@ -28,8 +29,9 @@ from . import definition as graph_of
 from . import launchers
 from .emulator import state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
+from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
-from .launchers import FreshProcesses, WarmHost
+from .launchers import Launcher
 from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
 
 
@@ -66,6 +68,9 @@ class Progress:
 
     def finished(self, result: StepResult) -> None: ...
 
+    def note(self, message: str) -> None:
+        """One line the person running should read (an image that runs in a stand-in environment)."""
+
 
 def new_execution_id() -> str:
     # SageMaker's execution ids are 12 lowercase letters and digits.
@@ -97,7 +102,9 @@ class LocalRun:
         self.results = {step.name: StepResult(step.name, step.type) for step in self.graph.steps}
         self.registered: list[str] = []
         self.property_files: dict[str, dict[str, Any]] = {}  # step -> file name -> document, as read
-        self.launcher: FreshProcesses | WarmHost | None = None  # set by run()
+        self.definition = definition
+        self.launcher: Launcher | None = None  # set by run()
+        self.interpreters: Interpreters | None = None  # set by run()
 
     def _execution_variables(self) -> dict[str, str]:
         pipeline_arn = (
@@ -113,8 +120,12 @@ class LocalRun:
             "CurrentDateTime": now,
         }
 
-    def run(self, progress: Progress, launcher: FreshProcesses | WarmHost) -> RunResult:
+    def run(self, progress: Progress, launcher: Launcher) -> RunResult:
         self.launcher = launcher
+        self.interpreters = Interpreters(progress.note)
+        # Each image's environment, built on its first run, and its host started before any step.
+        for image in {found.image for found in step_scripts(self.definition) if isinstance(found.image, str)}:
+            launcher.prepare(self.interpreters(image))
         for step in self.graph.steps:
             if self._blocked(step):
                 continue
@@ -190,7 +201,11 @@ class LocalRun:
         request = self.scope.resolve(step.arguments, step.name)
         folder = self.workspace / step.name
         folder.mkdir(parents=True, exist_ok=True)
-        job = Job(step.name, name, folder, self.s3, self.launcher)
+        if step.type == "Processing":
+            image = request["AppSpecification"]["ImageUri"]
+        else:
+            image = request["AlgorithmSpecification"]["TrainingImage"]
+        job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(image))
         if step.type == "Processing":
             self.scope.properties[step.name] = run_processing(job, request)
             return self._property_file_metrics(step)
@@ -214,7 +229,8 @@ class LocalRun:
             }
             folder = self.workspace / step.name / trial
             folder.mkdir(parents=True, exist_ok=True)
-            job = Job(step.name, trial, folder, self.s3, self.launcher)
+            python = self.interpreters(definition["AlgorithmSpecification"]["TrainingImage"])
+            job = Job(step.name, trial, folder, self.s3, self.launcher, python)
             return run_training(job, training, self.target.region)
 
         tuner = Tuner(step.name, request, name, run_trial)
@@ -303,7 +319,7 @@ def run_definition(
     target: aws.AwsTarget,
     workspace: Path,
     progress: Progress,
-    launcher: FreshProcesses | WarmHost | None = None,
+    launcher: Launcher | None = None,
 ) -> RunResult:
     """Check the definition, then run it; MlopsError before any step if it cannot run."""
     local = LocalRun(definition, overrides, target, workspace)

@@ -1,6 +1,6 @@
 """A warm interpreter that runs step scripts in forked children (Linux only).
 
-    python -m sagemaker_gitops.local.step_host MODULE...
+    <an image's python> .../sagemaker_gitops/local/step_host.py MODULE...
 
 Importing the step libraries (pandas, scikit-learn, XGBoost) costs seconds per process,
 more than the steps themselves on the sample data. `mlops local run` starts this host
@@ -41,7 +41,7 @@ def run_child(request: dict) -> None:
         os.dup2(log, 2)
         script = request["argv"][0]
         sys.argv = list(request["argv"])
-        sys.path[0] = os.path.dirname(script)  # as `python script.py` sets it
+        sys.path.insert(0, os.path.dirname(script))  # as `python script.py` sets it
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
@@ -68,5 +68,6 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
+    del sys.path[0]  # this file's folder: the platform's modules, not the job's
     preload(sys.argv[1:])
     serve()

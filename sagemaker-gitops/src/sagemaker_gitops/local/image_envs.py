@@ -1,0 +1,131 @@
+"""Each SageMaker image's libraries as a local virtualenv: where a job's script runs locally.
+
+The project's own virtualenv holds every library the project needs, so a step that imports one its
+image lacks would pass locally and die in SageMaker. A job therefore runs in its image's
+environment: every package of the image's published lock (image_packages.json, or a project's own
+list) at the image's version, on the image's Python, built with uv once per machine under the user
+cache folder and shared by every run and project. GPU-only packages (CUDA, NCCL, NVML bindings and
+the RAPIDS dask plugins) are left out: a CPU job never imports them.
+
+Where the image's Python cannot be found (uv finds installed Pythons and downloads missing ones;
+pyenv's are looked up too) or the environment cannot be built (offline with a cold uv cache),
+jobs run in the project's virtualenv and the run says so once.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from platformdirs import user_cache_path
+from uv import find_uv_bin
+
+from ..images import image_name, image_packages
+
+GPU_ONLY = re.compile(r"^(cuda-|nvidia-|pynvml$|dask-cuda$|rapids-)")
+
+
+class Unavailable(Exception):
+    """The image's environment cannot be had here; the message says why, in one line."""
+
+
+def cache_folder() -> Path:
+    return user_cache_path("sagemaker-gitops") / "image-envs"
+
+
+def pins(image: str) -> list[str]:
+    """The image's packages as `name==version`, GPU-only ones left out."""
+    packages = image_packages()[image]["packages"]
+    return [f"{name}=={version}" for name, version in sorted(packages.items()) if not GPU_ONLY.match(name)]
+
+
+def folder(image: str) -> Path:
+    """Where the image's environment lives: named by the image, keyed by its Python and packages."""
+    listed = image_packages()[image]
+    key = hashlib.sha256(json.dumps([listed["python"], pins(image)]).encode()).hexdigest()[:12]
+    return cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-{key}"
+
+
+def interpreter(image_uri: str) -> Path:
+    """The Python of the image's environment, built on first use; Unavailable if it cannot be."""
+    image = image_name(image_uri)
+    if image not in image_packages():
+        raise Unavailable(f"no package list for image {image}")
+    if "python" not in image_packages()[image]:
+        raise Unavailable(f"the package list for image {image} gives no Python version")
+    python = folder(image) / "bin" / "python"
+    if not python.exists():
+        _build(image, folder(image))
+    return python
+
+
+def _build(image: str, destination: Path) -> None:
+    version = image_packages()[image]["python"]
+    base = base_python(version) or version  # a version uv may still download
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside its final place, then renamed: a run that is stopped, or one building the same
+    # environment at the same time, never leaves a half-built one where runs look.
+    scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=destination.parent))
+    try:
+        try:
+            _uv("venv", "--quiet", "--python", str(base), str(scratch))
+        except Unavailable:
+            raise Unavailable(
+                f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
+            ) from None
+        # --no-deps: the list is the image's whole resolved lock, installed exactly as it is.
+        python = str(scratch / "bin" / "python")
+        _uv("pip", "install", "--quiet", "--no-deps", "--python", python, *pins(image))
+        with contextlib.suppress(OSError):  # another run built it first: theirs is the same
+            scratch.rename(destination)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _uv(*args: str) -> None:
+    done = subprocess.run([find_uv_bin(), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise Unavailable(f"uv {args[0]} failed: {last.strip()}")
+
+
+def base_python(version: str) -> Path | None:
+    """An interpreter of that version: uv's discovery (and its downloads), else pyenv's versions."""
+    found = subprocess.run(
+        [find_uv_bin(), "python", "find", "--no-project", version], capture_output=True, text=True
+    )
+    if found.returncode == 0:
+        return Path(found.stdout.strip())
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), key=_version_order)
+    return candidates[-1] if candidates else None
+
+
+def _version_order(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", path.parts[-3]))
+
+
+class Interpreters:
+    """Which Python runs each image's jobs in one run, saying once why an image falls back."""
+
+    def __init__(self, note):
+        self.note = note  # called with one line for the person running
+        self.found: dict[str, Path] = {}
+
+    def __call__(self, image_uri: str) -> Path:
+        if image_uri not in self.found:
+            try:
+                self.found[image_uri] = interpreter(image_uri)
+            except Unavailable as why:
+                self.note(
+                    f"{image_name(image_uri)}: {why}; its jobs run in this project's environment,"
+                    " which may hold libraries the image lacks"
+                )
+                self.found[image_uri] = Path(sys.executable)
+        return self.found[image_uri]
