@@ -74,7 +74,8 @@ def _build(image: str, destination: Path) -> None:
     scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=destination.parent))
     try:
         try:
-            _uv("venv", "--quiet", "--python", str(base), str(scratch))
+            # Relocatable: its scripts (gunicorn, ...) find it after the rename below.
+            _uv("venv", "--quiet", "--relocatable", "--python", str(base), str(scratch))
         except Unavailable:
             raise Unavailable(
                 f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
