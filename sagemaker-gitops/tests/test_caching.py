@@ -1,98 +1,117 @@
-"""Step caching as SageMaker does it: a re-run whose cached steps hand on an earlier run's
-properties must still read every model from where a job wrote it.
-
-moto runs no pipeline and `mlops local run` does not cache, so two executions are resolved here
-with the local interpreter, under AWS's documented cache-key rules (local/caching.py): each step
-is a hit when its key matches the first execution's, and then hands on that execution's
-properties, as SageMaker does.
+"""Step caching as SageMaker does it, in `mlops local run`: a step whose CacheConfig is on is a hit
+when an earlier run of it succeeded with the same cache key (AWS's documented attributes per step
+type, local/caching.py) within ExpireAfter, and hands on that run's properties. So a re-run must
+still read every model from where a job wrote it: the tuning + caching defect of the first AWS
+audit (a model path built from the *current* execution id and a *cached* step's job name) fails
+here as it fails in AWS.
 """
+
+import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import TUNING
-from sagemaker_gitops.local.caching import cache_key, cacheable
-from sagemaker_gitops.local.definition import parse
-from sagemaker_gitops.local.expressions import Scope
+from sagemaker_gitops import pipelines
+from sagemaker_gitops.local import emulator, runner
+from sagemaker_gitops.local.caching import earlier_run, expiry
+
+TRAINING_STEP = "Tune" if TUNING else "Train"
+CACHED = ["Preprocess", TRAINING_STEP, "Evaluate"]
 
 
-class Execution:
-    """One execution resolved step by step: what each job writes, and each step's cache key."""
+@pytest.fixture
+def run_locally(running_emulator, tmp_path, config):
+    """run(definition=None, **parameters) -> RunResult: local runs that share one runs folder."""
+    assert config.caching.enabled, "the preset's project caches its steps (the template's default)"
+    with emulator.routed(running_emulator):
+        built = pipelines.build()
+        pipelines.publish(built)
 
-    def __init__(self, definition: dict, execution_id: str, overrides: dict, earlier=None):
-        self.id, self.keys, self.written, self.properties = execution_id, {}, set(), {}
-        graph = parse(definition)
-        parameters = {p["Name"]: p.get("DefaultValue") for p in graph.parameters} | overrides
-        # Registration reads the model's checksum from evaluation.json; what it is does not matter here.
-        evaluation = {"model": {"sha256": "0" * 64}}
-        self.scope = Scope(
-            parameters,
-            {"PipelineExecutionId": execution_id},
-            self.properties,
-            read_property_file=lambda step, name: evaluation,
-        )
-        for step in graph.steps:
-            if step.type in {"Condition", "Fail"}:
-                continue  # the gate passes: registration is what reads the model
-            request = self.scope.resolve(step.arguments, step.name)
-            if step.type not in {"Processing", "Training", "Tuning"}:
-                self.properties[step.name] = request
-                continue
-            self.keys[step.name] = cache_key(step.type, request)
-            hit = (
-                earlier is not None
-                and cacheable(step.type, step.document)
-                and earlier.keys.get(step.name) == self.keys[step.name]
+    def run(definition: dict | None = None, **parameters) -> runner.RunResult:
+        overrides = [{"Name": name, "Value": value} for name, value in parameters.items()]
+        with emulator.routed(running_emulator):
+            return runner.run_definition(
+                definition or built.definition(), overrides, built.target, tmp_path, runner.Progress()
             )
-            if hit:
-                self.properties[step.name] = earlier.properties[step.name]
-            else:
-                self.properties[step.name] = self._run(step.name, step.type, request)
 
-    def _run(self, step: str, kind: str, request: dict) -> dict:
-        """The Describe* properties of the job this request starts, and the objects it writes."""
-        if kind == "Processing":
-            self.written |= {o["S3Output"]["S3Uri"] for o in request["ProcessingOutputConfig"]["Outputs"]}
-            return request
-        if kind == "Training":
-            job = f"pipelines-{self.id}-{step}"
-            artifact = f"{request['OutputDataConfig']['S3OutputPath']}/{job}/output/model.tar.gz"
-            self.written.add(artifact)
-            return {"TrainingJobName": job, "ModelArtifacts": {"S3ModelArtifacts": artifact}}
-        tuning_job, best = f"{self.id}-tune", f"{self.id}-tune-001-0a1b2c3d"
-        output = request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"]
-        self.written.add(f"{output}/{best}/output/model.tar.gz")
-        best_summary = {"TrainingJobName": best}
-        return {
-            "HyperParameterTuningJobName": tuning_job,
-            "BestTrainingJob": best_summary,
-            "TrainingJobSummaries": [best_summary],  # best first: get_top_model_s3_uri reads [0]
-        }
-
-    def models_read(self) -> list[tuple[str, str]]:
-        """(step, URL) of every model the execution reads: Evaluate's input and the registered one."""
-        evaluate = self.properties["Evaluate"]["ProcessingInputs"]
-        read = [("Evaluate", i["S3Input"]["S3Uri"]) for i in evaluate if i["InputName"] == "model"]
-        register = self.properties["RegisterModel"]["InferenceSpecification"]["Containers"]
-        return read + [("RegisterModel", container["ModelDataUrl"]) for container in register]
+    run.built = built
+    return run
 
 
-@pytest.mark.parametrize(
-    "second_run",
-    [{}, {"GateThreshold": "LOWERED"}],
-    ids=["unchanged", "only-the-gate-threshold-changed"],
-)
-def test_every_model_a_re_run_reads_was_written_by_a_job(definition, config, second_run):
-    overrides = {name: config.gate.threshold * 0.9 for name in second_run}
-    first = Execution(definition, "aaaaaaaaaaaa", {})
-    second = Execution(definition, "bbbbbbbbbbbb", overrides, earlier=first)
-    written = first.written | second.written
-    for step, url in second.models_read():
-        assert url in written, f"{step} reads {url}, which no job of either execution wrote"
+def hits(result: runner.RunResult) -> dict[str, str]:
+    """Step -> the execution it was a cache hit on, as the run's output says it."""
+    prefix = "cache hit: execution "
+    return {
+        step.name: step.outputs[0].removeprefix(prefix)
+        for step in result.steps
+        if step.outputs and step.outputs[0].startswith(prefix)
+    }
 
 
-def test_the_simulation_sees_a_cache_hit_when_caching_is_on(definition, config):
-    """What makes the test above able to fail: with caching on, the re-run reuses the training."""
-    first = Execution(definition, "aaaaaaaaaaaa", {})
-    second = Execution(definition, "bbbbbbbbbbbb", {}, earlier=first)
-    training = "Tune" if TUNING else "Train"
-    reused = second.properties[training] is first.properties[training]
-    assert reused is config.caching.enabled
+def test_an_unchanged_re_run_reuses_every_cacheable_step_and_registers_a_new_version(run_locally):
+    first = run_locally()
+    second = run_locally()
+    assert first.status == second.status == "Succeeded"
+    assert hits(first) == {}
+    assert hits(second) == dict.fromkeys(CACHED, first.execution_id)
+    assert len(first.model_packages) == len(second.model_packages) == 1, "RegisterModel is never cached"
+    assert first.model_packages != second.model_packages
+
+
+def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, config):
+    first = run_locally()
+    lowered = run_locally(GateThreshold=str(config.gate.threshold * 0.9))
+    assert hits(lowered) == dict.fromkeys(["Preprocess", TRAINING_STEP], first.execution_id)
+    assert lowered.status == "Succeeded"
+
+
+def test_a_model_path_built_from_the_current_execution_fails_the_cached_re_run(run_locally):
+    """The defect, planted: the first run passes (every path is its own); the re-run reuses the
+    training, so the path names this execution's folder with the earlier job's name: nothing."""
+    planted = copy.deepcopy(run_locally.built.definition())
+    steps = {step["Name"]: step for step in planted["Steps"]}
+    models = f"s3://{run_locally.built.target.bucket}/models"
+    this_execution = {"Std:Join": {"On": "/", "Values": [models, {"Get": "Execution.PipelineExecutionId"}]}}
+    training = steps[TRAINING_STEP]["Arguments"]
+    job_definition = training["TrainingJobDefinition"] if TUNING else training
+    job_definition["OutputDataConfig"]["S3OutputPath"] = this_execution
+    job = f"Steps.{TRAINING_STEP}.{'BestTrainingJob.TrainingJobName' if TUNING else 'TrainingJobName'}"
+    model = next(i for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"] if i["InputName"] == "model")
+    model["S3Input"]["S3Uri"] = {
+        "Std:Join": {"On": "/", "Values": [this_execution, {"Get": job}, "output", "model.tar.gz"]}
+    }
+
+    assert run_locally(planted).status == "Succeeded"
+    again = run_locally(planted)
+    assert again.failed.name == "Evaluate"
+    assert "ClientError: no S3 objects found under S3 URL" in again.failed.failure
+    assert f"/models/{again.execution_id}/" in again.failed.failure
+
+
+# --- the lookup's rules --------------------------------------------------------------------------
+RECORD = """{{"CreationTime": "{created}", "Steps": [
+  {{"StepName": "Train", "StepStatus": "{status}", "CacheKey": "k", "Properties": {{"from": "{name}"}}}}]}}"""
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def record(runs, name: str, created: datetime, status: str = "Succeeded") -> None:
+    (runs / name).mkdir()
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    (runs / name / "execution.json").write_text(RECORD.format(created=stamp, status=status, name=name))
+
+
+def test_the_newest_successful_run_within_expire_after_is_reused(tmp_path):
+    record(tmp_path, "old", NOW - timedelta(days=40))
+    record(tmp_path, "recent", NOW - timedelta(days=2))
+    record(tmp_path, "newest-failed", NOW - timedelta(hours=1), status="Failed")
+    (tmp_path / "cut-off").mkdir()  # a run stopped before it recorded anything
+    hit = earlier_run(tmp_path, "Train", "k", expiry({"CacheConfig": {"ExpireAfter": "P30D"}}), NOW)
+    assert (hit.execution_id, hit.properties) == ("recent", {"from": "recent"})
+    assert earlier_run(tmp_path, "Train", "k", timedelta(days=1), NOW) is None, "expired"
+    assert earlier_run(tmp_path, "Train", "other key", None, NOW) is None
+    assert earlier_run(tmp_path, "Train", "k", expiry({"CacheConfig": {}}), NOW).execution_id == "recent"
+
+
+def test_an_expire_after_that_is_not_a_duration_is_refused():
+    with pytest.raises(ValueError, match="'30 days' is not an ISO 8601 duration"):
+        expiry({"CacheConfig": {"ExpireAfter": "30 days"}})

@@ -27,6 +27,7 @@ from ..pipelines import (
 from ..project import project
 from . import definition as graph_of
 from . import launchers
+from .caching import cache_key, cacheable, earlier_run, expiry
 from .emulator import state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
@@ -103,6 +104,8 @@ class LocalRun:
         self.registered: list[str] = []
         self.property_files: dict[str, dict[str, Any]] = {}  # step -> file name -> document, as read
         self.definition = definition
+        self.cache_keys: dict[str, str] = {}  # step -> its cache key, for steps with caching on
+        self.cache_hits: dict[str, str] = {}  # step -> the execution whose run it reuses
         self.launcher: Launcher | None = None  # set by run()
         self.interpreters: Interpreters | None = None  # set by run()
 
@@ -163,6 +166,7 @@ class LocalRun:
                     "StepName": step.name,
                     "StepStatus": step.status,
                     "Properties": self.scope.properties.get(step.name, {}),
+                    **self._cache_record(step.name),
                 }
                 for step in result.steps
                 if step.status != "NotRun"
@@ -170,6 +174,15 @@ class LocalRun:
             "PropertyFiles": self.property_files,
         }
         _write_json(self.workspace / "execution.json", record)
+
+    def _cache_record(self, step: str) -> dict:
+        """The step's cache key (what a later run looks up) and, for a hit, the execution it came
+        from, as ListPipelineExecutionSteps gives it (CacheHitResult)."""
+        record = {"CacheKey": self.cache_keys[step]} if step in self.cache_keys else {}
+        if step in self.cache_hits:
+            source = f"{self.scope.execution['PipelineArn']}/execution/{self.cache_hits[step]}"
+            record["CacheHitResult"] = {"SourcePipelineExecutionArn": source}
+        return record
 
     def _blocked(self, step: graph_of.Step) -> bool:
         """True when a dependency did not run or the step sits on the branch not taken."""
@@ -199,6 +212,8 @@ class LocalRun:
         variable = "ProcessingJobName" if step.type == "Processing" else "TrainingJobName"
         self.scope.execution[variable] = name
         request = self.scope.resolve(step.arguments, step.name)
+        if self._from_cache(step, request):
+            return self._job_outputs(step)
         folder = self.workspace / step.name
         folder.mkdir(parents=True, exist_ok=True)
         if step.type == "Processing":
@@ -208,15 +223,41 @@ class LocalRun:
         job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(image))
         if step.type == "Processing":
             self.scope.properties[step.name] = run_processing(job, request)
-            return self._property_file_metrics(step)
-        properties = run_training(job, request, self.target.region)
-        self.scope.properties[step.name] = properties
-        return [f"{m['MetricName']} = {short(m['Value'])}" for m in properties["FinalMetricDataList"]]
+        else:
+            self.scope.properties[step.name] = run_training(job, request, self.target.region)
+        return self._job_outputs(step)
+
+    def _job_outputs(self, step: graph_of.Step) -> list[str]:
+        lines = [f"cache hit: execution {self.cache_hits[step.name]}"] if step.name in self.cache_hits else []
+        if step.type == "Processing":
+            return lines + self._property_file_metrics(step)
+        metrics = self.scope.properties[step.name]["FinalMetricDataList"]
+        return lines + [f"{m['MetricName']} = {short(m['Value'])}" for m in metrics]
+
+    def _from_cache(self, step: graph_of.Step, request: dict) -> bool:
+        """SageMaker's step cache (caching.py): True when an earlier run's properties were handed on."""
+        if not cacheable(step.type, step.document):
+            return False
+        self.cache_keys[step.name] = cache_key(step.type, request)
+        try:
+            expire_after = expiry(step.document)
+        except ValueError as error:
+            raise StepError(step.name, str(error)) from None
+        runs = self.workspace.parent
+        hit = earlier_run(runs, step.name, self.cache_keys[step.name], expire_after, datetime.now(UTC))
+        if hit is None:
+            return False
+        self.scope.properties[step.name] = hit.properties
+        self.cache_hits[step.name] = hit.execution_id
+        return True
 
     def _tuning(self, step: graph_of.Step) -> list[str]:
         # Tuning job names have at most 32 characters.
         name = f"{self.execution_id}-{step.name}"[:23] + "-" + secrets.token_hex(4)
         request = self.scope.resolve(step.arguments, step.name)
+        if self._from_cache(step, request):
+            hit = [f"cache hit: execution {self.cache_hits[step.name]}"]
+            return hit + tuning_summary(self.scope.properties[step.name], request)
         definition = request["TrainingJobDefinition"]
 
         def run_trial(trial: str, tuned: dict[str, str]) -> dict:
