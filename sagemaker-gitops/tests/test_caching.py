@@ -89,29 +89,55 @@ def test_a_model_path_built_from_the_current_execution_fails_the_cached_re_run(r
 
 
 # --- the lookup's rules --------------------------------------------------------------------------
-RECORD = """{{"CreationTime": "{created}", "Steps": [
+PIPELINE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/my-model"
+RECORD = """{{"PipelineExecutionArn": "{pipeline}/execution/{name}", "CreationTime": "{created}", "Steps": [
   {{"StepName": "Train", "StepStatus": "{status}", "CacheKey": "k", "Properties": {{"from": "{name}"}}}}]}}"""
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
-def record(runs, name: str, created: datetime, status: str = "Succeeded") -> None:
+def record(runs, name: str, created: datetime, status: str = "Succeeded", pipeline: str = PIPELINE) -> None:
     (runs / name).mkdir()
     stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    (runs / name / "execution.json").write_text(RECORD.format(created=stamp, status=status, name=name))
+    text = RECORD.format(pipeline=pipeline, created=stamp, status=status, name=name)
+    (runs / name / "execution.json").write_text(text)
 
 
 def test_the_newest_successful_run_within_expire_after_is_reused(tmp_path):
     record(tmp_path, "old", NOW - timedelta(days=40))
     record(tmp_path, "recent", NOW - timedelta(days=2))
     record(tmp_path, "newest-failed", NOW - timedelta(hours=1), status="Failed")
+    record(tmp_path, "other-account", NOW, pipeline=PIPELINE.replace("123456789012", "210987654321"))
     (tmp_path / "cut-off").mkdir()  # a run stopped before it recorded anything
-    hit = earlier_run(tmp_path, "Train", "k", expiry({"CacheConfig": {"ExpireAfter": "P30D"}}), NOW)
+    thirty_days = expiry({"CacheConfig": {"ExpireAfter": "P30D"}})
+    hit = earlier_run(tmp_path, PIPELINE, "Train", "k", thirty_days, NOW)
     assert (hit.execution_id, hit.properties) == ("recent", {"from": "recent"})
-    assert earlier_run(tmp_path, "Train", "k", timedelta(days=1), NOW) is None, "expired"
-    assert earlier_run(tmp_path, "Train", "other key", None, NOW) is None
-    assert earlier_run(tmp_path, "Train", "k", expiry({"CacheConfig": {}}), NOW).execution_id == "recent"
+    assert earlier_run(tmp_path, PIPELINE, "Train", "k", timedelta(days=1), NOW) is None, "expired"
+    assert earlier_run(tmp_path, PIPELINE, "Train", "other key", None, NOW) is None
+    never = expiry({"CacheConfig": {}})
+    assert earlier_run(tmp_path, PIPELINE, "Train", "k", never, NOW).execution_id == "recent"
 
 
 def test_an_expire_after_that_is_not_a_duration_is_refused():
     with pytest.raises(ValueError, match="'30 days' is not an ISO 8601 duration"):
         expiry({"CacheConfig": {"ExpireAfter": "30 days"}})
+
+
+def test_after_the_emulator_is_reset_the_next_run_runs_every_step(mlops, monkeypatch, tmp_path):
+    """Its state (every output) is gone, so the runs recorded against it are forgotten with it;
+    a run against AWS stays."""
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    against_aws = tmp_path / "runs" / "against-aws" / "execution.json"
+    against_aws.parent.mkdir(parents=True)
+    against_aws.write_text('{"Emulator": false}')
+    assert mlops("local", "up")[0] == 0
+    try:
+        code, _, err = mlops("local", "run")
+        assert code == 0, err
+        assert mlops("local", "down", "--reset")[0] == 0
+        assert mlops("local", "up")[0] == 0
+        code, out, err = mlops("local", "run")
+        assert code == 0, err
+        assert "cache hit" not in out + err
+        assert against_aws.exists()
+    finally:
+        mlops("local", "down")

@@ -76,17 +76,21 @@ def expiry(document: dict) -> timedelta | None:
         raise ValueError(f"CacheConfig ExpireAfter {expire_after!r} is not an ISO 8601 duration") from None
 
 
-def earlier_run(runs: Path, step: str, key: str, expire_after: timedelta | None, now: datetime) -> Hit | None:
-    """The newest earlier local execution (.mlops/runs/<id>/execution.json) whose run of `step`
-    succeeded with this cache key within expire_after of now."""
+def earlier_run(
+    runs: Path, pipeline_arn: str, step: str, key: str, expire_after: timedelta | None, now: datetime
+) -> Hit | None:
+    """The newest earlier local execution (.mlops/runs/<id>/execution.json) of the same pipeline
+    (its name, account and region) whose run of `step` succeeded with this cache key within
+    expire_after of now."""
     found = []
     for record_file in runs.glob("*/execution.json"):
         try:
             record = json.loads(record_file.read_text())
             started = datetime.fromisoformat(record["CreationTime"])
-        except (OSError, ValueError, KeyError):
+            same_pipeline = record["PipelineExecutionArn"].startswith(f"{pipeline_arn}/execution/")
+        except (OSError, ValueError, KeyError, AttributeError):
             continue  # a run cut off before it was recorded: nothing to reuse
-        if expire_after is not None and now - started > expire_after:
+        if not same_pipeline or (expire_after is not None and now - started > expire_after):
             continue
         for earlier in record.get("Steps", []):
             if (earlier.get("StepName"), earlier.get("StepStatus"), earlier.get("CacheKey")) == (

@@ -226,7 +226,20 @@ def down(reset: bool = False) -> Emulator | None:
     _state_file().unlink(missing_ok=True)
     if reset:
         shutil.rmtree(_server_dir(), ignore_errors=True)
+        _forget_runs_against_the_emulator()
     return emulator
+
+
+def _forget_runs_against_the_emulator() -> None:
+    """The local runs recorded against the forgotten state: their outputs were in it, so a later
+    run must not take their steps from the cache (runs against AWS stay)."""
+    for record in (state_dir() / "runs").glob("*/execution.json"):
+        try:
+            emulated = json.loads(record.read_text()).get("Emulator", False)
+        except (OSError, ValueError, AttributeError):
+            emulated = True  # unreadable: nothing can be reused from it anyway
+        if emulated:
+            shutil.rmtree(record.parent, ignore_errors=True)
 
 
 def stop(emulator: Emulator) -> None:

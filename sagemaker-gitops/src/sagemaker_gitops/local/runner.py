@@ -28,7 +28,7 @@ from ..project import project
 from . import definition as graph_of
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
-from .emulator import state_dir
+from .emulator import routed_to, state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
@@ -157,6 +157,7 @@ class LocalRun:
         record = {
             "PipelineExecutionArn": self.scope.execution["PipelineExecutionArn"],
             "PipelineExecutionStatus": result.status,
+            "Emulator": routed_to() is not None,  # `local down --reset` forgets these runs
             "CreationTime": self.scope.execution["StartDateTime"],
             "PipelineParameters": [
                 {"Name": name, "Value": str(value)} for name, value in self.scope.parameters.items()
@@ -243,8 +244,12 @@ class LocalRun:
             expire_after = expiry(step.document)
         except ValueError as error:
             raise StepError(step.name, str(error)) from None
-        runs = self.workspace.parent
-        hit = earlier_run(runs, step.name, self.cache_keys[step.name], expire_after, datetime.now(UTC))
+        pipeline, key, now = (
+            self.scope.execution["PipelineArn"],
+            self.cache_keys[step.name],
+            datetime.now(UTC),
+        )
+        hit = earlier_run(self.workspace.parent, pipeline, step.name, key, expire_after, now)
         if hit is None:
             return False
         self.scope.properties[step.name] = hit.properties
