@@ -7,6 +7,7 @@ here as it fails in AWS.
 """
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,23 +20,31 @@ TRAINING_STEP = "Tune" if TUNING else "Train"
 CACHED = ["Preprocess", TRAINING_STEP, "Evaluate"]
 
 
-@pytest.fixture
-def run_locally(running_emulator, tmp_path, config):
-    """run(definition=None, **parameters) -> RunResult: local runs that share one runs folder."""
+@pytest.fixture(scope="module")
+def run_locally(running_emulator, tmp_path_factory, config):
+    """run(definition=None, **parameters) -> RunResult: local runs that share one runs folder
+    (the module's), so each run may reuse any earlier one's steps."""
     assert config.caching.enabled, "the preset's project caches its steps (the template's default)"
     with emulator.routed(running_emulator):
         built = pipelines.build()
         pipelines.publish(built)
+    runs = tmp_path_factory.mktemp("runs")
 
     def run(definition: dict | None = None, **parameters) -> runner.RunResult:
         overrides = [{"Name": name, "Value": value} for name, value in parameters.items()]
         with emulator.routed(running_emulator):
             return runner.run_definition(
-                definition or built.definition(), overrides, built.target, tmp_path, runner.Progress()
+                definition or built.definition(), overrides, built.target, runs, runner.Progress()
             )
 
     run.built = built
     return run
+
+
+@pytest.fixture(scope="module")
+def first(run_locally) -> runner.RunResult:
+    """The module's first run: nothing to reuse, every step runs."""
+    return run_locally()
 
 
 def hits(result: runner.RunResult) -> dict[str, str]:
@@ -48,26 +57,31 @@ def hits(result: runner.RunResult) -> dict[str, str]:
     }
 
 
-def test_an_unchanged_re_run_reuses_every_cacheable_step_and_registers_a_new_version(run_locally):
-    first = run_locally()
-    second = run_locally()
-    assert first.status == second.status == "Succeeded"
-    assert hits(first) == {}
-    assert hits(second) == dict.fromkeys(CACHED, first.execution_id)
-    assert len(first.model_packages) == len(second.model_packages) == 1, "RegisterModel is never cached"
-    assert first.model_packages != second.model_packages
+def test_the_first_run_runs_every_step(first):
+    assert first.status == "Succeeded" and hits(first) == {}
 
 
-def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, config):
-    first = run_locally()
+def test_an_unchanged_re_run_reuses_every_cacheable_step_and_registers_a_new_version(run_locally, first):
+    again = run_locally()
+    assert again.status == "Succeeded"
+    assert set(hits(again)) == set(CACHED)
+    assert again.execution_id not in hits(again).values()
+    assert len(again.model_packages) == 1 and again.model_packages != first.model_packages, (
+        "RegisterModel is never cached: each run registers a new version"
+    )
+
+
+def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, first, config):
     lowered = run_locally(GateThreshold=str(config.gate.threshold * 0.9))
-    assert hits(lowered) == dict.fromkeys(["Preprocess", TRAINING_STEP], first.execution_id)
     assert lowered.status == "Succeeded"
+    assert set(hits(lowered)) == {"Preprocess", TRAINING_STEP}
 
 
-def test_a_model_path_built_from_the_current_execution_fails_the_cached_re_run(run_locally):
-    """The defect, planted: the first run passes (every path is its own); the re-run reuses the
-    training, so the path names this execution's folder with the earlier job's name: nothing."""
+def test_a_model_path_built_from_the_current_execution_fails_the_cached_run(run_locally, first):
+    """The defect, planted: training's output path and Evaluate's model path both name the
+    current execution. A run of its own would pass; after an earlier run, training is a cache hit
+    (its output path is not in the key), so the model path names this execution's folder with
+    the earlier job's name: nothing is there."""
     planted = copy.deepcopy(run_locally.built.definition())
     steps = {step["Name"]: step for step in planted["Steps"]}
     models = f"s3://{run_locally.built.target.bucket}/models"
@@ -81,11 +95,11 @@ def test_a_model_path_built_from_the_current_execution_fails_the_cached_re_run(r
         "Std:Join": {"On": "/", "Values": [this_execution, {"Get": job}, "output", "model.tar.gz"]}
     }
 
-    assert run_locally(planted).status == "Succeeded"
-    again = run_locally(planted)
-    assert again.failed.name == "Evaluate"
-    assert "ClientError: no S3 objects found under S3 URL" in again.failed.failure
-    assert f"/models/{again.execution_id}/" in again.failed.failure
+    planted_run = run_locally(planted)
+    assert TRAINING_STEP in hits(planted_run)
+    assert planted_run.failed.name == "Evaluate"
+    assert "ClientError: no S3 objects found under S3 URL" in planted_run.failed.failure
+    assert f"/models/{planted_run.execution_id}/" in planted_run.failed.failure
 
 
 # --- the lookup's rules --------------------------------------------------------------------------
@@ -122,22 +136,16 @@ def test_an_expire_after_that_is_not_a_duration_is_refused():
         expiry({"CacheConfig": {"ExpireAfter": "30 days"}})
 
 
-def test_after_the_emulator_is_reset_the_next_run_runs_every_step(mlops, monkeypatch, tmp_path):
-    """Its state (every output) is gone, so the runs recorded against it are forgotten with it;
-    a run against AWS stays."""
+def test_resetting_the_emulator_forgets_the_runs_recorded_against_it(mlops, monkeypatch, tmp_path):
+    """Their outputs were in its state, so no later run may take a step from them; a run against
+    AWS stays."""
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
-    against_aws = tmp_path / "runs" / "against-aws" / "execution.json"
-    against_aws.parent.mkdir(parents=True)
-    against_aws.write_text('{"Emulator": false}')
-    assert mlops("local", "up")[0] == 0
-    try:
-        code, _, err = mlops("local", "run")
-        assert code == 0, err
-        assert mlops("local", "down", "--reset")[0] == 0
-        assert mlops("local", "up")[0] == 0
-        code, out, err = mlops("local", "run")
-        assert code == 0, err
-        assert "cache hit" not in out + err
-        assert against_aws.exists()
-    finally:
-        mlops("local", "down")
+    for name, emulated in (("against-the-emulator", True), ("against-aws", False)):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "execution.json").write_text(json.dumps({"Emulator": emulated}))
+    assert mlops("local", "down", "--reset")[0] == 0
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["against-aws"]
+
+
+def test_a_run_says_whether_it_ran_against_the_emulator(first):
+    assert json.loads((first.workspace / "execution.json").read_text())["Emulator"] is True

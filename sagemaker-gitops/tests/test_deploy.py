@@ -75,6 +75,17 @@ def test_a_refused_staging_deploy_changes_nothing(repo, registry, record, arrang
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+def test_a_model_from_the_emulator_is_not_deployed_to_aws(repo, registry, record, monkeypatch):
+    """An emulator promotion that reached git names a model in moto's account: with the
+    credentials of a real account, the deploy stops before anything is created."""
+    record("staging", registry())
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")  # who the credentials are from now on
+    message = "a model of the local emulator (account 123456789012), not of AWS account 111122223333"
+    with pytest.raises(MlopsError, match=re.escape(message)):
+        deploy.deploy("staging", repo=repo)
+    assert stacks.describe_stack(deploy.stack_name("staging")) is None
+
+
 def test_an_artifact_changed_after_evaluation_is_not_deployed(repo, registry, record):
     """The approval was of the evaluated bytes; the CI roles cannot write there, and this is the
     check if anything else did."""

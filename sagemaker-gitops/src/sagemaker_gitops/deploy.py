@@ -54,11 +54,26 @@ def deploy(
     )
 
 
+def refuse_an_emulator_model(stage: str, arn: str, account: str) -> None:
+    """A model registered on the local emulator (moto's account) does not exist in AWS: a stage file
+    naming one (an emulator promotion that reached git) is refused before anything is created.
+    (A model package in another real account is a shared registry, and is allowed.)"""
+    from moto.core import DEFAULT_ACCOUNT_ID as EMULATOR_ACCOUNT
+
+    arn_account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    if arn_account == EMULATOR_ACCOUNT != account:
+        raise MlopsError(
+            f"deploy/{stage}.yml names {arn}, a model of the local emulator (account {EMULATOR_ACCOUNT}),"
+            f" not of AWS account {account}: promote a model from this account's registry"
+        )
+
+
 def approved_package(stage: str, arn: str) -> dict:
     if not arn:
         raise MlopsError(
             f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
         )
+    refuse_an_emulator_model(stage, arn, aws.caller_account())
     group, version = arn.rsplit("/", 2)[-2:]
     # SageMaker writes the group in lowercase in model package ARNs.
     if group != project().model_package_group.lower():

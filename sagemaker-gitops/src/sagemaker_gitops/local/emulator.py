@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .. import aws
 from ..errors import MlopsError
@@ -301,6 +302,11 @@ def unroute() -> None:
     if _routing is not None:
         _routing.__exit__()
         _routing = None
+
+
+def in_use() -> bool:
+    """Whether this process's AWS calls go to an emulator on this machine (route() or routed())."""
+    return urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname in ("127.0.0.1", "localhost")
 
 
 def routed_to() -> Emulator | None:

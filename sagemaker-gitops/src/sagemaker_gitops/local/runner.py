@@ -28,7 +28,7 @@ from ..project import project
 from . import definition as graph_of
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
-from .emulator import routed_to, state_dir
+from .emulator import in_use, state_dir
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
@@ -157,7 +157,7 @@ class LocalRun:
         record = {
             "PipelineExecutionArn": self.scope.execution["PipelineExecutionArn"],
             "PipelineExecutionStatus": result.status,
-            "Emulator": routed_to() is not None,  # `local down --reset` forgets these runs
+            "Emulator": in_use(),  # `local down --reset` forgets these runs
             "CreationTime": self.scope.execution["StartDateTime"],
             "PipelineParameters": [
                 {"Name": name, "Value": str(value)} for name, value in self.scope.parameters.items()
