@@ -66,6 +66,7 @@ def test_an_unchanged_re_run_reuses_every_cacheable_step_and_registers_a_new_ver
     assert again.status == "Succeeded"
     assert set(hits(again)) == set(CACHED)
     assert again.execution_id not in hits(again).values()
+    assert {step.name: step.cached_from for step in again.steps if step.cached_from} == hits(again)
     assert len(again.model_packages) == 1 and again.model_packages != first.model_packages, (
         "RegisterModel is never cached: each run registers a new version"
     )

@@ -287,7 +287,12 @@ class ConsoleProgress(runner.Progress):
     def finished(self, result: runner.StepResult) -> None:
         self.status.stop()
         mark = "[green]ok[/green]" if result.status == "Succeeded" else "[red]failed[/red]"
-        err.print(f"{mark} {result.name} ({result.type}) in {result.seconds:.1f} s", highlight=False)
+        took = (
+            f"cache hit, from execution {result.cached_from}"
+            if result.cached_from
+            else f"in {result.seconds:.1f} s"
+        )
+        err.print(f"{mark} {result.name} ({result.type}) {took}", highlight=False)
 
     def note(self, message: str) -> None:
         err.print(f"note: {message}", highlight=False, markup=False)

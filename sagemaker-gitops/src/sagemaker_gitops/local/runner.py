@@ -44,6 +44,7 @@ class StepResult:
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)  # what a reader wants to see, one item per line
     failure: str = ""
+    cached_from: str = ""  # the execution whose run of the step was reused (a cache hit)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class LocalRun:
             try:
                 result.outputs = self._run_step(step)
                 result.status = "Succeeded"
+                result.cached_from = self.cache_hits.get(step.name, "")
             except (JobFailed, StepError, ClientError, BotoCoreError) as error:
                 result.status, result.failure = "Failed", str(error)
             except FailStepReached as reached:
