@@ -39,13 +39,18 @@ def deploy(
     """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (the project by default)."""
     repo = repo or project().root
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
-    package = approved_package(stage, state.model_package_arn)
+    if not state.model_package_arn:
+        raise MlopsError(
+            f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
+        )
+    target = aws.resolve_target()
+    package = approved_package(stage, state.model_package_arn, target.account)
     artifact = smoke.artifact_of(package)  # read once: checked now, used by the smoke test
     verify_artifact(package, artifact)
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
-    parameters = stack_parameters(stage, state, aws.resolve_target(), commit)
+    parameters = stack_parameters(stage, state, target, commit)
     action = apply_stack(stack_name(stage), repo / "deploy" / "endpoint.yml", parameters, on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
@@ -68,12 +73,9 @@ def refuse_an_emulator_model(stage: str, arn: str, account: str) -> None:
         )
 
 
-def approved_package(stage: str, arn: str) -> dict:
-    if not arn:
-        raise MlopsError(
-            f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
-        )
-    refuse_an_emulator_model(stage, arn, aws.caller_account())
+def approved_package(stage: str, arn: str, account: str) -> dict:
+    """The model package deploy/<stage>.yml names, if AWS account `account` can serve it."""
+    refuse_an_emulator_model(stage, arn, account)
     group, version = arn.rsplit("/", 2)[-2:]
     # SageMaker writes the group in lowercase in model package ARNs.
     if group != project().model_package_group.lower():

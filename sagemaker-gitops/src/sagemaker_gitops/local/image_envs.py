@@ -59,10 +59,10 @@ def interpreter(image_uri: str) -> Path:
         raise Unavailable(f"no package list for image {image}")
     if "python" not in image_packages()[image]:
         raise Unavailable(f"the package list for image {image} gives no Python version")
-    python = folder(image) / "bin" / "python"
-    if not python.exists():
-        _build(image, folder(image))
-    return python
+    environment = folder(image)
+    if not (environment / "bin" / "python").exists():
+        _build(image, environment)
+    return environment / "bin" / "python"
 
 
 def _build(image: str, destination: Path) -> None:

@@ -230,8 +230,12 @@ class LocalRun:
             self.scope.properties[step.name] = run_training(job, request, self.target.region)
         return self._job_outputs(step)
 
+    def _hit_line(self, step: graph_of.Step) -> list[str]:
+        """The first output line of a cache hit, naming the execution it came from."""
+        return [f"cache hit: execution {self.cache_hits[step.name]}"] if step.name in self.cache_hits else []
+
     def _job_outputs(self, step: graph_of.Step) -> list[str]:
-        lines = [f"cache hit: execution {self.cache_hits[step.name]}"] if step.name in self.cache_hits else []
+        lines = self._hit_line(step)
         if step.type == "Processing":
             return lines + self._property_file_metrics(step)
         metrics = self.scope.properties[step.name]["FinalMetricDataList"]
@@ -246,12 +250,9 @@ class LocalRun:
             expire_after = expiry(step.document)
         except ValueError as error:
             raise StepError(step.name, str(error)) from None
-        pipeline, key, now = (
-            self.scope.execution["PipelineArn"],
-            self.cache_keys[step.name],
-            datetime.now(UTC),
-        )
-        hit = earlier_run(self.workspace.parent, pipeline, step.name, key, expire_after, now)
+        pipeline = self.scope.execution["PipelineArn"]
+        key = self.cache_keys[step.name]
+        hit = earlier_run(self.workspace.parent, pipeline, step.name, key, expire_after, datetime.now(UTC))
         if hit is None:
             return False
         self.scope.properties[step.name] = hit.properties
@@ -263,8 +264,7 @@ class LocalRun:
         name = f"{self.execution_id}-{step.name}"[:23] + "-" + secrets.token_hex(4)
         request = self.scope.resolve(step.arguments, step.name)
         if self._from_cache(step, request):
-            hit = [f"cache hit: execution {self.cache_hits[step.name]}"]
-            return hit + tuning_summary(self.scope.properties[step.name], request)
+            return self._hit_line(step) + tuning_summary(self.scope.properties[step.name], request)
         definition = request["TrainingJobDefinition"]
 
         def run_trial(trial: str, tuned: dict[str, str]) -> dict:
