@@ -6,6 +6,7 @@ import tarfile
 import tempfile
 
 import numpy as np
+from botocore.exceptions import ClientError
 
 from . import aws
 from .config import load_config
@@ -13,6 +14,8 @@ from .errors import MlopsError
 from .project import load_step, project
 
 ROWS = 5
+# The runtime's errors that are about the endpoint or its model, not about the caller.
+SERVING_ERRORS = {"ModelError", "ValidationError", "ModelNotReadyException"}
 # The endpoint serialises with the same output_fn, so only float formatting may differ.
 RELATIVE_TOLERANCE = 1e-4
 
@@ -47,9 +50,16 @@ def local_predictions(artifact: bytes, body: str) -> str:
 
 
 def invoke(endpoint: str, body: str) -> str:
-    response = aws.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
-    )
+    """The endpoint's answer to CSV rows; an error it answers (the model's, or a container that
+    never became healthy) is one line naming the endpoint."""
+    try:
+        response = aws.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in SERVING_ERRORS:
+            raise  # AccessDenied and the like: the CLI says what AWS said
+        raise MlopsError(f"endpoint {endpoint}: {error.response['Error']['Message']}") from None
     return response["Body"].read().decode(errors="replace")
 
 

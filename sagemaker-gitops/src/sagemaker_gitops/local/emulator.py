@@ -1,10 +1,11 @@
 """`mlops local up|down|status`: an emulated AWS (a moto server) for this project.
 
 State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell:
-  emulator.json             the running server: pid and URL; every `mlops` call reads it
+  emulator.json             the running server: pid and URLs; every `mlops` call reads it
   emulator/recording.jsonl  every request the server received; replayed into the next
                             server, so state survives `down` and `up` (moto's recorder)
   emulator/server.log       the server's own log
+  emulator/endpoints/       the endpoints' serving containers: model/, code/, container.log
 """
 
 import json
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -59,14 +60,15 @@ def log_file() -> Path:
 @dataclass(frozen=True)
 class Emulator:
     pid: int
-    url: str
+    url: str  # AWS's APIs (moto)
+    runtime_url: str  # the SageMaker Runtime, whose endpoints run their models (endpoints.py)
 
 
 def running() -> Emulator | None:
     """The server `mlops local up` started for this project, if it is still running."""
     try:
         state = json.loads(_state_file().read_text())
-        emulator = Emulator(int(state["pid"]), str(state["url"]))
+        emulator = Emulator(int(state["pid"]), str(state["url"]), str(state["runtime_url"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return emulator if _is_our_server(emulator.pid) else None
@@ -112,7 +114,7 @@ def up() -> tuple[Emulator, str]:
     restoring = recording_file().exists() and recording_file().stat().st_size > 0
     repaired = repair_recording() if restoring else ""
     emulator = _start_server()
-    _state_file().write_text(json.dumps({"pid": emulator.pid, "url": emulator.url}) + "\n")
+    _state_file().write_text(json.dumps(asdict(emulator)) + "\n")
     try:
         if restoring:
             _post(emulator.url, "/moto-api/recorder/replay-recording")
@@ -157,7 +159,8 @@ def _start_server() -> Emulator:
             raise MlopsError(f"the emulator did not start (see {log_file()}): {tail[0]}")
         time.sleep(0.1)
     _started[process.pid] = process
-    return Emulator(process.pid, f"http://127.0.0.1:{port_file.read_text().strip()}")
+    ports = json.loads(port_file.read_text())
+    return Emulator(process.pid, f"http://127.0.0.1:{ports['aws']}", f"http://127.0.0.1:{ports['runtime']}")
 
 
 def _post(url: str, path: str, payload: dict | None = None) -> None:
@@ -236,7 +239,9 @@ def _forget_runs_against_the_emulator() -> None:
     run must not take their steps from the cache (runs against AWS stay)."""
     for record in (state_dir() / "runs").glob("*/execution.json"):
         try:
-            emulated = json.loads(record.read_text()).get("Emulator", False)
+            # A record that does not say (made before runs recorded it) is forgotten: it could
+            # otherwise hand a later run outputs that are gone.
+            emulated = json.loads(record.read_text()).get("Emulator", True)
         except (OSError, ValueError, AttributeError):
             emulated = True  # unreadable: nothing can be reused from it anyway
         if emulated:
@@ -261,10 +266,15 @@ def _wait_until_gone(pid: int, seconds: float) -> bool:
 
 
 class routed:
-    """Point boto3 (and so the SageMaker SDK) at the emulator, for this process only."""
+    """Point boto3 (and so the SageMaker SDK) at the emulator, for this process only: AWS's APIs at
+    moto, the SageMaker Runtime at the emulator's serving endpoints (boto3's per-service endpoint)."""
 
     def __init__(self, emulator: Emulator):
-        self.settings = {"AWS_ENDPOINT_URL": emulator.url, **EMULATOR_CREDENTIALS}
+        self.settings = {
+            "AWS_ENDPOINT_URL": emulator.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator.runtime_url,
+            **EMULATOR_CREDENTIALS,
+        }
         self.saved: dict[str, str | None] = {}
 
     def __enter__(self) -> "routed":
@@ -307,17 +317,3 @@ def unroute() -> None:
 def in_use() -> bool:
     """Whether this process's AWS calls go to an emulator on this machine (route() or routed())."""
     return urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname in ("127.0.0.1", "localhost")
-
-
-def routed_to() -> Emulator | None:
-    """The emulator this process's AWS calls go to, if route() sent them there."""
-    return running() if _routing is not None else None
-
-
-def queue_endpoint_answer(emulator: Emulator, body: str) -> None:
-    """Make the emulator's next invoke_endpoint answer `body` (moto answers a fixed "body" otherwise)."""
-    results = {
-        "results": [{"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "main"}],
-        "region": aws.region(),  # moto keeps the answers per region (us-east-1 unless told)
-    }
-    _post(emulator.url, "/moto-api/static/sagemaker/endpoint-results", results)

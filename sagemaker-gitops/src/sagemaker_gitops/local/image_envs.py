@@ -29,6 +29,10 @@ from uv import find_uv_bin
 from ..images import image_name, image_packages
 
 GPU_ONLY = re.compile(r"^(cuda-|nvidia-|pynvml$|dask-cuda$|rapids-)")
+# What the images' Dockerfiles change in their installed packages (aws/deep-learning-containers
+# docker/sklearn/1.9-0/Dockerfile and docker/xgboost/Dockerfile): sagemaker-containers 2.8.6 uses
+# collections.Mapping, gone in Python 3.10, and the images rewrite it. file -> (old, new) pairs.
+IMAGE_PATCHES = {"sagemaker_containers/_mapping.py": [("collections.Mapping", "collections.abc.Mapping")]}
 
 
 class Unavailable(Exception):
@@ -48,7 +52,8 @@ def pins(image: str) -> list[str]:
 def folder(image: str) -> Path:
     """Where the image's environment lives: named by the image, keyed by its Python and packages."""
     listed = image_packages()[image]
-    key = hashlib.sha256(json.dumps([listed["python"], pins(image)]).encode()).hexdigest()[:12]
+    recipe = [listed["python"], pins(image), IMAGE_PATCHES]
+    key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:12]
     return cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-{key}"
 
 
@@ -83,10 +88,23 @@ def _build(image: str, destination: Path) -> None:
         # --no-deps: the list is the image's whole resolved lock, installed exactly as it is.
         python = str(scratch / "bin" / "python")
         _uv("pip", "install", "--quiet", "--no-deps", "--python", python, *pins(image))
+        _patch(scratch)
         with contextlib.suppress(OSError):  # another run built it first: theirs is the same
             scratch.rename(destination)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _patch(environment: Path) -> None:
+    """Apply IMAGE_PATCHES to the packages installed in `environment`, as the images' builds do."""
+    for site_packages in environment.glob("lib/python*/site-packages"):
+        for name, replacements in IMAGE_PATCHES.items():
+            path = site_packages / name
+            if path.exists():
+                text = path.read_text()
+                for old, new in replacements:
+                    text = text.replace(old, new)
+                path.write_text(text)
 
 
 def _uv(*args: str) -> None:

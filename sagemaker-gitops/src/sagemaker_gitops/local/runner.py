@@ -342,7 +342,10 @@ class LocalRun:
         """The model-quality metrics ({"<problem>_metrics": {name: {"value": x}}}) in its property files."""
         lines = []
         for name in step.property_files:
-            document = self._read_property_file(step.name, name)
+            try:
+                document = self._read_property_file(step.name, name)
+            except Unreadable as error:  # a cache hit on outputs since deleted fails here, as in AWS
+                raise StepError(step.name, f"cannot read its property file {name!r}: {error}") from None
             for key, metrics in document.items() if isinstance(document, dict) else []:
                 if key.endswith("_metrics") and isinstance(metrics, dict):
                     lines += [f"{metric} = {short(value['value'])}" for metric, value in metrics.items()]

@@ -1,0 +1,321 @@
+"""The emulator's SageMaker Runtime: its endpoints really serve, as SageMaker serves them.
+
+moto creates endpoints but runs no model (its invoke_endpoint answers what it is told). This
+server takes the runtime's InvokeEndpoint (POST /endpoints/NAME/invocations; boto3 reaches it
+through AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, so a caller's code is the one it runs against AWS)
+and does what SageMaker does for the endpoint's model:
+  endpoint -> endpoint config -> model -> container (or the model package's container)
+  unpack ModelDataUrl into model/ and SAGEMAKER_SUBMIT_DIRECTORY into code/ (the stand-in for /opt/ml)
+  start the image's serving stack (serving_host.py) in the image's environment (image_envs)
+  with the container's Environment exactly; /ping it; then forward the request.
+A container is started on the first request and kept for the next ones, one per distinct
+(image, model data, environment); one that fails its health check, or a request the model
+answers with an error, is a runtime error shaped as AWS's (ValidationError, ModelError).
+"""
+
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ..images import image_name
+from . import image_envs
+
+HOST_SCRIPT = Path(__file__).with_name("serving_host.py")
+START_TIMEOUT_SECONDS = 120  # a first start may build the image's environment
+PING_TIMEOUT_SECONDS = 60
+INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
+# The serving stacks serving_host.py follows, by the image's ECR repository.
+SERVING_STACKS = {"sagemaker-scikit-learn": "scikit-learn", "sagemaker-xgboost": "xgboost"}
+
+
+class RuntimeFault(Exception):
+    """An InvokeEndpoint error, as AWS answers it: HTTP status, error type, and its fields."""
+
+    def __init__(self, status: int, kind: str, message: str, **fields):
+        super().__init__(message)
+        self.status, self.kind, self.fields = status, kind, {"Message": message, **fields}
+
+
+@dataclass(frozen=True)
+class Container:
+    """What SageMaker runs for an endpoint's variant."""
+
+    variant: str
+    image: str
+    model_data_url: str
+    environment: dict[str, str]
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+
+class LocalEndpoints:
+    """The serving containers of the emulator's endpoints, started on demand."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.lock = threading.Lock()
+        self.running: dict[str, Running] = {}  # identity -> container process
+
+    def invoke(self, region: str, endpoint: str, body: bytes, headers: dict[str, str]):
+        """(status, body, content type, variant) of the endpoint's container answering the request."""
+        container = describe(region, endpoint)
+        served = self.serving(region, container)
+        request = {name: value for name, value in headers.items() if value}
+        connection = http.client.HTTPConnection(served.url, timeout=60)
+        try:
+            connection.request("POST", "/invocations", body=body, headers=request)
+            response = connection.getresponse()
+            answer = response.read()
+        except OSError as error:
+            raise model_error(500, f"the container stopped answering ({error})", served.log) from None
+        finally:
+            connection.close()
+        if response.status >= 400:
+            raise model_error(response.status, answer.decode(errors="replace"), served.log)
+        return response.status, answer, response.getheader("Content-Type", ""), container.variant
+
+    def serving(self, region: str, container: Container) -> Running:
+        identity = fingerprint(region, container)
+        with self.lock:
+            served = self.running.get(identity)
+            if served is None or served.process.poll() is not None:
+                served = self.running[identity] = self.start(region, container, identity)
+            return served
+
+    def start(self, region: str, container: Container, identity: str) -> Running:
+        stack = SERVING_STACKS.get(image_name(container.image).split(":")[0])
+        if stack is None:
+            raise validation_error(
+                f"local endpoints serve the scikit-learn and XGBoost images; {image_name(container.image)}"
+                " is served only in AWS"
+            )
+        base = self.folder / identity
+        shutil.rmtree(base, ignore_errors=True)
+        stage_model(region, container, base)
+        try:
+            python = image_envs.interpreter(container.image)
+        except image_envs.Unavailable as why:
+            raise validation_error(f"{image_name(container.image)} cannot be served here: {why}") from None
+        log, port_file = base / "container.log", base / "port"
+        environment = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", ""),
+            **container.environment,
+            "SAGEMAKER_BASE_DIR": str(base),
+            "SM_MODEL_DIR": str(base / "model"),
+        }
+        with open(log, "ab") as output:
+            process = subprocess.Popen(
+                [str(python), str(HOST_SCRIPT), stack, str(port_file)],
+                env=environment,
+                cwd=base,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        served = Running(process, "", log)
+        try:
+            served.url = f"127.0.0.1:{wait_for_port(process, port_file, log)}"
+            healthy(served, container.variant)
+        except BaseException:
+            stop(served)
+            raise
+        return served
+
+    def close(self) -> None:
+        with self.lock:
+            for served in self.running.values():
+                stop(served)
+            self.running.clear()
+
+
+def describe(region: str, endpoint: str) -> Container:
+    """The container SageMaker runs for the endpoint (its first variant), read from the emulator."""
+    sagemaker = boto3.client("sagemaker", region_name=region)
+    try:
+        config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        variant = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
+        model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    except ClientError as error:
+        message = error.response["Error"].get("Message", str(error))
+        raise validation_error(f"Endpoint {endpoint}: {message}") from None
+    found = model.get("PrimaryContainer") or model["Containers"][0]
+    environment = dict(found.get("Environment") or {})
+    if found.get("ModelPackageName"):
+        package = sagemaker.describe_model_package(ModelPackageName=found["ModelPackageName"])
+        # The model's own Environment is applied over the package's (CreateModel's documented merge).
+        found = package["InferenceSpecification"]["Containers"][0]
+        environment = {**(found.get("Environment") or {}), **environment}
+    return Container(variant["VariantName"], found["Image"], found.get("ModelDataUrl", ""), environment)
+
+
+def fingerprint(region: str, container: Container) -> str:
+    """One container per distinct image, model data (its bytes, by ETag) and environment."""
+    etag = ""
+    if container.model_data_url:
+        bucket, key = split_s3(container.model_data_url)
+        try:
+            etag = boto3.client("s3", region_name=region).head_object(Bucket=bucket, Key=key)["ETag"]
+        except ClientError:
+            etag = "missing"
+    recipe = [container.image, container.model_data_url, etag, sorted(container.environment.items())]
+    return hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
+
+
+def stage_model(region: str, container: Container, base: Path) -> None:
+    """What SageMaker does before the container starts: the model data unpacked into model/; and
+    what the image's toolkit does at its start: the submit directory's code unpacked into code/."""
+    (base / "code").mkdir(parents=True)
+    (base / "model").mkdir()
+    if container.model_data_url:
+        unpack(region, container.model_data_url, base / "model", what="model data")
+    submit = container.environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if submit.startswith("s3://"):
+        unpack(region, submit, base / "code", what="SAGEMAKER_SUBMIT_DIRECTORY")
+
+
+def unpack(region: str, url: str, destination: Path, what: str) -> None:
+    bucket, key = split_s3(url)
+    try:
+        body = boto3.client("s3", region_name=region).get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        raise validation_error(f"Could not access {what} at {url}: {code}") from None
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            archive.extractall(destination, filter="data")
+    except (tarfile.TarError, OSError, EOFError):
+        raise validation_error(
+            f"Failed to extract {what} archive from URL {url}. Please ensure that the object located at"
+            " the URL is a valid tar.gz archive"
+        ) from None
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def wait_for_port(process: subprocess.Popen, port_file: Path, log: Path) -> int:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise validation_error(f"the serving container did not start: {last_error(log)} (log: {log})")
+        time.sleep(0.05)
+    return int(port_file.read_text())
+
+
+def healthy(served: Running, variant: str) -> None:
+    """SageMaker's health check: GET /ping answers 200, or the endpoint never serves."""
+    connection = http.client.HTTPConnection(served.url, timeout=PING_TIMEOUT_SECONDS)
+    try:
+        connection.request("GET", "/ping")
+        status = connection.getresponse().status
+    except OSError:
+        status = 0
+    finally:
+        connection.close()
+    if status != 200:
+        raise validation_error(
+            f"The primary container for production variant {variant} did not pass the ping health check:"
+            f" {last_error(served.log)} (log: {served.log})"
+        )
+
+
+def last_error(log: Path) -> str:
+    """The exception that ended the last traceback in the container's log."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    starts = [number for number, line in enumerate(lines) if line.startswith("Traceback")]
+    if not starts:
+        return (lines or ["no output"])[-1].strip()
+    errors = [line for line in lines[starts[-1] + 1 :] if line and not line[0].isspace()]
+    return errors[-1].strip() if errors else lines[-1].strip()
+
+
+def stop(served: Running) -> None:
+    if served.process.poll() is None:
+        served.process.terminate()
+        try:
+            served.process.wait(5)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
+            served.process.wait()
+
+
+def validation_error(message: str) -> RuntimeFault:
+    return RuntimeFault(400, "ValidationError", message)
+
+
+def model_error(status: int, message: str, log: Path) -> RuntimeFault:
+    """The container answered an error: AWS's ModelError, with the container's status and message."""
+    text = (
+        f"Received {'client' if status < 500 else 'server'} error ({status}) from primary with message"
+        f' "{message.strip()[:1000]}". See {log} for more information.'
+    )
+    return RuntimeFault(424, "ModelError", text, OriginalStatusCode=status, OriginalMessage=message)
+
+
+# The region is the one the caller signed for: Credential=KEY/DATE/REGION/SERVICE/aws4_request.
+SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+class RuntimeHandler(BaseHTTPRequestHandler):
+    endpoints: LocalEndpoints  # set on the class the server makes
+
+    def do_POST(self) -> None:  # http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        matched = INVOCATIONS.match(self.path.split("?")[0])
+        signed = SIGNED_REGION.search(self.headers.get("Authorization", ""))
+        try:
+            if not matched:
+                raise validation_error(f"the local SageMaker Runtime serves InvokeEndpoint, not {self.path}")
+            region = signed.group(1) if signed else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+            headers = {name: self.headers.get(name, "") for name in ("Content-Type", "Accept")}
+            status, answer, content_type, variant = self.endpoints.invoke(
+                region, matched.group(1), body, headers
+            )
+        except RuntimeFault as error:
+            fault = {"x-amzn-ErrorType": error.kind}
+            self.answer(error.status, json.dumps(error.fields).encode(), "application/json", fault)
+            return
+        self.answer(status, answer, content_type, {"x-Amzn-Invoked-Production-Variant": variant})
+
+    def answer(self, status: int, body: bytes, content_type: str, extra: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type or "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # errors reach the caller; the log is the container's
+        pass
+
+
+def serve(folder: Path) -> tuple[ThreadingHTTPServer, LocalEndpoints]:
+    """The runtime on 127.0.0.1 (a free port), serving in a background thread."""
+    endpoints = LocalEndpoints(folder)
+    handler = type("Handler", (RuntimeHandler,), {"endpoints": endpoints})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, endpoints
