@@ -5,12 +5,15 @@
 Renders the template into DESTINATION (replacing an earlier demo there), then runs the
 new project's own verbs in the order a new user would: install, start the embedded AWS
 emulator, run the pipeline from its real definition on the sample data, approve the
-model version it registered, promote it (staging deployed and smoke-tested, a prod pull
-request prepared as a branch), merge that branch as a reviewer would, deploy prod from
+model version it registered, promote it (staging deployed and smoke-tested by the endpoint's
+serving container, a prod pull request prepared as a branch), ask the staging endpoint for
+predictions as a client would, merge that branch as a reviewer would, deploy prod from
 deploy/prod.yml, check that the cloud matches git, and stop the emulator. No AWS account
 and no network beyond the package registries; nothing is left running, even on failure.
 """
 
+import csv
+import itertools
 import re
 import shutil
 import subprocess
@@ -18,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from copier import run_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,11 +54,21 @@ def run_loop(project: Path) -> None:
     step("approve it", *mlops, "models", "approve", version, "--reason", reason, cwd=project, show=True)
     step("the registry", *mlops, "models", "list", cwd=project, show=True)
     step("promote: staging, then a prod pull request", *mlops, "promote", cwd=project, show=True)
+    rows = "\n".join(features_of_sample_rows(project, 3))
+    step("ask the staging endpoint", *mlops, "invoke", "staging", "--body", rows, cwd=project, show=True)
     # What a reviewer's merge of the promotion pull request does on GitHub.
     merge = ("git", *identity, "merge", "--no-ff", "--quiet", "-m", "Merge the promotion pull request")
     step("merge the pull request", *merge, f"promote/v{version}", cwd=project)
     step("deploy prod from deploy/prod.yml", *mlops, "deploy", "prod", cwd=project, show=True)
     step("desired (git) against deployed", *mlops, "status", cwd=project, show=True)
+
+
+def features_of_sample_rows(project: Path, count: int) -> list[str]:
+    """The first rows of data/sample.csv without the target column: what a client sends."""
+    target = yaml.safe_load((project / "build" / "config.yml").read_text())["target_column"]
+    with open(project / "data" / "sample.csv", newline="") as sample:
+        rows = list(itertools.islice(csv.DictReader(sample), count))
+    return [",".join(value for name, value in row.items() if name != target) for row in rows]
 
 
 def main() -> None:

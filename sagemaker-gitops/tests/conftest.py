@@ -7,6 +7,7 @@ Fixtures for a project's own tests come from sagemaker_gitops.pytest_plugin (loa
 point); the ones here stand in for what the package talks to: AWS (moto), GitHub, git remotes.
 """
 
+import functools
 import json
 import os
 import re
@@ -21,7 +22,6 @@ from typing import ClassVar
 
 import boto3
 import pytest
-import requests
 import yaml
 from copier import run_copy
 from moto import mock_aws
@@ -80,9 +80,12 @@ def make_project() -> Path:
 
 PROJECT = make_project()
 # The package's modules, imported once the project is the current directory and AWS is faked.
-from sagemaker_gitops import aws, deploy, smoke, stacks  # noqa: E402
+from sagemaker_gitops import aws, deploy, stacks  # noqa: E402
 from sagemaker_gitops.desired_state import EVIDENCE_FILE, STAGES, SmokeTest, add_smoke_test, set_model_package  # noqa: E402
+from sagemaker_gitops.local import endpoints  # noqa: E402
+from sagemaker_gitops.pipelines import build  # noqa: E402
 from sagemaker_gitops.project import project  # noqa: E402
+from sagemaker_gitops.step_code import StepCode  # noqa: E402
 
 ANSWERS = yaml.safe_load((PROJECT / ".copier-answers.yml").read_text())
 TUNING = ANSWERS["enable_tuning"]
@@ -187,62 +190,107 @@ def served_package():
     return lookup
 
 
+@pytest.fixture(scope="session")
+def local_runtime(tmp_path_factory):
+    """The emulator's SageMaker Runtime (local/endpoints.py) in this process, over moto: endpoints
+    deployed in a test really serve, in their image's serving stack and environment. Containers
+    outlive a test (one per image, model bytes and Environment), so later tests reuse them."""
+    server, containers = endpoints.serve(tmp_path_factory.mktemp("endpoints"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{server.server_address[1]}")
+        yield containers
+    server.shutdown()
+    server.server_close()
+    containers.close()
+
+
+@pytest.fixture(scope="session")
+def registered_container() -> dict:
+    """The container the project's pipeline registers its models with: image and Environment."""
+    container = next(_containers_in(build(offline=True).definition()))
+    return {"Image": container["Image"], "Environment": container.get("Environment", {})}
+
+
+def _containers_in(node):
+    """Each model container a definition registers (inside condition steps too)."""
+    if isinstance(node, dict):
+        if "InferenceSpecification" in node:
+            yield node["InferenceSpecification"]["Containers"][0]
+        for value in node.values():
+            yield from _containers_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _containers_in(value)
+
+
 @pytest.fixture
-def serve():
-    """serve(arn, answer=None): stand in for the serving container, which moto does not run.
+def registry(model_tarball, local_runtime, registered_container, tmp_path):
+    """moto with the project's bucket and model group; register(...) adds a version as the
+    pipeline registers it: the project's serving image and Environment, its step code on S3, and a
+    real model trained on the sample data. Deployed, it is served by local_runtime.
 
-    moto's endpoint answers what it is told: by default, what the model's inference code says.
-    """
-
-    def answer_with(arn: str, answer: str | None = None) -> None:
-        package = boto3.client("sagemaker", region_name=aws.region()).describe_model_package(
-            ModelPackageName=arn
-        )
-        if answer is None:
-            answer = smoke.local_predictions(smoke.artifact_of(package), smoke.test_rows())
-        result = {"Body": answer, "ContentType": "text/csv", "InvokedProductionVariant": "main"}
-        results = {"results": [result], "region": aws.region()}  # moto keeps answers per region
-        url = "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results"
-        requests.post(url, json=results, timeout=10)
-
-    return answer_with
-
-
-@pytest.fixture
-def registry(model_tarball):
-    """moto with the project's bucket and model group; register(status, metrics) adds a version
-    whose model artifact is a real model trained on the sample data."""
+    register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
+    registers other model bytes, changes the container's Environment (None removes a variable),
+    or serves build/steps with files replaced."""
     with mock_aws():
         target = aws.resolve_target()
         aws.create_bucket(target.bucket)
         s3 = boto3.client("s3", region_name=target.region)
-        s3.upload_file(str(model_tarball), target.bucket, "models/model.tar.gz")
         sagemaker = boto3.client("sagemaker", region_name=target.region)
         sagemaker.create_model_package_group(ModelPackageGroupName=project().model_package_group)
 
-        def register(status: str = "Approved", metrics: dict[str, float] | None = None) -> str:
+        def put(key: str, body: bytes) -> str:
+            s3.put_object(Bucket=target.bucket, Key=key, Body=body)
+            return f"s3://{target.bucket}/{key}"
+
+        @functools.cache
+        def step_code(replaced: frozenset[tuple[str, str]]) -> str:
+            replaced = dict(replaced)
+            steps = tmp_path / f"steps-{sha256(json.dumps(replaced).encode()).hexdigest()[:8]}"
+            shutil.copytree(project().steps_dir, steps, dirs_exist_ok=True)
+            for name, text in replaced.items():
+                (steps / name).write_text(text)
+            code = StepCode(steps, target.bucket, project().slug)
+            uri = code.sourcedir()
+            code.upload(s3)
+            return uri
+
+        def register(
+            status: str = "Approved",
+            metrics: dict[str, float] | None = None,
+            artifact: bytes | None = None,
+            environment: dict[str, str | None] | None = None,
+            steps: dict[str, str] | None = None,
+        ) -> str:
             extra = {}
             if metrics:
                 key = f"reports/{len(metrics)}-{sorted(metrics.items())}.json"
                 report = {"test_metrics": {name: {"value": value} for name, value in metrics.items()}}
-                s3.put_object(Bucket=target.bucket, Key=key, Body=json.dumps(report).encode())
-                statistics = {"ContentType": "application/json", "S3Uri": f"s3://{target.bucket}/{key}"}
+                uri = put(key, json.dumps(report).encode())
+                statistics = {"ContentType": "application/json", "S3Uri": uri}
                 extra["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+            artifact = model_tarball.read_bytes() if artifact is None else artifact
+            checksum = sha256(artifact).hexdigest()
+            served = dict(registered_container["Environment"])
+            if "SAGEMAKER_SUBMIT_DIRECTORY" in served or steps:  # step code in this account's bucket
+                served["SAGEMAKER_SUBMIT_DIRECTORY"] = step_code(frozenset((steps or {}).items()))
+            for name, value in (environment or {}).items():
+                served.pop(name) if value is None else served.update({name: value})
+            container = {
+                "Image": registered_container["Image"],
+                "ModelDataUrl": put(f"models/{checksum[:12]}/model.tar.gz", artifact),
+                "Environment": served,
+            }
             return sagemaker.create_model_package(
                 ModelPackageGroupName=project().model_package_group,
                 ModelApprovalStatus=status,
                 InferenceSpecification={
-                    "Containers": [
-                        {
-                            "Image": "serving-image",
-                            "ModelDataUrl": f"s3://{target.bucket}/models/model.tar.gz",
-                        }
-                    ],
+                    "Containers": [container],
                     "SupportedContentTypes": ["text/csv"],
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
                 # What the pipeline records: the artifact's checksum, from evaluation.json.
-                CustomerMetadataProperties={"model_sha256": sha256(model_tarball.read_bytes()).hexdigest()},
+                CustomerMetadataProperties={"model_sha256": checksum},
                 **extra,
             )["ModelPackageArn"]
 

@@ -8,7 +8,7 @@ import re
 
 import boto3
 import pytest
-from sagemaker_gitops import aws, deploy, smoke, stacks
+from sagemaker_gitops import aws, deploy, stacks
 from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
 from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.endpoint_stack import stack_parameters
@@ -19,11 +19,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto ski
 
 
 def test_staging_is_created_smoke_tested_and_left_alone_when_nothing_changed(
-    repo, registry, record, serve, git, served_package
+    repo, registry, record, git, served_package
 ):
     arn = registry()
     record("staging", arn)
-    serve(arn)
     done = deploy.deploy("staging", repo=repo)
     assert (done.action, done.model_package_arn) == ("created", arn)
     assert done.smoke_test.endswith("answered as build/steps/inference.py predicts")
@@ -32,16 +31,14 @@ def test_staging_is_created_smoke_tested_and_left_alone_when_nothing_changed(
     assert deploy.deploy("staging", repo=repo).action == "unchanged"
 
 
-def test_prod_follows_git_and_a_revert_rolls_it_back(repo, registry, record, serve, git, served_package):
+def test_prod_follows_git_and_a_revert_rolls_it_back(repo, registry, record, git, served_package):
     first, second = registry(), registry()
     for arn in (first, second):
         record("staging", arn)
         record("prod", arn)
-        serve(arn)
         deploy.deploy("prod", repo=repo)
         assert served_package("prod") == arn
     git("revert", "--no-edit", "HEAD")  # the merge that promoted `second`
-    serve(first)
     assert deploy.deploy("prod", repo=repo).action == "updated"
     assert served_package("prod") == first
 
@@ -119,16 +116,14 @@ def test_prod_refuses_a_model_staging_named_but_never_served(repo, registry, git
     assert stacks.describe_stack(deploy.stack_name("prod")) is None
 
 
-def test_an_endpoint_that_answers_differently_fails_the_smoke_test(repo, registry, record, serve):
-    arn = registry()
-    record("staging", arn)
-    package = boto3.client("sagemaker", region_name=aws.region()).describe_model_package(ModelPackageName=arn)
-    right = smoke.local_predictions(smoke.artifact_of(package), smoke.test_rows())
-    # The same shape, every value off by one: what a wrongly packaged model would answer.
-    wrong = "".join(
-        ",".join(f"{float(v) + 1:g}" for v in line.split(",")) + "\n" for line in right.splitlines()
-    )
-    serve(arn, answer=wrong)
+def test_an_endpoint_that_answers_differently_fails_the_smoke_test(repo, registry, record):
+    """The endpoint serves an inference.py that adds one to every prediction (user-module mode, in
+    either image), while build/steps/inference.py, which the smoke test compares with, does not."""
+    source = (project().steps_dir / "inference.py").read_text()
+    off_by_one = source + "\n\n_predict = predict_fn\n\n\ndef predict_fn(features, model):\n"
+    off_by_one += "    return _predict(features, model) + 1\n"
+    served = registry(environment={"SAGEMAKER_PROGRAM": "inference.py"}, steps={"inference.py": off_by_one})
+    record("staging", served)
     with pytest.raises(MlopsError, match="smoke test: the endpoint's predictions differ"):
         deploy.deploy("staging", repo=repo)
 
@@ -142,13 +137,12 @@ def test_the_cli_refuses_in_one_line(mlops, repo, use_project):
     ]
 
 
-def test_status_is_clean_after_a_deploy_and_names_the_drift_after_a_change(repo, registry, record, serve):
+def test_status_is_clean_after_a_deploy_and_names_the_drift_after_a_change(repo, registry, record):
     first, second = registry(), registry()
     assert not deploy.status("staging", repo=repo).drift, "nothing desired, nothing deployed"
     record("staging", first)
     missing = deploy.status("staging", repo=repo)
     assert missing.differences == [f"stack {deploy.stack_name('staging')} does not exist"]
-    serve(first)
     deploy.deploy("staging", repo=repo)
     assert deploy.status("staging", repo=repo).differences == []
     record("staging", second)
@@ -191,10 +185,9 @@ def test_mlops_status_exits_3_on_drift(mlops, monkeypatch, registry):
     assert "x differs" in out and "in sync" in out
 
 
-def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry, record, serve):
+def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry, record):
     first, second = registry(metrics={"rmse": 50.0}), registry()
     record("staging", first)
-    serve(first)
     deploy.deploy("staging", repo=repo)
     code, out, err = mlops("models", "list")
     assert code == 0, err

@@ -30,10 +30,9 @@ def test_the_newest_approved_of_many_versions_is_chosen(registry):
     assert promote.newest_approved()["ModelPackageVersion"] == 117
 
 
-def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, registry, serve, git):
+def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, registry, git):
     current = registry(metrics={"rmse": 60.0, "r2": 0.40})
     candidate = registry(metrics={"rmse": 55.0, "r2": 0.45})
-    serve(candidate)
     done = promote.promote(repo=repo)
     assert done.version == 2 and done.branch == "promote/v2" and not done.pull_request_url
     assert load_stage("staging", repo / "deploy" / "staging.yml").model_package_arn == candidate
@@ -50,12 +49,11 @@ def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, r
     assert current != candidate
 
 
-def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, serve, record, github, git):
+def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, record, github, git):
     prod = registry(metrics={"rmse": 60.0})
     record("staging", prod)
     record("prod", prod)
     candidate = registry(metrics={"rmse": 55.0})
-    serve(candidate)
     first = promote.promote(repo=repo)
     assert first.pull_request_url == "https://github.example/pull/7"
     calls = [(r["method"], r["path"].split("?")[0]) for r in github.requests]
@@ -68,8 +66,6 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     assert candidate in git(
         "--git-dir", str(repo.parent / "origin.git"), "show", "promote/v2:deploy/prod.yml"
     )
-
-    serve(candidate)
     promote.promote(repo=repo)
     assert [r["method"] for r in github.requests[2:]] == ["GET", "PATCH"]
 
@@ -81,11 +77,10 @@ def test_a_model_already_in_prod_is_not_promoted_again(repo, registry, record):
     assert "already serves prod" in promote.promote(repo=repo).message
 
 
-def test_a_failed_staging_deploy_changes_nothing(repo, registry, serve, git):
-    arn = registry()
-    serve(arn, answer="0\n")
+def test_a_failed_staging_deploy_changes_nothing(repo, registry, git):
+    registry(artifact=b"not a model archive")  # the endpoint's container never becomes healthy
     before = git("rev-parse", "HEAD")
-    with pytest.raises(MlopsError, match="smoke test"):
+    with pytest.raises(MlopsError, match="Failed to extract model data archive"):
         promote.promote(repo=repo)
     assert git("rev-parse", "HEAD") == before
     assert git("status", "--porcelain") == ""
@@ -117,14 +112,12 @@ def test_a_failed_staging_deploy_takes_back_only_its_own_commit(repo, registry, 
     assert staging_evidence(repo).passed == []
 
 
-def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, serve, git):
+def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, git):
     """The GitOps loop end to end: git decides what prod serves, and a revert rolls it back."""
 
     def ship(version: int, arn: str) -> None:
-        serve(arn)  # for the staging smoke test
         assert promote.promote(repo=repo).branch == f"promote/v{version}"
         git("merge", "--no-ff", "--quiet", "-m", f"Merge the promotion of v{version}", f"promote/v{version}")
-        serve(arn)  # for the prod smoke test
         deploy.deploy("prod", repo=repo)
         status = deploy.status("prod", repo=repo)
         assert status.deployed_arn == arn and not status.drift
@@ -135,21 +128,19 @@ def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, serve,
     ship(2, registry(metrics={"rmse": 50.0}))  # approved once v1 is in prod
 
     git("revert", "--no-edit", "-m", "1", "HEAD")  # revert the merge of v2's pull request
-    serve(first)
     assert deploy.deploy("prod", repo=repo).action == "updated"
     rolled_back = deploy.status("prod", repo=repo)
     assert rolled_back.deployed_arn == first and not rolled_back.drift
 
 
 def test_the_staging_record_reaches_main_and_prod_changes_only_in_the_pull_request(
-    repo, registry, serve, record, github, git
+    repo, registry, record, github, git
 ):
     prod = registry()
     record("staging", prod)
     record("prod", prod)
     git("push", "--quiet", "origin", "main")
     candidate = registry()
-    serve(candidate)
     promote.promote(repo=repo)
     origin = ("--git-dir", str(repo.parent / "origin.git"))
     assert candidate in git(*origin, "show", "main:deploy/staging.yml")
@@ -158,7 +149,7 @@ def test_the_staging_record_reaches_main_and_prod_changes_only_in_the_pull_reque
 
 
 def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_not_drift(
-    tmp_path, repo, registry, serve, record, github, git
+    tmp_path, repo, registry, record, github, git
 ):
     prod = registry()
     record("staging", prod)
@@ -166,7 +157,6 @@ def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_no
     git("push", "--quiet", "origin", "main")
     protect_main(tmp_path / "origin.git")
     candidate = registry()
-    serve(candidate)
     promote.promote(repo=repo)
     assert "refused the staging record" in github.requests[1]["json"]["body"]
 
@@ -184,15 +174,14 @@ def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_no
 
 
 def test_a_staging_record_on_main_after_the_promotion_branched_is_drift(
-    tmp_path, repo, registry, serve, record, github, git
+    tmp_path, repo, registry, record, github, git
 ):
     prod = registry()
     record("staging", prod)
     record("prod", prod)
     git("push", "--quiet", "origin", "main")
     protect_main(tmp_path / "origin.git")
-    candidate = registry()
-    serve(candidate)
+    registry()
     promote.promote(repo=repo)
     git("reset", "--quiet", "--hard", "origin/main")  # staging's commit is now only on promote/v2
     git("commit", "--quiet", "--allow-empty", "-m", "unrelated")

@@ -388,6 +388,24 @@ def deploy_stage(
     out.print(f"smoke test: {done.smoke_test}")
 
 
+@app.command("invoke")
+def invoke_stage(
+    stage: Annotated[Stage, typer.Argument(help="Whose endpoint to ask.")],
+    body: Annotated[
+        str | None, typer.Option(help="CSV rows to send, features only, no header (one row per line).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="A CSV file of such rows (features only, no header)."),
+    ] = None,
+) -> None:
+    """Send CSV rows to the stage's endpoint and print its answer, one prediction per row."""
+    if (body is None) == (file is None):
+        raise MlopsError("give the rows to send with --body or --file (one of them)")
+    rows = body if body is not None else file.read_text()
+    out.print(deploy.invoke(stage.value, rows), end="", markup=False, highlight=False)
+
+
 @app.command("promote")
 def promote_newest() -> None:
     """Deploy the newest Approved model to staging, then propose it for prod in a pull request."""

@@ -149,11 +149,25 @@ def smoke_test(endpoint: str, artifact: bytes) -> str:
     """The endpoint (in AWS, or the emulator's serving container) answers the test rows as the
     model's inference code does."""
     rows = smoke.test_rows()
+    answer = smoke.invoke(endpoint, rows)  # first: a model the endpoint cannot serve fails here
     expected = smoke.local_predictions(artifact, rows)
-    answer = smoke.invoke(endpoint, rows)
     count = rows.count("\n")
     smoke.compare(answer, expected, count)
     return f"{count} test rows answered as build/steps/inference.py predicts"
+
+
+def endpoint_of(stage: str) -> str:
+    """The name of the endpoint the stage's stack deployed."""
+    if describe_stack(stack_name(stage)) is None:
+        raise MlopsError(f"{stage} has no endpoint: deploy it first (`mlops deploy {stage}`)")
+    return stack_output(stack_name(stage), "EndpointName")
+
+
+def invoke(stage: str, rows: str) -> str:
+    """What the stage's endpoint answers for CSV rows (no header)."""
+    if not rows.strip():
+        raise MlopsError("nothing to send: give CSV rows, features only, no header")
+    return smoke.invoke(endpoint_of(stage), rows if rows.endswith("\n") else rows + "\n")
 
 
 @dataclass

@@ -266,10 +266,12 @@ def validation_error(message: str) -> RuntimeFault:
 
 
 def model_error(status: int, message: str, log: Path) -> RuntimeFault:
-    """The container answered an error: AWS's ModelError, with the container's status and message."""
+    """The container answered an error: AWS's ModelError, with the container's status and message
+    (and, where AWS points to CloudWatch, the exception in the container's log)."""
+    said = " ".join(message.split())[:500]
     text = (
         f"Received {'client' if status < 500 else 'server'} error ({status}) from primary with message"
-        f' "{message.strip()[:1000]}". See {log} for more information.'
+        f' "{said}". The container\'s log ({log}) ends with: {last_error(log)}'
     )
     return RuntimeFault(424, "ModelError", text, OriginalStatusCode=status, OriginalMessage=message)
 

@@ -39,6 +39,7 @@ def main() -> None:
     port_file.with_suffix(".tmp").replace(port_file)  # readers never see a half-written port
     stop.wait()
     runtime.shutdown()
+    runtime.server_close()
     containers.close()
     server.stop()
 

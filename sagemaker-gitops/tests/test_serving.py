@@ -1,0 +1,120 @@
+"""The emulator's endpoints serve as SageMaker does: the model package's image's serving stack, in
+that image's libraries, with the package's Environment exactly. So a model that AWS would fail to
+serve fails `mlops deploy` locally, with the serving error, and `mlops invoke` asks the same
+endpoint that the smoke test asked."""
+
+import gzip
+import io
+import re
+import tarfile
+
+import pytest
+from conftest import PRESET, any_shape
+from sagemaker_gitops import deploy, smoke
+from sagemaker_gitops.errors import MlopsError
+from sagemaker_gitops.local import image_envs
+from sagemaker_gitops.project import project
+
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
+XGBOOST_ONLY = pytest.mark.skipif(PRESET != "xgboost", reason="the built-in XGBoost image's serving")
+
+
+def test_staging_is_answered_by_a_container_in_the_images_environment(repo, registry, record, local_runtime):
+    arn = registry()
+    record("staging", arn)
+    done = deploy.deploy("staging", repo=repo)
+    assert done.smoke_test.endswith("answered as build/steps/inference.py predicts")
+    (served,) = [running for running in local_runtime.running.values() if running.process.poll() is None]
+    python = served.process.args[0]
+    assert python.startswith(str(image_envs.cache_folder())), "the image's environment, not the project's"
+
+
+def with_garbage_model(model: bytes) -> bytes:
+    """The model archive with every file's bytes replaced: a valid tar.gz whose model cannot load."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(model)) as source, tarfile.open(fileobj=out, mode="w") as archive:
+        for member in source.getmembers():
+            data = b"not a model" if member.isfile() else b""
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return gzip.compress(out.getvalue())
+
+
+def raising_predict_fn() -> str:
+    source = (project().steps_dir / "inference.py").read_text()
+    return source + '\n\ndef predict_fn(features, model):\n    raise RuntimeError("planted in predict_fn")\n'
+
+
+@pytest.mark.parametrize(
+    ("defect", "error"),
+    [
+        pytest.param(
+            lambda model: {"artifact": b"not a model archive"},
+            "Failed to extract model data archive from URL s3://",
+            id="corrupted model archive",
+        ),
+        pytest.param(
+            lambda model: {"artifact": with_garbage_model(model)},
+            "did not pass the ping health check",
+            id="model that does not load",
+        ),
+        pytest.param(
+            lambda model: {
+                "environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                "steps": {"inference.py": raising_predict_fn()},
+            },
+            re.escape("Received server error (500) from primary") + ".*planted in predict_fn",
+            id="inference.py that raises",
+        ),
+        pytest.param(
+            # What SDK v3's ModelBuilder writes for the XGBoost image (images.served_by_built_in_algorithm
+            # removes it): the image reads a set SAGEMAKER_PROGRAM, even empty, as a user module.
+            lambda model: {"environment": {"SAGEMAKER_PROGRAM": "", "SAGEMAKER_SUBMIT_DIRECTORY": ""}},
+            "did not pass the ping health check: ValueError: Empty module name",
+            id="empty SAGEMAKER_PROGRAM",
+            marks=XGBOOST_ONLY,
+        ),
+    ],
+)
+def test_a_model_aws_could_not_serve_fails_the_staging_deploy(repo, registry, record, model_tarball, defect, error):  # noqa: E501
+    record("staging", registry(**defect(model_tarball.read_bytes())))
+    with pytest.raises(MlopsError, match=error):
+        deploy.deploy("staging", repo=repo)
+
+
+def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record, use_project, tmp_path):
+    record("staging", registry())
+    deploy.deploy("staging", repo=repo)
+    use_project(root=repo)
+    rows = smoke.test_rows(3)
+    code, out, err = mlops("invoke", "staging", "--body", rows)
+    assert code == 0, err
+    assert len(out.splitlines()) == 3
+    (tmp_path / "rows.csv").write_text(rows)
+    assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"))[1] == out
+
+
+@any_shape
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ((), "give the rows to send with --body or --file (one of them)"),
+        (("--body", "1,2"), "prod has no endpoint: deploy it first (`mlops deploy prod`)"),
+    ],
+)
+def test_mlops_invoke_refuses_in_one_line(mlops, repo, registry, use_project, arguments, message):
+    use_project(root=repo)
+    code, _, err = mlops("invoke", "prod", *arguments)
+    assert code == 1
+    assert err.strip().splitlines() == [f"error: {message}"]
+
+
+def test_a_serving_error_is_one_line_from_mlops_invoke(mlops, repo, registry, record, use_project):
+    record("staging", registry())
+    deploy.deploy("staging", repo=repo)
+    use_project(root=repo)
+    code, _, err = mlops("invoke", "staging", "--body", "not,numbers")
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    # The XGBoost algorithm answers 415; a scikit-learn module's input_fn raising answers 500.
+    assert re.match(r"error: endpoint \S+: Received (client|server) error \(\d{3}\) from primary", line)
