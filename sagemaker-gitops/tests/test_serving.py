@@ -10,21 +10,25 @@ import tarfile
 
 import pytest
 from conftest import PRESET, any_shape
-from sagemaker_gitops import deploy, smoke
+from sagemaker_gitops import aws, deploy, smoke
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.local import image_envs
+from sagemaker_gitops.local import endpoints, image_envs
 from sagemaker_gitops.project import project
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 XGBOOST_ONLY = pytest.mark.skipif(PRESET != "xgboost", reason="the built-in XGBoost image's serving")
 
 
-def test_staging_is_answered_by_a_container_in_the_images_environment(repo, registry, record, local_runtime):
+def test_staging_is_answered_by_a_container_in_the_images_environment(
+    repo, registry, record, local_runtime, registered_container
+):
     arn = registry()
     record("staging", arn)
     done = deploy.deploy("staging", repo=repo)
     assert done.smoke_test.endswith("answered as build/steps/inference.py predicts")
-    (served,) = [running for running in local_runtime.running.values() if running.process.poll() is None]
+    container = endpoints.describe(aws.region(), done.endpoint)
+    assert container.image == registered_container["Image"]
+    served = local_runtime.running[endpoints.fingerprint(aws.region(), container)]
     python = served.process.args[0]
     assert python.startswith(str(image_envs.cache_folder())), "the image's environment, not the project's"
 
@@ -76,7 +80,9 @@ def raising_predict_fn() -> str:
         ),
     ],
 )
-def test_a_model_aws_could_not_serve_fails_the_staging_deploy(repo, registry, record, model_tarball, defect, error):  # noqa: E501
+def test_a_model_aws_could_not_serve_fails_the_staging_deploy(
+    repo, registry, record, model_tarball, defect, error
+):  # noqa: E501
     record("staging", registry(**defect(model_tarball.read_bytes())))
     with pytest.raises(MlopsError, match=error):
         deploy.deploy("staging", repo=repo)
