@@ -53,13 +53,17 @@ def run_loop(project: Path) -> None:
     reason = "demo: passed the quality gate on the sample data"
     step("approve it", *mlops, "models", "approve", version, "--reason", reason, cwd=project, show=True)
     step("the registry", *mlops, "models", "list", cwd=project, show=True)
-    step("promote: staging, then a prod pull request", *mlops, "promote", cwd=project, show=True)
+    # Verbs that change what runs where are told which AWS: here, the emulator. What they record
+    # goes to the emulator's own git record (a local-only branch), never onto the checkout's branch.
+    emulated = ("--aws", "emulator")
+    step("promote: staging, then a prod pull request", *mlops, "promote", *emulated, cwd=project, show=True)
     rows = "\n".join(features_of_sample_rows(project, 3))
     step("ask the staging endpoint", *mlops, "invoke", "staging", "--body", rows, cwd=project, show=True)
-    # What a reviewer's merge of the promotion pull request does on GitHub.
+    # What a reviewer's merge of the promotion pull request does on GitHub, in the emulator's record.
+    record = project / ".mlops" / "emulator" / "record"
     merge = ("git", *identity, "merge", "--no-ff", "--quiet", "-m", "Merge the promotion pull request")
-    step("merge the pull request", *merge, f"promote/v{version}", cwd=project)
-    step("deploy prod from deploy/prod.yml", *mlops, "deploy", "prod", cwd=project, show=True)
+    step("merge the pull request", *merge, f"mlops-emulator/promote/v{version}", cwd=record)
+    step("deploy prod from deploy/prod.yml", *mlops, "deploy", "prod", *emulated, cwd=project, show=True)
     step("desired (git) against deployed", *mlops, "status", cwd=project, show=True)
 
 

@@ -82,7 +82,7 @@ def raising_predict_fn() -> str:
 )
 def test_a_model_aws_could_not_serve_fails_the_staging_deploy(
     repo, registry, record, model_tarball, defect, error
-):  # noqa: E501
+):
     record("staging", registry(**defect(model_tarball.read_bytes())))
     with pytest.raises(MlopsError, match=error):
         deploy.deploy("staging", repo=repo)

@@ -162,13 +162,18 @@ def create_bucket(bucket: str) -> None:
     client("s3").create_bucket(Bucket=bucket, **location)
 
 
+def account() -> str:
+    """The account the calls go to: MLOPS_AWS_ACCOUNT_ID, else the credentials' (STS)."""
+    return os.environ.get("MLOPS_AWS_ACCOUNT_ID") or caller_account()
+
+
 def resolve_target(offline: bool = False) -> AwsTarget:
-    account = os.environ.get("MLOPS_AWS_ACCOUNT_ID") or (PLACEHOLDER_ACCOUNT if offline else caller_account())
+    number = (os.environ.get("MLOPS_AWS_ACCOUNT_ID") or PLACEHOLDER_ACCOUNT) if offline else account()
     where = region()
     return AwsTarget(
         region=where,
-        account=account,
-        bucket=os.environ.get("MLOPS_ARTIFACT_BUCKET") or f"{project().slug}-{account}-{where}",
+        account=number,
+        bucket=os.environ.get("MLOPS_ARTIFACT_BUCKET") or f"{project().slug}-{number}-{where}",
         role_arn=os.environ.get("MLOPS_SAGEMAKER_ROLE_ARN")
-        or f"arn:aws:iam::{account}:role/{project().slug}-sagemaker-execution",
+        or f"arn:aws:iam::{number}:role/{project().slug}-sagemaker-execution",
     )

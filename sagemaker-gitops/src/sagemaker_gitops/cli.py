@@ -57,20 +57,69 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+class AwsChoice(StrEnum):
+    emulator = "emulator"
+    real = "real"
+
+
+# Verbs that change what runs where (deploy, promote, bootstrap, pipeline upsert and start) talk
+# to the AWS they are told, never to one a pid file implies; the others follow a running emulator.
+ChosenAws = Annotated[
+    AwsChoice | None,
+    typer.Option(
+        "--aws",
+        envvar="MLOPS_AWS",
+        show_default=False,
+        help="Which AWS: the local emulator, or the account your credentials name (real)."
+        " Required while the emulator runs; otherwise real.",
+    ),
+]
+
+
+def choose_aws(choice: AwsChoice | None, verb: str) -> None:
+    """Send this verb's AWS calls where `--aws` says, and say where on stderr."""
+    running = emulator.running()
+    if choice is None and running:
+        raise MlopsError(
+            f"the local AWS emulator is running: say which AWS `mlops {verb}` changes,"
+            " --aws emulator or --aws real (or MLOPS_AWS)"
+        )
+    if choice is AwsChoice.emulator:
+        if not running:
+            raise MlopsError("the local AWS emulator is not running: start it with `mlops local up`")
+        emulator.route()
+        err.print(f"AWS: the local emulator at {running.url}", highlight=False)
+    else:
+        emulator.unroute()
+        err.print(f"AWS: account {aws.account()} ({aws.region()})", highlight=False)
+
+
 @app.callback()
 def configure(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the SageMaker SDK's logs.")] = False,
 ) -> None:
-    # While `mlops local up` runs, every verb talks to the emulator (say so, once, on stderr).
+    # While `mlops local up` runs, reading verbs talk to the emulator (say so, once, on stderr);
+    # the verbs that take --aws decide for themselves.
     found = emulator.route()
-    if found and ctx.invoked_subcommand != "local":
-        err.print(f"[dim]using the local AWS emulator at {found.url} (`mlops local down` stops it)[/dim]")
+    if found and ctx.invoked_subcommand not in ("local", "deploy", "promote", "bootstrap", "pipeline"):
+        say_using(found)
     if not verbose:
         # The SDK's loggers (with levels of their own) chatter about every step they
         # serialise; in a one-shot CLI process, muting up to WARNING is the complete fix.
         logging.disable(logging.WARNING)
         warnings.filterwarnings("ignore", message="Running within a PipelineSession")
+
+
+def say_using(found: emulator.Emulator) -> None:
+    err.print(f"[dim]using the local AWS emulator at {found.url} (`mlops local down` stops it)[/dim]")
+
+
+@pipeline_app.callback()
+def pipeline_group(ctx: typer.Context) -> None:
+    found = emulator.running()
+    if found and ctx.invoked_subcommand not in ("upsert", "start"):
+        say_using(found)
 
 
 @pipeline_app.command("definition")
@@ -137,8 +186,9 @@ def diff(
 
 
 @pipeline_app.command("upsert")
-def upsert() -> None:
+def upsert(aws_choice: ChosenAws = None) -> None:
     """Upload the step code and create or update the pipeline, tagged with the git commit."""
+    choose_aws(aws_choice, "pipeline upsert")
     arn = pipelines.upsert()
     out.print(f"pipeline ready: {arn}")
 
@@ -155,8 +205,10 @@ def start(
     ] = None,
     wait: Annotated[bool, typer.Option(help="Follow the execution until it ends.")] = False,
     summary: Summary = None,
+    aws_choice: ChosenAws = None,
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
+    choose_aws(aws_choice, "pipeline start")
     arn = pipelines.start(param or [])
     out.print(arn)
     append_summary(summary, pipelines.execution_summary(arn, param or []))
@@ -237,11 +289,6 @@ def local_status() -> None:
         raise typer.Exit(3)
     out.print(f"running at {found.url} (pid {found.pid}), {emulator.recorded_requests()} recorded requests")
     out.print(f"logs: {emulator.log_file()}")
-
-
-class AwsChoice(StrEnum):
-    emulator = "emulator"
-    real = "real"
 
 
 @local_app.command("run")
@@ -378,8 +425,10 @@ class Stage(StrEnum):
 @app.command("deploy")
 def deploy_stage(
     stage: Annotated[Stage, typer.Argument(help="Which deploy/<stage>.yml to reconcile.")],
+    aws_choice: ChosenAws = None,
 ) -> None:
     """Make the stage's endpoint match deploy/STAGE.yml as committed, then smoke-test it."""
+    choose_aws(aws_choice, "deploy")
     with err.status(f"deploying {stage}") as status:
         done = deploy.deploy(stage.value, lambda text: status.update(text))
     out.print(
@@ -407,8 +456,9 @@ def invoke_stage(
 
 
 @app.command("promote")
-def promote_newest() -> None:
+def promote_newest(aws_choice: ChosenAws = None) -> None:
     """Deploy the newest Approved model to staging, then propose it for prod in a pull request."""
+    choose_aws(aws_choice, "promote")
     with err.status("promoting") as status:
         done = promote.promote(on_status=status.update)
     out.print(done.message)
@@ -538,9 +588,11 @@ def bootstrap_account(
     default_branch: Annotated[
         str | None, typer.Option(help="The branch the build and drift roles trust (first run: main).")
     ] = None,
+    aws_choice: ChosenAws = None,
 ) -> None:
     """Create or update infra/bootstrap.yml in this account (admin credentials), then print the
     repository variables to set. Options left out keep what the deployed stack has."""
+    choose_aws(aws_choice, "bootstrap")
     request = bootstrap.Request(prod_account, main_account, approval_dispatch, default_branch)
     with err.status(f"bootstrapping {bootstrap.stack_name()}") as status:
         done = bootstrap.bootstrap(request, on_status=status.update)

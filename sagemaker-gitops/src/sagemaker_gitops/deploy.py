@@ -18,6 +18,7 @@ from . import aws, smoke
 from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
+from .local import emulator
 from .project import git, is_commit, project
 from .stacks import DONE, apply_stack, deployed_parameters, describe_stack, differences, stack_output
 
@@ -35,8 +36,8 @@ class Deployed:
 def deploy(
     stage: str, on_status: Callable[[str], None] = lambda _: None, repo: Path | None = None
 ) -> Deployed:
-    """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (the project by default)."""
-    repo = repo or project().root
+    """Reconcile one stage with deploy/<stage>.yml as committed in `repo` (record() by default)."""
+    repo = repo or record()
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     if not state.model_package_arn:
         raise MlopsError(
@@ -56,6 +57,12 @@ def deploy(
     return Deployed(
         stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], smoke_test(endpoint, artifact)
     )
+
+
+def record() -> Path:
+    """The git checkout whose deploy/ is the desired state: the project's, or while the AWS calls go
+    to the local emulator, the emulator's own record (never the project's branches)."""
+    return emulator.git_record() if emulator.in_use() else project().root
 
 
 def refuse_an_emulator_model(stage: str, arn: str, account: str) -> None:
@@ -192,10 +199,11 @@ def reading(stage: str):
 
 
 def status(stage: str, repo: Path | None = None) -> StageStatus:
-    """Desired (deploy/<stage>.yml as committed in `repo`, the project by default) against actual
+    """Desired (deploy/<stage>.yml as committed in `repo`, record() by default) against actual
     (the deployed stack)."""
+    repo = repo or record()
     with reading(stage):
-        return compare_with_git(stage, repo or project().root)
+        return compare_with_git(stage, repo)
 
 
 def compare_with_git(stage: str, repo: Path) -> StageStatus:

@@ -22,6 +22,7 @@ from .desired_state import (
     staging_evidence,
 )
 from .github import credentials, open_or_update_pull_request
+from .local import emulator
 from .project import branch_worktree, git, project
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
@@ -43,7 +44,8 @@ def newest_approved() -> dict | None:
 
 
 def promote(repo: Path | None = None, on_status: Callable[[str], None] = lambda _: None) -> Promotion:
-    repo = repo or project().root
+    repo = repo or deploy.record()
+    local = emulator.in_use()  # then `repo` is the emulator's record, and nothing is pushed
     candidate = newest_approved()
     if candidate is None:
         return Promotion(None, f"no Approved version in {project().model_package_group}: nothing to promote")
@@ -60,7 +62,17 @@ def promote(repo: Path | None = None, on_status: Callable[[str], None] = lambda 
     on_status(f"deploying v{version} to staging")
     evidence = to_staging(arn, version, repo, on_status)
     title, body = pull_request_text(version, arn, prod_arn, evidence)
-    branch = prepare_prod_branch(arn, version, title, repo)
+    branch = prepare_prod_branch(arn, version, title, repo, local)
+    if local:
+        return Promotion(
+            version,
+            f"v{version} is in the emulator's staging; branch {branch} changes its deploy/prod.yml, in the"
+            f" emulator's git record: `git -C {repo} merge {branch}` then `mlops deploy prod --aws emulator`"
+            " stand for the pull request's merge",
+            branch,
+            title=title,
+            body=body,
+        )
     found = credentials()
     if found is None:
         return Promotion(
@@ -140,9 +152,10 @@ def take_back(commit: str, repo: Path) -> None:
         git(*GIT_IDENTITY, "revert", "--no-edit", commit, repo=repo)
 
 
-def prepare_prod_branch(arn: str, version: int, title: str, repo: Path) -> str:
-    """A branch from HEAD whose one commit points deploy/prod.yml at the version."""
-    branch = f"promote/v{version}"
+def prepare_prod_branch(arn: str, version: int, title: str, repo: Path, local: bool = False) -> str:
+    """A branch from HEAD whose one commit points deploy/prod.yml at the version (a local-only
+    branch for the emulator's record)."""
+    branch = f"{emulator.BRANCH_PREFIX if local else ''}promote/v{version}"
     with branch_worktree(branch, repo) as worktree:
         set_model_package(worktree / "deploy" / "prod.yml", arn)
         git(*GIT_IDENTITY, "commit", "--quiet", "--all", "-m", title, repo=worktree)

@@ -6,6 +6,8 @@ State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell
                             server, so state survives `down` and `up` (moto's recorder)
   emulator/server.log       the server's own log
   emulator/endpoints/       the endpoints' serving containers: model/, code/, container.log
+  emulator/record/          the emulator's git record: a worktree of the local-only branch
+                            mlops-emulator/record, where promote commits while targeting it
 """
 
 import json
@@ -22,7 +24,7 @@ from urllib.parse import urlparse
 
 from .. import aws
 from ..errors import MlopsError
-from ..project import project
+from ..project import git, project
 
 SERVER_MODULE = f"{__package__}.moto_server"
 START_TIMEOUT_SECONDS = 60
@@ -222,6 +224,38 @@ def provision() -> None:
     )
 
 
+# The emulator's desired state lives on local branches of these names, never pushed: the models
+# they name exist only in the emulator.
+RECORD_BRANCH = "mlops-emulator/record"
+BRANCH_PREFIX = "mlops-emulator/"
+
+
+def git_record() -> Path:
+    """Where desired state is read and written while verbs target the emulator: a worktree of the
+    local-only branch mlops-emulator/record, branched from HEAD on first use. `mlops promote`
+    commits there and makes its prod branch there (mlops-emulator/promote/vN); `mlops deploy` and
+    `mlops status` read there. The checkout in use, and every branch that is pushed, stay untouched."""
+    folder = _server_dir() / "record"
+    if not (folder / ".git").exists():
+        git("worktree", "prune")  # a record folder deleted by hand leaves its registration
+        exists = bool(git("branch", "--list", RECORD_BRANCH))
+        start = [RECORD_BRANCH] if exists else ["-b", RECORD_BRANCH, "HEAD"]
+        git("worktree", "add", "--quiet", str(folder), *start)
+    return folder
+
+
+def _forget_git_record() -> None:
+    """The record and its branches go with the state whose models they name."""
+    try:
+        if (_server_dir() / "record").exists():
+            git("worktree", "remove", "--force", str(_server_dir() / "record"))
+        branches = git("branch", "--list", "--format=%(refname:short)", f"{BRANCH_PREFIX}*").split()
+        if branches:
+            git("branch", "--quiet", "-D", *branches)
+    except (OSError, subprocess.CalledProcessError):
+        pass  # not a git checkout: there is no record
+
+
 def down(reset: bool = False) -> Emulator | None:
     """Stop the server this project started (and no other); reset also forgets its state."""
     emulator = running()
@@ -229,6 +263,7 @@ def down(reset: bool = False) -> Emulator | None:
         stop(emulator)
     _state_file().unlink(missing_ok=True)
     if reset:
+        _forget_git_record()
         shutil.rmtree(_server_dir(), ignore_errors=True)
         _forget_runs_against_the_emulator()
     return emulator

@@ -1,0 +1,97 @@
+"""Which AWS a verb changes is said, not guessed, and the emulator's desired state stays out of the
+project's branches: the models it names exist only in the emulator."""
+
+from hashlib import sha256
+
+import pytest
+from conftest import PROJECT, run_git
+from sagemaker_gitops import aws, smoke
+from sagemaker_gitops.local import emulator
+from sagemaker_gitops.project import project
+from sagemaker_gitops.step_code import StepCode
+
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
+
+
+@pytest.fixture(scope="module")
+def approved_on_the_emulator(emulated, running_emulator, model_tarball, registered_container):
+    """An Approved version in the emulator's registry, registered as the pipeline registers."""
+    artifact = model_tarball.read_bytes()
+    environment = dict(registered_container["Environment"])
+    with emulator.routed(running_emulator):
+        target = aws.resolve_target()
+        if "SAGEMAKER_SUBMIT_DIRECTORY" in environment:
+            code = StepCode(project().steps_dir, target.bucket, project().slug)
+            environment["SAGEMAKER_SUBMIT_DIRECTORY"] = code.sourcedir()
+            code.upload(emulated.client("s3"))
+    container = {
+        "Image": registered_container["Image"],
+        "ModelDataUrl": emulated.put_s3("models/emulated/model.tar.gz", artifact),
+        "Environment": environment,
+    }
+    arn = emulated.client("sagemaker").create_model_package(
+        ModelPackageGroupName=project().model_package_group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [container],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        CustomerMetadataProperties={"model_sha256": sha256(artifact).hexdigest()},
+    )["ModelPackageArn"]
+    yield arn
+    emulator.down(reset=True)  # the record and its branches go with the state
+
+
+def project_git(*args: str) -> str:
+    return run_git(PROJECT, *args)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "verb"),
+    [(("deploy", "staging"), "deploy"), (("promote",), "promote"), (("pipeline", "upsert"), "pipeline upsert")],
+)
+def test_while_the_emulator_runs_a_changing_verb_must_be_told_which_aws(mlops, running_emulator, arguments, verb):
+    code, out, err = mlops(*arguments)
+    assert code == 1 and not out
+    assert err.strip().splitlines() == [
+        f"error: the local AWS emulator is running: say which AWS `mlops {verb}` changes,"
+        " --aws emulator or --aws real (or MLOPS_AWS)"
+    ]
+
+
+def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
+    mlops, approved_on_the_emulator, running_emulator
+):
+    head, branches = project_git("rev-parse", "HEAD"), project_git("branch", "--list")
+    code, out, err = mlops("promote", "--aws", "emulator")
+    assert code == 0, err
+    assert f"AWS: the local emulator at {running_emulator.url}" in err
+    assert "branch mlops-emulator/promote/v1" in out
+    # The project's checkout and branches are as they were.
+    assert project_git("rev-parse", "HEAD") == head
+    assert project_git("status", "--porcelain") == ""
+    assert not project_git("branch", "--list", "promote/*")
+    # The emulator's record has staging's commit and evidence, and the prod branch.
+    record = emulator.git_record()
+    assert approved_on_the_emulator in (record / "deploy" / "staging.yml").read_text()
+    assert approved_on_the_emulator in run_git(record, "show", "mlops-emulator/promote/v1:deploy/prod.yml")
+    assert set(project_git("branch", "--list", "--format=%(refname:short)").split()) == {
+        *branches.replace("*", "").split(),
+        "mlops-emulator/record",
+        "mlops-emulator/promote/v1",
+    }
+
+    # A reviewer's merge, on the emulator: then prod deploys from the record, and git matches.
+    run_git(record, "merge", "--quiet", "--no-ff", "-m", "merge", "mlops-emulator/promote/v1")
+    code, out, err = mlops("deploy", "prod", "--aws", "emulator")
+    assert code == 0, err
+    assert "smoke test: 5 test rows answered" in out
+    code, out, _ = mlops("status")
+    assert code == 0 and out.count("in sync") == 2
+    code, answer, err = mlops("invoke", "prod", "--body", smoke.test_rows(2))
+    assert code == 0 and len(answer.splitlines()) == 2, err
+
+    emulator.down(reset=True)
+    assert not project_git("branch", "--list", "mlops-emulator/*")
+    assert not record.exists()
