@@ -49,9 +49,15 @@ def project_git(*args: str) -> str:
 
 @pytest.mark.parametrize(
     ("arguments", "verb"),
-    [(("deploy", "staging"), "deploy"), (("promote",), "promote"), (("pipeline", "upsert"), "pipeline upsert")],
+    [
+        (("deploy", "staging"), "deploy"),
+        (("promote",), "promote"),
+        (("pipeline", "upsert"), "pipeline upsert"),
+    ],
 )
-def test_while_the_emulator_runs_a_changing_verb_must_be_told_which_aws(mlops, running_emulator, arguments, verb):
+def test_while_the_emulator_runs_a_changing_verb_must_be_told_which_aws(
+    mlops, running_emulator, arguments, verb
+):
     code, out, err = mlops(*arguments)
     assert code == 1 and not out
     assert err.strip().splitlines() == [
@@ -66,7 +72,7 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     head, branches = project_git("rev-parse", "HEAD"), project_git("branch", "--list")
     code, out, err = mlops("promote", "--aws", "emulator")
     assert code == 0, err
-    assert f"AWS: the local emulator at {running_emulator.url}" in err
+    assert err.strip().splitlines()[-1] == f"(on the local emulator at {running_emulator.url})"
     assert "branch mlops-emulator/promote/v1" in out
     # The project's checkout and branches are as they were.
     assert project_git("rev-parse", "HEAD") == head

@@ -4,6 +4,8 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -76,8 +78,10 @@ ChosenAws = Annotated[
 ]
 
 
-def choose_aws(choice: AwsChoice | None, verb: str) -> None:
-    """Send this verb's AWS calls where `--aws` says, and say where on stderr."""
+@contextmanager
+def chosen_aws(choice: AwsChoice | None, verb: str) -> Iterator[None]:
+    """Send this verb's AWS calls where `--aws` says; once it has succeeded, say where it acted
+    (after, so that a refusal stays one line, and a refusal before any AWS call costs none)."""
     running = emulator.running()
     if choice is None and running:
         raise MlopsError(
@@ -88,10 +92,12 @@ def choose_aws(choice: AwsChoice | None, verb: str) -> None:
         if not running:
             raise MlopsError("the local AWS emulator is not running: start it with `mlops local up`")
         emulator.route()
-        err.print(f"AWS: the local emulator at {running.url}", highlight=False)
+        where = f"the local emulator at {running.url}"
     else:
         emulator.unroute()
-        err.print(f"AWS: account {aws.account()} ({aws.region()})", highlight=False)
+        where = ""
+    yield
+    err.print(f"(on {where or f'AWS account {aws.account()}, {aws.region()}'})", highlight=False)
 
 
 @app.callback()
@@ -188,9 +194,9 @@ def diff(
 @pipeline_app.command("upsert")
 def upsert(aws_choice: ChosenAws = None) -> None:
     """Upload the step code and create or update the pipeline, tagged with the git commit."""
-    choose_aws(aws_choice, "pipeline upsert")
-    arn = pipelines.upsert()
-    out.print(f"pipeline ready: {arn}")
+    with chosen_aws(aws_choice, "pipeline upsert"):
+        arn = pipelines.upsert()
+        out.print(f"pipeline ready: {arn}")
 
 
 @pipeline_app.command("start")
@@ -208,21 +214,21 @@ def start(
     aws_choice: ChosenAws = None,
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
-    choose_aws(aws_choice, "pipeline start")
-    arn = pipelines.start(param or [])
-    out.print(arn)
-    append_summary(summary, pipelines.execution_summary(arn, param or []))
-    if not wait:
-        return
-    with err.status("waiting for the pipeline execution") as status:
-        described = pipelines.wait(arn, lambda s: status.update(f"pipeline execution: {s}"))
-    final = described["PipelineExecutionStatus"]
-    err.print(
-        f"execution {final}"
-        + (f": {described.get('FailureReason')}" if described.get("FailureReason") else "")
-    )
-    if final != "Succeeded":
-        raise typer.Exit(1)
+    with chosen_aws(aws_choice, "pipeline start"):
+        arn = pipelines.start(param or [])
+        out.print(arn)
+        append_summary(summary, pipelines.execution_summary(arn, param or []))
+        if not wait:
+            return
+        with err.status("waiting for the pipeline execution") as status:
+            described = pipelines.wait(arn, lambda s: status.update(f"pipeline execution: {s}"))
+        final = described["PipelineExecutionStatus"]
+        err.print(
+            f"execution {final}"
+            + (f": {described.get('FailureReason')}" if described.get("FailureReason") else "")
+        )
+        if final != "Succeeded":
+            raise typer.Exit(1)
 
 
 @pipeline_app.command("attach-trials")
@@ -428,8 +434,7 @@ def deploy_stage(
     aws_choice: ChosenAws = None,
 ) -> None:
     """Make the stage's endpoint match deploy/STAGE.yml as committed, then smoke-test it."""
-    choose_aws(aws_choice, "deploy")
-    with err.status(f"deploying {stage}") as status:
+    with chosen_aws(aws_choice, "deploy"), err.status(f"deploying {stage}") as status:
         done = deploy.deploy(stage.value, lambda text: status.update(text))
     out.print(
         f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
@@ -458,12 +463,12 @@ def invoke_stage(
 @app.command("promote")
 def promote_newest(aws_choice: ChosenAws = None) -> None:
     """Deploy the newest Approved model to staging, then propose it for prod in a pull request."""
-    choose_aws(aws_choice, "promote")
-    with err.status("promoting") as status:
-        done = promote.promote(on_status=status.update)
-    out.print(done.message)
-    if done.body and not done.pull_request_url:
-        out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
+    with chosen_aws(aws_choice, "promote"):
+        with err.status("promoting") as status:
+            done = promote.promote(on_status=status.update)
+        out.print(done.message)
+        if done.body and not done.pull_request_url:
+            out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
 
 
 DRIFT_ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"
@@ -592,9 +597,8 @@ def bootstrap_account(
 ) -> None:
     """Create or update infra/bootstrap.yml in this account (admin credentials), then print the
     repository variables to set. Options left out keep what the deployed stack has."""
-    choose_aws(aws_choice, "bootstrap")
     request = bootstrap.Request(prod_account, main_account, approval_dispatch, default_branch)
-    with err.status(f"bootstrapping {bootstrap.stack_name()}") as status:
+    with chosen_aws(aws_choice, "bootstrap"), err.status(f"bootstrapping {bootstrap.stack_name()}") as status:
         done = bootstrap.bootstrap(request, on_status=status.update)
     out.print(f"stack {done.stack} {done.action} in account {done.account} ({aws.region()})")
     out.print("\nSet these repository variables (Settings → Secrets and variables → Actions → Variables):")
