@@ -259,32 +259,55 @@ def test_emulator_state_survives_down_and_up_and_reset_forgets_it(mlops, monkeyp
     mlops("local", "down")  # no server left running after the tests
 
 
-def test_a_recording_cut_off_mid_write_still_restores(mlops, monkeypatch, tmp_path):
-    """A kill or a full disk can leave half a request at the end; every later `up` failed."""
+def test_the_state_is_a_snapshot_of_what_it_holds_and_keeps_creation_times(mlops, monkeypatch, tmp_path):
+    """Not a request log replayed on each start: the same state, saved twice, is as large; and
+    what was created keeps its creation time across the restart."""
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     assert mlops("local", "up")[0] == 0
-    client(emulator.running(), "sagemaker").create_model_package(
+    sagemaker = client(emulator.running(), "sagemaker")
+    arn = sagemaker.create_model_package(
         ModelPackageGroupName=project().model_package_group, ModelApprovalStatus="Approved"
-    )
+    )["ModelPackageArn"]
+    created = sagemaker.describe_model_package(ModelPackageName=arn)["CreationTime"]
     mlops("local", "down")
-    with emulator.recording_file().open("ab") as recording:
-        recording.write(b'{"module": "sagemaker", "method": "POST", "url": "http://127.0.0.1')
+    first = emulator.snapshot_file().stat().st_size
+    for _ in range(2):  # restarts and reads: requests a log would have grown by
+        assert "restored its state" in mlops("local", "up")[1]
+        restored = client(emulator.running(), "sagemaker")
+        assert restored.describe_model_package(ModelPackageName=arn)["CreationTime"] == created
+        for _ in range(20):
+            restored.list_model_packages(ModelPackageGroupName=project().model_package_group)
+        mlops("local", "down")
+    assert abs(emulator.snapshot_file().stat().st_size - first) < first // 10
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda saved: saved[: len(saved) // 2], lambda saved: b"not a snapshot"],
+    ids=["cut off", "not a snapshot"],
+)
+def test_a_damaged_state_file_is_refused_in_one_line(mlops, monkeypatch, tmp_path, damage):
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    assert mlops("local", "up")[0] == 0
+    mlops("local", "down")
+    emulator.snapshot_file().write_bytes(damage(emulator.snapshot_file().read_bytes()))
+    code, _, err = mlops("local", "up")
+    assert code == 1 and emulator.running() is None
+    (line,) = err.strip().splitlines()
+    assert "the emulator's state cannot be read" in line and "`mlops local down --reset`" in line
+    assert mlops("local", "down", "--reset")[0] == 0
+    assert "started empty" in mlops("local", "up")[1]
+    mlops("local", "down")
+
+
+def test_a_request_log_of_an_earlier_release_is_not_replayed(mlops, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    (tmp_path / "emulator").mkdir()
+    (tmp_path / "emulator" / "recording.jsonl").write_text('{"module": "sagemaker"}\n')
     code, out, err = mlops("local", "up")
     assert code == 0, err
-    assert "dropped the last one, cut off when it was written" in out
-    assert [p["ModelApprovalStatus"] for p in model_packages(emulator.running())] == ["Approved"]
-    mlops("local", "down")
-
-
-def test_a_recording_damaged_before_its_end_is_refused_in_one_line(mlops, monkeypatch, tmp_path):
-    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
-    assert mlops("local", "up")[0] == 0
-    mlops("local", "down")
-    recording = emulator.recording_file()
-    recording.write_bytes(b"not a request\n" + recording.read_bytes())
-    code, _, err = mlops("local", "up")
-    assert code == 1 and "line 1 of" in err and "mlops local down --reset" in err
-    assert len(err.strip().splitlines()) == 1 and emulator.running() is None
+    assert "started empty (the request log of an earlier release is not replayed)" in out
+    assert not (tmp_path / "emulator" / "recording.jsonl").exists()
     mlops("local", "down")
 
 

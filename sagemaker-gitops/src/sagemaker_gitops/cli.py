@@ -288,12 +288,16 @@ def local_down(
 def local_status() -> None:
     """Say whether the emulator runs, where, and how much state it keeps. Exit code 3 when it is not."""
     found = emulator.running()
+    kept = emulator.snapshot_file()
+    saved = (
+        f"state saved at its last stop: {kept.stat().st_size // 1024} KiB"
+        if kept.exists()
+        else "no saved state"
+    )
     if not found:
-        out.print(
-            f"not running ({emulator.recorded_requests()} recorded requests to restore on `mlops local up`)"
-        )
+        out.print(f"not running ({saved}, restored by `mlops local up`)")
         raise typer.Exit(3)
-    out.print(f"running at {found.url} (pid {found.pid}), {emulator.recorded_requests()} recorded requests")
+    out.print(f"running at {found.url} (pid {found.pid}); {saved}")
     out.print(f"logs: {emulator.log_file()}")
 
 

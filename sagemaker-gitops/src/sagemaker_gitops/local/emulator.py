@@ -2,8 +2,8 @@
 
 State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell:
   emulator.json             the running server: pid and URLs; every `mlops` call reads it
-  emulator/recording.jsonl  every request the server received; replayed into the next
-                            server, so state survives `down` and `up` (moto's recorder)
+  emulator/state.pickle     what the server holds, written when it stops and loaded when it
+                            starts, so state survives `down` and `up` (moto_server.py)
   emulator/server.log       the server's own log
   emulator/endpoints/       the endpoints' serving containers: model/, code/, container.log
   emulator/record/          the emulator's git record: a worktree of the local-only branch
@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from .. import aws
 from ..errors import MlopsError
 from ..project import git, project
+from .moto_server import SNAPSHOT
 
 SERVER_MODULE = f"{__package__}.moto_server"
 START_TIMEOUT_SECONDS = 60
@@ -51,7 +52,12 @@ def _state_file() -> Path:
     return state_dir() / "emulator.json"
 
 
-def recording_file() -> Path:
+def snapshot_file() -> Path:
+    return _server_dir() / SNAPSHOT
+
+
+def _legacy_recording() -> Path:
+    """Where releases before 0.4 kept every request, replayed on each start."""
     return _server_dir() / "recording.jsonl"
 
 
@@ -113,22 +119,35 @@ def up() -> tuple[Emulator, str]:
     if existing:
         return existing, "already running"
     _server_dir().mkdir(parents=True, exist_ok=True)
-    restoring = recording_file().exists() and recording_file().stat().st_size > 0
-    repaired = repair_recording() if restoring else ""
+    dropped = _drop_legacy_recording()
+    restoring = snapshot_file().exists()
     emulator = _start_server()
     _state_file().write_text(json.dumps(asdict(emulator)) + "\n")
+    if restoring:
+        return emulator, f"restored its state ({snapshot_file().stat().st_size // 1024} KiB)"
     try:
-        if restoring:
-            _post(emulator.url, "/moto-api/recorder/replay-recording")
-            return emulator, f"restored {_count_requests()} recorded requests{repaired}"
-        # Seeded first (and so on every replay): generated names stay the same across restarts.
+        # Seeded, so that the names moto generates are the same from one empty start to the next.
         _post(emulator.url, "/moto-api/seed?a=42")
         with routed(emulator):
             provision()
     except BaseException:
         stop(emulator)
         raise
-    return emulator, "started empty, then created the project's bucket, role and model package group"
+    return (
+        emulator,
+        f"started empty{dropped}, then created the project's bucket, role and model package group",
+    )
+
+
+def _drop_legacy_recording() -> str:
+    """A request log from before 0.4 is not replayed (the state is a snapshot now): the emulator
+    starts empty, and what named its models (runs, the emulator's git record) goes with it."""
+    if not _legacy_recording().exists():
+        return ""
+    _legacy_recording().unlink()
+    _forget_git_record()
+    _forget_runs_against_the_emulator()
+    return " (the request log of an earlier release is not replayed)"
 
 
 # Servers started by this process: kept so that Popen does not warn, when collected, that
@@ -139,15 +158,9 @@ _started: dict[int, subprocess.Popen] = {}
 def _start_server() -> Emulator:
     port_file = _server_dir() / "port"
     port_file.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "MOTO_ENABLE_RECORDING": "true",
-        "MOTO_RECORDER_FILEPATH": str(recording_file()),
-    }
     with open(log_file(), "a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, str(_server_dir())],
-            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -173,40 +186,8 @@ def _post(url: str, path: str, payload: dict | None = None) -> None:
         data=json.dumps(payload).encode() if payload is not None else b"",
         headers={"Content-Type": "application/json"} if payload is not None else {},
     )
-    # Long: replaying a recording re-issues every request the server ever received.
-    with urllib.request.urlopen(request, timeout=300) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
-
-
-def repair_recording() -> str:
-    """Drop a last request cut off mid-write (a kill, a full disk), which would fail every replay;
-    refuse a recording damaged elsewhere. Returns what was done, for the `up` message."""
-    lines = recording_file().read_bytes().splitlines(keepends=True)
-    damaged = [number for number, line in enumerate(lines, 1) if not _is_json(line)]
-    if not damaged:
-        return ""
-    if damaged != [len(lines)]:
-        raise MlopsError(
-            f"{recording_file()}: line {damaged[0]} of {len(lines)} is not a recorded request, so the"
-            " emulator's state cannot be restored: `mlops local down --reset` starts it empty"
-        )
-    partial = recording_file().with_suffix(".tmp")
-    partial.write_bytes(b"".join(lines[:-1]))
-    partial.replace(recording_file())  # never a half-written recording, even if this is killed
-    return " (dropped the last one, cut off when it was written)"
-
-
-def _is_json(line: bytes) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
-
-
-def _count_requests() -> int:
-    with open(recording_file(), "rb") as recording:
-        return sum(1 for _ in recording)
 
 
 def provision() -> None:
@@ -323,10 +304,6 @@ class routed:
             os.environ.pop(name, None)
             if value is not None:
                 os.environ[name] = value
-
-
-def recorded_requests() -> int:
-    return _count_requests() if recording_file().exists() else 0
 
 
 _routing: routed | None = None
