@@ -70,10 +70,11 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     mlops, approved_on_the_emulator, running_emulator
 ):
     head, branches = project_git("rev-parse", "HEAD"), project_git("branch", "--list")
+    prod_branch = f"mlops-emulator/promote/v{approved_on_the_emulator.rsplit('/', 1)[-1]}"
     code, out, err = mlops("promote", "--aws", "emulator")
     assert code == 0, err
     assert err.strip().splitlines()[-1] == f"(on the local emulator at {running_emulator.url})"
-    assert "branch mlops-emulator/promote/v1" in out
+    assert f"branch {prod_branch} " in out
     # The project's checkout and branches are as they were.
     assert project_git("rev-parse", "HEAD") == head
     assert project_git("status", "--porcelain") == ""
@@ -81,15 +82,15 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     # The emulator's record has staging's commit and evidence, and the prod branch.
     record = emulator.git_record()
     assert approved_on_the_emulator in (record / "deploy" / "staging.yml").read_text()
-    assert approved_on_the_emulator in run_git(record, "show", "mlops-emulator/promote/v1:deploy/prod.yml")
+    assert approved_on_the_emulator in run_git(record, "show", f"{prod_branch}:deploy/prod.yml")
     assert set(project_git("branch", "--list", "--format=%(refname:short)").split()) == {
         *branches.replace("*", "").split(),
         "mlops-emulator/record",
-        "mlops-emulator/promote/v1",
+        prod_branch,
     }
 
     # A reviewer's merge, on the emulator: then prod deploys from the record, and git matches.
-    run_git(record, "merge", "--quiet", "--no-ff", "-m", "merge", "mlops-emulator/promote/v1")
+    run_git(record, "merge", "--quiet", "--no-ff", "-m", "merge", prod_branch)
     code, out, err = mlops("deploy", "prod", "--aws", "emulator")
     assert code == 0, err
     assert "smoke test: 5 test rows answered" in out
