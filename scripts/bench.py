@@ -12,6 +12,9 @@
    importing the SageMaker SDK, the steps themselves (the sum of the run's per-step
    times), and the rest (interpreter start, definition build, upload, registry calls).
 5. `make demo`, once.
+6. On the demo's project: `mlops deploy staging --aws emulator` after an emulator restart (the
+   stack unchanged; the endpoint's serving container started cold for the smoke test), median
+   of N; and the size of the emulator's saved state.
 Run it on an otherwise idle machine; it prints a Markdown table.
 """
 
@@ -61,6 +64,20 @@ def local_runs(project: Path, runs: int, **env: str) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(steps)
 
 
+def staging_deploys(project: Path, runs: int) -> tuple[float, int]:
+    """Median wall time of a staging deploy whose container starts cold; the state file's KiB."""
+    mlops = ["uv", "run", "--quiet", "mlops"]
+    times = []
+    for _ in range(runs):
+        timed([*mlops, "local", "up"], cwd=project)  # a new server: no container running yet
+        try:
+            times.append(timed([*mlops, "deploy", "staging", "--aws", "emulator"], cwd=project))
+        finally:
+            timed([*mlops, "local", "down"], cwd=project)
+    state = project / ".mlops" / "emulator" / "state.pickle"
+    return statistics.median(times), state.stat().st_size // 1024
+
+
 def median_copy(runs: int, *extra: str) -> float:
     times = []
     for _ in range(runs):
@@ -93,6 +110,7 @@ def main() -> None:
         finally:
             timed(["uv", "run", "--quiet", "mlops", "local", "down"], cwd=project)
         demo = timed(["make", "demo", f"DEMO_DIR={scratch / 'demo'}"], cwd=ROOT)
+        deploy, state_kib = staging_deploys(scratch / "demo", runs)
     finally:
         shutil.rmtree(scratch)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -110,6 +128,8 @@ def main() -> None:
             f" + the rest {wall - sdk_import - steps:.1f}) | {wall:.1f} |"
         )
     print(f"| `make demo` | {demo:.1f} |")
+    print(f"| `mlops deploy staging --aws emulator`, cold serving container, median of {runs} | {deploy:.1f} |")
+    print(f"(the emulator's saved state after the demo: {state_kib} KiB)")
 
 
 if __name__ == "__main__":
