@@ -128,7 +128,8 @@ def main() -> None:
             f" + the rest {wall - sdk_import - steps:.1f}) | {wall:.1f} |"
         )
     print(f"| `make demo` | {demo:.1f} |")
-    print(f"| `mlops deploy staging --aws emulator`, cold serving container, median of {runs} | {deploy:.1f} |")
+    label = f"`mlops deploy staging --aws emulator`, cold serving container, median of {runs}"
+    print(f"| {label} | {deploy:.1f} |")
     print(f"(the emulator's saved state after the demo: {state_kib} KiB)")
 
 
