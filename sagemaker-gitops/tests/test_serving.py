@@ -33,6 +33,18 @@ def test_staging_is_answered_by_a_container_in_the_images_environment(
     assert python.startswith(str(image_envs.cache_folder())), "the image's environment, not the project's"
 
 
+def test_a_container_no_endpoint_serves_any_more_is_stopped(repo, registry, record, local_runtime):
+    containers = []
+    for name in ("first", "second"):  # an Environment of their own: a container of their own
+        record("staging", registry(environment={"MLOPS_TEST_CONTAINER": name}))
+        endpoint = deploy.deploy("staging", repo=repo).endpoint
+        identity = endpoints.fingerprint(aws.region(), endpoints.describe(aws.region(), endpoint))
+        containers.append(local_runtime.running[identity].process)
+    first, second = containers
+    assert first.poll() is not None, "staging serves the second model: the first container stopped"
+    assert second.poll() is None
+
+
 def with_garbage_model(model: bytes) -> bytes:
     """The model archive with every file's bytes replaced: a valid tar.gz whose model cannot load."""
     out = io.BytesIO()

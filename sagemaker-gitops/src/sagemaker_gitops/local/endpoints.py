@@ -74,11 +74,12 @@ class LocalEndpoints:
         self.folder = folder
         self.lock = threading.Lock()
         self.running: dict[str, Running] = {}  # identity -> container process
+        self.serves: dict[str, str] = {}  # endpoint name -> the identity it serves
 
     def invoke(self, region: str, endpoint: str, body: bytes, headers: dict[str, str]):
         """(status, body, content type, variant) of the endpoint's container answering the request."""
         container = describe(region, endpoint)
-        served = self.serving(region, container)
+        served = self.serving(region, endpoint, container)
         request = {name: value for name, value in headers.items() if value}
         connection = http.client.HTTPConnection(served.url, timeout=60)
         try:
@@ -93,9 +94,15 @@ class LocalEndpoints:
             raise model_error(response.status, answer.decode(errors="replace"), served.log)
         return response.status, answer, response.getheader("Content-Type", ""), container.variant
 
-    def serving(self, region: str, container: Container) -> Running:
+    def serving(self, region: str, endpoint: str, container: Container) -> Running:
+        """The endpoint's container, started if it is not running; a container no endpoint
+        serves any more (the endpoint was updated to another model) is stopped."""
         identity = fingerprint(region, container)
         with self.lock:
+            previous = self.serves.get(endpoint)
+            self.serves[endpoint] = identity
+            if previous not in (None, identity, *self.serves.values()) and previous in self.running:
+                stop(self.running.pop(previous))
             served = self.running.get(identity)
             if served is None or served.process.poll() is not None:
                 served = self.running[identity] = self.start(region, container, identity)
