@@ -57,6 +57,7 @@ def run_loop(project: Path) -> None:
     # goes to the emulator's own git record (a local-only branch), never onto the checkout's branch.
     emulated = ("--aws", "emulator")
     step("promote: staging, then a prod pull request", *mlops, "promote", *emulated, cwd=project, show=True)
+    step("what serves the staging endpoint", *mlops, "local", "status", cwd=project, show=True)
     rows = "\n".join(features_of_sample_rows(project, 3))
     step("ask the staging endpoint", *mlops, "invoke", "staging", "--body", rows, cwd=project, show=True)
     # What a reviewer's merge of the promotion pull request does on GitHub, in the emulator's record.

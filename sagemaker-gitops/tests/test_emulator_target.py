@@ -67,7 +67,7 @@ def test_while_the_emulator_runs_a_changing_verb_must_be_told_which_aws(
 
 
 def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
-    mlops, approved_on_the_emulator, running_emulator
+    mlops, approved_on_the_emulator, running_emulator, registered_container
 ):
     head, branches = project_git("rev-parse", "HEAD"), project_git("branch", "--list")
     prod_branch = f"mlops-emulator/promote/v{approved_on_the_emulator.rsplit('/', 1)[-1]}"
@@ -98,6 +98,10 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     assert code == 0 and out.count("in sync") == 2
     code, answer, err = mlops("invoke", "prod", "--body", smoke.test_rows(2))
     assert code == 0 and len(answer.splitlines()) == 2, err
+    code, out, _ = mlops("local", "status")
+    serving = [line for line in out.splitlines() if line.startswith("endpoint ")]
+    image = registered_container["Image"].rsplit("/", 1)[-1]
+    assert len(serving) == 2 and all(f"served by {image}'s serving stack (pid " in line for line in serving)
 
     emulator.down(reset=True)
     assert not project_git("branch", "--list", "mlops-emulator/*")

@@ -298,6 +298,12 @@ def local_status() -> None:
         out.print(f"not running ({saved}, restored by `mlops local up`)")
         raise typer.Exit(3)
     out.print(f"running at {found.url} (pid {found.pid}); {saved}")
+    for container in emulator.serving_containers(found):
+        out.print(
+            f"endpoint {container['endpoint']}: served by {container['image']}'s serving stack"
+            f" (pid {container['pid']}, log {container['log']})",
+            highlight=False,
+        )
     out.print(f"logs: {emulator.log_file()}")
 
 

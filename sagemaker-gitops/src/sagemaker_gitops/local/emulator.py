@@ -190,6 +190,14 @@ def _post(url: str, path: str, payload: dict | None = None) -> None:
         response.read()
 
 
+def serving_containers(emulator: Emulator) -> list[dict[str, str]]:
+    """The endpoints whose containers run in the emulator (endpoint, image, pid, log)."""
+    from .endpoints import CONTAINERS_PATH
+
+    with urllib.request.urlopen(emulator.runtime_url + CONTAINERS_PATH, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def provision() -> None:
     """Create what the project expects to exist in its account: bucket, execution role, model group."""
     target = aws.resolve_target()

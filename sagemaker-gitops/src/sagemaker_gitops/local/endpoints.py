@@ -37,6 +37,7 @@ from . import image_envs
 HOST_SCRIPT = Path(__file__).with_name("serving_host.py")
 START_TIMEOUT_SECONDS = 120  # a first start may build the image's environment
 PING_TIMEOUT_SECONDS = 60
+CONTAINERS_PATH = "/containers"  # the emulator's own, not SageMaker's
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 # The serving stacks serving_host.py follows, by the image's ECR repository.
 SERVING_STACKS = {"sagemaker-scikit-learn": "scikit-learn", "sagemaker-xgboost": "xgboost"}
@@ -65,6 +66,7 @@ class Running:
     process: subprocess.Popen
     url: str
     log: Path
+    image: str
 
 
 class LocalEndpoints:
@@ -139,7 +141,7 @@ class LocalEndpoints:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        served = Running(process, "", log)
+        served = Running(process, "", log, container.image)
         try:
             served.url = f"127.0.0.1:{wait_for_port(process, port_file, log)}"
             healthy(served, container.variant)
@@ -147,6 +149,20 @@ class LocalEndpoints:
             stop(served)
             raise
         return served
+
+    def listing(self) -> list[dict[str, str]]:
+        """Each endpoint whose container runs: its image, the container's pid and log."""
+        with self.lock:
+            return [
+                {
+                    "endpoint": endpoint,
+                    "image": image_name(served.image),
+                    "pid": str(served.process.pid),
+                    "log": str(served.log),
+                }
+                for endpoint, identity in sorted(self.serves.items())
+                if (served := self.running.get(identity)) and served.process.poll() is None
+            ]
 
     def close(self) -> None:
         with self.lock:
@@ -290,7 +306,15 @@ SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 class RuntimeHandler(BaseHTTPRequestHandler):
     endpoints: LocalEndpoints  # set on the class the server makes
 
-    def do_POST(self) -> None:  # http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
+        """GET /containers: which endpoint each running container serves (for `mlops local status`)."""
+        if self.path != CONTAINERS_PATH:
+            self.answer(404, b"", "text/plain", {})
+            return
+        listing = json.dumps(self.endpoints.listing()).encode()
+        self.answer(200, listing, "application/json", {})
+
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         matched = INVOCATIONS.match(self.path.split("?")[0])
         signed = SIGNED_REGION.search(self.headers.get("Authorization", ""))
