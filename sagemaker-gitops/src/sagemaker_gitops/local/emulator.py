@@ -225,11 +225,18 @@ def git_record() -> Path:
     commits there and makes its prod branch there (mlops-emulator/promote/vN); `mlops deploy` and
     `mlops status` read there. The checkout in use, and every branch that is pushed, stay untouched."""
     folder = _server_dir() / "record"
-    if not (folder / ".git").exists():
+    if (folder / ".git").exists():
+        return folder
+    try:
         git("worktree", "prune")  # a record folder deleted by hand leaves its registration
         exists = bool(git("branch", "--list", RECORD_BRANCH))
         start = [RECORD_BRANCH] if exists else ["-b", RECORD_BRANCH, "HEAD"]
         git("worktree", "add", "--quiet", str(folder), *start)
+    except (OSError, subprocess.CalledProcessError):
+        raise MlopsError(
+            "the emulator's git record is a branch of the project's repository: run this in the"
+            " project's git checkout, with at least one commit"
+        ) from None
     return folder
 
 
