@@ -106,3 +106,17 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     emulator.down(reset=True)
     assert not project_git("branch", "--list", "mlops-emulator/*")
     assert not record.exists()
+
+
+def test_a_record_of_another_repository_is_replaced(tmp_path):
+    """A copied project folder (or a shared MLOPS_LOCAL_DIR) carries a record of another repository."""
+    emulator.down(reset=True)
+    folder = emulator.state_dir() / "emulator" / "record"
+    other = tmp_path / "other"
+    other.mkdir()
+    run_git(other, "init", "--quiet")
+    run_git(other, "commit", "--quiet", "--allow-empty", "-m", "another project")
+    run_git(other, "worktree", "add", "--quiet", "-b", "mlops-emulator/record", str(folder))
+    assert emulator.git_record() == folder
+    assert run_git(folder, "rev-parse", "HEAD") == project_git("rev-parse", "HEAD")
+    emulator.down(reset=True)

@@ -225,8 +225,9 @@ def git_record() -> Path:
     commits there and makes its prod branch there (mlops-emulator/promote/vN); `mlops deploy` and
     `mlops status` read there. The checkout in use, and every branch that is pushed, stay untouched."""
     folder = _server_dir() / "record"
-    if (folder / ".git").exists():
+    if (folder / ".git").exists() and _same_repository(folder):
         return folder
+    shutil.rmtree(folder, ignore_errors=True)  # another repository's (a copied project folder)
     try:
         git("worktree", "prune")  # a record folder deleted by hand leaves its registration
         exists = bool(git("branch", "--list", RECORD_BRANCH))
@@ -238,6 +239,16 @@ def git_record() -> Path:
             " project's git checkout, with at least one commit"
         ) from None
     return folder
+
+
+def _same_repository(worktree: Path) -> bool:
+    """Whether a worktree belongs to the project's repository."""
+    try:
+        found = git("rev-parse", "--path-format=absolute", "--git-common-dir", repo=worktree)
+        ours = git("rev-parse", "--path-format=absolute", "--git-common-dir")
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return Path(found).resolve() == Path(ours).resolve()
 
 
 def _forget_git_record() -> None:
