@@ -58,8 +58,10 @@ def run_loop(project: Path) -> None:
     emulated = ("--aws", "emulator")
     step("promote: staging, then a prod pull request", *mlops, "promote", *emulated, cwd=project, show=True)
     step("what serves the staging endpoint", *mlops, "local", "status", cwd=project, show=True)
-    rows = "\n".join(features_of_sample_rows(project, 3))
-    step("ask the staging endpoint", *mlops, "invoke", "staging", "--body", rows, cwd=project, show=True)
+    rows = project / ".mlops" / "rows.csv"  # .mlops/ is the project's untracked local state
+    rows.write_text("\n".join(features_of_sample_rows(project, 3)) + "\n")
+    asking = (*mlops, "invoke", "staging", "--file", ".mlops/rows.csv")
+    step("ask the staging endpoint (3 rows of data/sample.csv)", *asking, cwd=project, show=True)
     # What a reviewer's merge of the promotion pull request does on GitHub, in the emulator's record.
     record = project / ".mlops" / "emulator" / "record"
     merge = ("git", *identity, "merge", "--no-ff", "--quiet", "-m", "Merge the promotion pull request")
