@@ -87,6 +87,7 @@ from sagemaker_gitops.pipelines import build  # noqa: E402
 from sagemaker_gitops.project import project  # noqa: E402
 from sagemaker_gitops.step_code import StepCode  # noqa: E402
 
+BUILT_FROM = run_git(PROJECT, "rev-parse", "HEAD")  # the commit the registry's versions record
 ANSWERS = yaml.safe_load((PROJECT / ".copier-answers.yml").read_text())
 TUNING = ANSWERS["enable_tuning"]
 isolate_from_aws(ANSWERS["aws_region"])
@@ -231,7 +232,8 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
     registers other model bytes, changes the container's Environment (None removes a variable),
-    or serves build/steps with files replaced."""
+    or serves build/steps with files replaced; commit= records another source than the project's
+    HEAD ("<sha>-dirty", "unknown")."""
     with mock_aws():
         target = aws.resolve_target()
         aws.create_bucket(target.bucket)
@@ -261,6 +263,7 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
             artifact: bytes | None = None,
             environment: dict[str, str | None] | None = None,
             steps: dict[str, str] | None = None,
+            commit: str | None = None,
         ) -> str:
             extra = {}
             if metrics:
@@ -290,7 +293,7 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
                 # What the pipeline records: the artifact's checksum, from evaluation.json.
-                CustomerMetadataProperties={"model_sha256": checksum},
+                CustomerMetadataProperties={"model_sha256": checksum, "git_commit": commit or BUILT_FROM},
                 **extra,
             )["ModelPackageArn"]
 

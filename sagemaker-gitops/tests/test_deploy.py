@@ -8,6 +8,7 @@ import re
 
 import boto3
 import pytest
+from conftest import BUILT_FROM
 from sagemaker_gitops import aws, deploy, stacks
 from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
 from sagemaker_gitops.desired_state import load_stage, set_model_package
@@ -194,6 +195,16 @@ def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry,
     rows = {line.split()[0]: line for line in out.splitlines() if "Approved" in line}
     assert rows["1"].rstrip().endswith("staging") and not rows["2"].rstrip().endswith("staging")
     assert second.endswith("/2")
+
+
+def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlops, registry):
+    registry(), registry(commit=BUILT_FROM + "-dirty"), registry(commit="unknown")
+    code, out, err = mlops("models", "list")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if "Approved" in line}
+    assert f"{BUILT_FROM[:8]} " in rows["1"] + " " and "-dirty" not in rows["1"]
+    assert f"{BUILT_FROM[:8]}-dirty" in rows["2"]
+    assert "unknown" in rows["3"]
 
 
 def test_changed_stages_are_the_stage_files_changed_since_a_commit(repo, registry, record, git):

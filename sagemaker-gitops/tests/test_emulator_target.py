@@ -4,7 +4,7 @@ project's branches: the models it names exist only in the emulator."""
 from hashlib import sha256
 
 import pytest
-from conftest import PROJECT, run_git
+from conftest import BUILT_FROM, PROJECT, run_git
 from sagemaker_gitops import aws, smoke
 from sagemaker_gitops.local import emulator
 from sagemaker_gitops.project import project
@@ -37,7 +37,7 @@ def approved_on_the_emulator(emulated, running_emulator, model_tarball, register
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
-        CustomerMetadataProperties={"model_sha256": sha256(artifact).hexdigest()},
+        CustomerMetadataProperties={"model_sha256": sha256(artifact).hexdigest(), "git_commit": BUILT_FROM},
     )["ModelPackageArn"]
     yield arn
     emulator.down(reset=True)  # the record and its branches go with the state

@@ -4,9 +4,11 @@ GitHub is the `github` fixture: a fake REST API on localhost, and a bare reposit
 in for the GitHub remote.
 """
 
+import re
 from pathlib import Path
 
 import pytest
+from conftest import BUILT_FROM
 from sagemaker_gitops import deploy, models, promote
 from sagemaker_gitops.cli import status_rows
 from sagemaker_gitops.desired_state import load_stage, staging_evidence
@@ -75,6 +77,23 @@ def test_a_model_already_in_prod_is_not_promoted_again(repo, registry, record):
     record("staging", arn)
     record("prod", arn)
     assert "already serves prod" in promote.promote(repo=repo).message
+
+
+@pytest.mark.parametrize(
+    ("commit", "why"),
+    [
+        (BUILT_FROM + "-dirty", f"uncommitted changes (commit {BUILT_FROM[:8]}-dirty)"),
+        ("unknown", "outside a git checkout (commit unknown)"),
+    ],
+    ids=["dirty", "unknown"],
+)
+def test_a_version_whose_code_is_in_no_commit_is_promoted_only_when_allowed(repo, registry, git, commit, why):
+    registry(commit=commit)
+    before = git("rev-parse", "HEAD")
+    with pytest.raises(MlopsError, match=re.escape(f"v1 was built from {why}: no commit holds the code")):
+        promote.promote(repo=repo)
+    assert git("rev-parse", "HEAD") == before, "nothing was recorded"
+    assert promote.promote(repo=repo, allow_uncommitted=True).version == 1
 
 
 def test_a_failed_staging_deploy_changes_nothing(repo, registry, git):

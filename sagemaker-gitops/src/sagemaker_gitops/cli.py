@@ -403,7 +403,7 @@ def models_list(
             summary.get("ModelApprovalStatus", ""),
             f"{gate} {value:.4g}" if value is not None else gate,
             summary["CreationTime"].strftime("%Y-%m-%d %H:%M"),
-            metadata.get("git_commit", "")[:8],
+            models.provenance(described),
             ", ".join(stage for stage, served in serving.items() if served == arn),
         )
     out.print(table if table.row_count else "no model versions yet: run the pipeline (`mlops local run`)")
@@ -471,14 +471,22 @@ def invoke_stage(
 
 
 @app.command("promote")
-def promote_newest(aws_choice: ChosenAws = None) -> None:
+def promote_newest(
+    aws_choice: ChosenAws = None,
+    allow_uncommitted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-uncommitted",
+            help="Promote a version built from uncommitted changes or outside git (refused otherwise).",
+        ),
+    ] = False,
+) -> None:
     """Deploy the newest Approved model to staging, then propose it for prod in a pull request."""
-    with chosen_aws(aws_choice, "promote"):
-        with err.status("promoting") as status:
-            done = promote.promote(on_status=status.update)
-        out.print(done.message)
-        if done.body and not done.pull_request_url:
-            out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
+    with chosen_aws(aws_choice, "promote"), err.status("promoting") as status:
+        done = promote.promote(on_status=status.update, allow_uncommitted=allow_uncommitted)
+    out.print(done.message)
+    if done.body and not done.pull_request_url:
+        out.print(f"\nThe pull request it would open: {done.title}\n\n{done.body}")
 
 
 DRIFT_ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"

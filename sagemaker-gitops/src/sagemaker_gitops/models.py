@@ -59,6 +59,23 @@ def set_approval(version: int, status: str, reason: str) -> dict:
     return described
 
 
+def provenance(package: dict) -> str:
+    """The commit a version was built from, as registration recorded it: "<sha, 8>", "<sha, 8>-dirty"
+    (built from uncommitted changes), or "unknown" (built outside a git checkout)."""
+    commit = package.get("CustomerMetadataProperties", {}).get("git_commit") or "unknown"
+    if commit == "unknown":
+        return commit
+    return commit.removesuffix("-dirty")[:8] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
+def uncommitted_source(package: dict) -> str:
+    """Why git cannot say what code a version runs ("" when it can)."""
+    found = provenance(package)
+    if found == "unknown":
+        return "outside a git checkout (commit unknown)"
+    return f"uncommitted changes (commit {found})" if found.endswith("-dirty") else ""
+
+
 def metrics(arn: str) -> dict[str, float]:
     """The model-quality metrics registered with a version (its evaluation.json); {} if none."""
     if not arn:

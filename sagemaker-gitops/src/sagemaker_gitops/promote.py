@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import deploy, models
+from . import aws, deploy, models
 from .desired_state import (
     EVIDENCE_FILE,
     SmokeTest,
@@ -21,6 +21,7 @@ from .desired_state import (
     set_model_package,
     staging_evidence,
 )
+from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request
 from .local import emulator
 from .project import branch_worktree, git, project
@@ -43,13 +44,18 @@ def newest_approved() -> dict | None:
     return next(iter(models.versions("Approved")), None)
 
 
-def promote(repo: Path | None = None, on_status: Callable[[str], None] = lambda _: None) -> Promotion:
+def promote(
+    repo: Path | None = None,
+    on_status: Callable[[str], None] = lambda _: None,
+    allow_uncommitted: bool = False,
+) -> Promotion:
     repo = repo or deploy.record()
     local = emulator.in_use()  # then `repo` is the emulator's record, and nothing is pushed
     candidate = newest_approved()
     if candidate is None:
         return Promotion(None, f"no Approved version in {project().model_package_group}: nothing to promote")
     arn, version = candidate["ModelPackageArn"], candidate["ModelPackageVersion"]
+    refuse_uncommitted_source(arn, version, allow_uncommitted)
     prod_arn = load_stage("prod", repo / "deploy" / "prod.yml").model_package_arn
     if prod_arn == arn:
         return Promotion(version, f"v{version} already serves prod: nothing to promote")
@@ -89,6 +95,17 @@ def promote(repo: Path | None = None, on_status: Callable[[str], None] = lambda 
     git(*GIT_IDENTITY, "push", "--force", "origin", f"{branch}:{branch}", repo=repo)
     url = open_or_update_pull_request(repository, token, branch, base, title, body + recorded)
     return Promotion(version, f"v{version} is in staging; prod pull request: {url}", branch, url, title, body)
+
+
+def refuse_uncommitted_source(arn: str, version: int, allowed: bool) -> None:
+    """Git is the record of what runs where: a version whose code is in no commit is promoted only
+    when the person promoting says so."""
+    why = models.uncommitted_source(aws.client("sagemaker").describe_model_package(ModelPackageName=arn))
+    if why and not allowed:
+        raise MlopsError(
+            f"v{version} was built from {why}: no commit holds the code it runs. Build it again from a"
+            " committed checkout, or promote it anyway with --allow-uncommitted"
+        )
 
 
 def push_staging_record(base: str, repo: Path) -> str:
