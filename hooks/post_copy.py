@@ -33,6 +33,11 @@ def uv_command() -> list[str] | None:
     return None
 
 
+def progress(what: str) -> None:
+    """Say what the next (silent, up to a minute) step does, before it starts."""
+    print(f"  {what}", flush=True)
+
+
 def lock_and_snapshot() -> bool:
     """uv lock, then the pipeline snapshot (after a copy and after an update); on a failure,
     say which, and that `make setup snapshot` finishes the job."""
@@ -40,14 +45,17 @@ def lock_and_snapshot() -> bool:
     if uv is None:
         print("uv is not installed: `make setup` installs it, then run `make snapshot`.")
         return False
+    progress("locking the project's dependencies (uv lock)...")
     if not run(*uv, "lock", "--quiet"):
         print("Could not write uv.lock (is PyPI reachable?): run `make setup snapshot` when online.")
         return False
     # An exact sync, sagemaker-gitops installed last: a project made before 0.3.0 was itself a
     # package with an `mlops` script, and removing it later would delete the package's script.
+    progress("installing them into .venv (uv sync)...")
     if not run(*uv, "sync", "--quiet", "--reinstall-package", "sagemaker-gitops"):
         print("Could not install the locked packages: run `make setup snapshot` to see why.")
         return False
+    progress("writing the first pipeline-definition snapshot...")
     if not run(*uv, "run", "--quiet", "mlops", "pipeline", "snapshot"):
         print("Could not write the pipeline snapshot: run `make setup snapshot` to see why.")
         return False

@@ -87,7 +87,9 @@ def main() -> None:
     for role in ("AUTHOR", "COMMITTER"):
         os.environ.setdefault(f"GIT_{role}_NAME", "mlops demo")
         os.environ.setdefault(f"GIT_{role}_EMAIL", "demo@example.invalid")
+    started = time.monotonic()
     run_copy(str(ROOT), project, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    print(f"    ok in {time.monotonic() - started:.1f} s", flush=True)
     try:
         run_loop(project)
     finally:
