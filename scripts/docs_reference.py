@@ -6,7 +6,9 @@
   checkout, and typer's command tree walked (every verb, argument and option with its help).
 """
 
+import html
 import importlib
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -101,7 +103,7 @@ def _command(command, path: list[str]) -> list[str]:
         return _verb(command, path)
     visible = {name: child for name, child in command.commands.items() if not child.hidden}
     verbs = {name: child for name, child in visible.items() if not hasattr(child, "commands")}
-    lines = [f"## `{' '.join(path)}`", "", (command.help or "").strip(), ""]
+    lines = [f"## `{' '.join(path)}`", "", prose(command.help), ""]
     lines += _options(command)
     for name, child in verbs.items():
         lines += _verb(child, [*path, name])
@@ -112,16 +114,26 @@ def _command(command, path: list[str]) -> list[str]:
 
 
 def _verb(command, path: list[str]) -> list[str]:
-    return [f"### `{' '.join(path)}`", "", (command.help or "").strip(), "", *_options(command)]
+    return [f"### `{' '.join(path)}`", "", prose(command.help), "", *_options(command)]
+
+
+def prose(text: str | None) -> str:
+    """Help text as Markdown: `<stage>` and the like escaped (HTML would swallow them as tags),
+    except inside code spans, which show their text as it is."""
+    parts = (text or "").strip().split("`")
+    return "`".join(
+        part if inside else html.escape(part, quote=False)
+        for inside, part in zip(itertools.cycle((False, True)), parts)
+    )
 
 
 def _options(command) -> list[str]:
     lines = []
     for parameter in command.params:
         if parameter.param_type_name == "argument":
-            lines.append(f"- `{parameter.name.upper()}` (argument): {getattr(parameter, 'help', '') or ''}")
+            lines.append(f"- `{parameter.name.upper()}` (argument): {prose(getattr(parameter, 'help', ''))}")
         elif not parameter.hidden and parameter.name not in TYPER_OWN:
             shown = parameter.default not in (None, False, (), "")
             default = f" (default: `{parameter.default}`)" if shown else ""
-            lines.append(f"- `{', '.join(parameter.opts)}`: {parameter.help or ''}{default}")
+            lines.append(f"- `{', '.join(parameter.opts)}`: {prose(parameter.help)}{default}")
     return [*lines, ""] if lines else []

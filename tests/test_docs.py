@@ -23,6 +23,8 @@ def test_the_site_builds_with_no_warning(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for page in ("index.html", "reference/questions/index.html", "reference/cli/index.html"):
         assert (tmp_path / "site" / page).is_file(), page
+    cli = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
+    assert "Which deploy/&lt;stage&gt;.yml to reconcile." in cli, "a <placeholder> shows as text, not a tag"
 
 
 def test_every_question_is_documented_with_its_rules():

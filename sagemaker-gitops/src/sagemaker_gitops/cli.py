@@ -29,6 +29,7 @@ from . import (
     template_update,
     trials,
 )
+from .cli_help import NewcomerOrder, unwrap_docstrings
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
@@ -38,6 +39,7 @@ from .reports import tuning as tuning_report
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
+    cls=NewcomerOrder,
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # our errors are one line; bugs keep a plain traceback
 )
@@ -205,6 +207,7 @@ def start(
         list[str] | None,
         typer.Option(
             "--param",
+            metavar="NAME=VALUE",
             envvar="MLOPS_PIPELINE_PARAMETERS",
             help="Override a parameter: Name=value (repeatable; from the variable, space-separated).",
         ),
@@ -310,7 +313,8 @@ def local_status() -> None:
 @local_app.command("run")
 def local_run(
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="Override a parameter: Name=value (repeatable).")
+        list[str] | None,
+        typer.Option("--param", metavar="NAME=VALUE", help="Override a parameter (repeatable)."),
     ] = None,
     aws_target: Annotated[
         AwsChoice,
@@ -657,7 +661,7 @@ def report_experiments(
     last: Annotated[int, typer.Option(min=1, max=200, help="How many of the newest executions.")] = 20,
     metric: Annotated[
         str | None,
-        typer.Option(help="The metric drawn against each parameter. [default: test:<gate metric>]"),
+        typer.Option(help="The metric drawn against each parameter.", show_default="test:<gate metric>"),
     ] = None,
     out_dir: ReportDir = Path("reports/experiments"),
 ) -> None:
@@ -672,6 +676,9 @@ def report_experiments(
 
 def _version(arn: str | None) -> str:
     return f"v{arn.rsplit('/', 1)[-1]}" if arn else ""
+
+
+unwrap_docstrings(app)
 
 
 def main() -> None:
