@@ -1,0 +1,43 @@
+"""The generated project's own tests say what failed in words a reviewer can act on."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import PROJECT, any_shape
+from sagemaker_gitops.project import project
+
+pytestmark = any_shape
+
+
+def test_a_changed_definition_fails_the_snapshot_test_with_what_changed(tmp_path):
+    snapshot = project().snapshot_path
+    reviewed = snapshot.read_text()
+    document = json.loads(reviewed)
+    next(p for p in document["Parameters"] if p["Name"] == "GateThreshold")["DefaultValue"] = 0.5
+    snapshot.write_text(json.dumps(document))
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_definition.py",
+                "-k",
+                "reviewed_snapshot",
+            ],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
+    finally:
+        snapshot.write_text(reviewed)
+    assert done.returncode == 1
+    assert "the pipeline definition differs from the reviewed snapshot:" in done.stdout
+    # From the reviewed snapshot (0.5, edited above) to what build/config.yml builds.
+    assert "parameter GateThreshold: `DefaultValue` `0.5` → `" in done.stdout, done.stdout[:2500]
