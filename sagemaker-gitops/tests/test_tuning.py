@@ -409,14 +409,24 @@ def test_each_strategy_builds_a_definition_and_runs_locally(
         changes["ranges"] = {RATE: CategoricalRange(type="categorical", values=[0.05, 0.2])}
     if strategy == "Hyperband":
         changes["hyperband"] = Hyperband(resource=ROUNDS, min_resource=20, max_resource=60)
+    said = []
+
+    class Recorded(runner.Progress):
+        def update(self, step: str, message: str) -> None:
+            said.append((step, message))
+
     with emulator.routed(running_emulator):
         built = built_with(False, **changes)
         pipelines.publish(built)
         definition = built.definition()
-        result = runner.run_definition(definition, [], built.target, tmp_path, runner.Progress())
+        result = runner.run_definition(definition, [], built.target, tmp_path, Recorded())
     tune = next(step for step in result.steps if step.name == "Tune")
     assert tune.status == "Succeeded", tune.failure
-    assert tune.outputs[0].startswith(f"2 trials ({strategy}), best {config.tuning.objective.metric} = ")
+    metric = config.tuning.objective.metric
+    assert tune.outputs[0].startswith(f"2 trials ({strategy}), best {metric} = ")
+    # While it ran, the tuning step said how far it had got (Hyperband continues a trial in later rungs).
+    assert said[0] == ("Tune", "trial 1 of 2 done, best " + said[0][1].split("best ", 1)[1])
+    assert ("Tune", f"trial 2 of 2 done, best {metric} = " + said[-1][1].rsplit(" = ", 1)[1]) == said[-1]
 
 
 @tuning_only

@@ -364,6 +364,10 @@ class ConsoleProgress(runner.Progress):
     def note(self, message: str) -> None:
         err.print(f"note: {message}", highlight=False, markup=False)
 
+    def update(self, step: str, message: str) -> None:
+        if self.status is not None:
+            self.status.update(f"{step} running: {message}")
+
 
 def run_summary(result: runner.RunResult) -> Table:
     table = Table(

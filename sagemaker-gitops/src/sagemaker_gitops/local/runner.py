@@ -73,6 +73,9 @@ class Progress:
     def note(self, message: str) -> None:
         """One line the person running should read (an image that runs in a stand-in environment)."""
 
+    def update(self, step: str, message: str) -> None:
+        """Where a long step has got to (a tuning step's trials), while it runs."""
+
 
 def new_execution_id() -> str:
     # SageMaker's execution ids are 12 lowercase letters and digits.
@@ -126,6 +129,7 @@ class LocalRun:
 
     def run(self, progress: Progress, launcher: Launcher) -> RunResult:
         self.launcher = launcher
+        self.progress = progress
         self.interpreters = Interpreters(progress.note)
         # Each image's environment, built on its first run, and its host started before any step.
         for image in {found.image for found in step_scripts(self.definition) if isinstance(found.image, str)}:
@@ -281,7 +285,7 @@ class LocalRun:
             job = Job(step.name, trial, folder, self.s3, self.launcher, python)
             return run_training(job, training, self.target.region)
 
-        tuner = Tuner(step.name, request, name, run_trial)
+        tuner = Tuner(step.name, request, name, run_trial, lambda said: self.progress.update(step.name, said))
         properties = tuner.run()
         self.scope.properties[step.name] = properties
         # Kept beside the trials: what `mlops report tuning` reads for a local run.

@@ -51,18 +51,26 @@ class Trial:
 RunTrial = Callable[[str, dict[str, str]], dict]
 
 
+# on_trial("trial 3 of 20 done, best validation:rmse = 52.1") after each trial
+OnTrial = Callable[[str], None]
+
+
 class Tuner:
-    def __init__(self, step: str, request: dict, name: str, run_trial: RunTrial):
+    def __init__(
+        self, step: str, request: dict, name: str, run_trial: RunTrial, on_trial: OnTrial = lambda *_: None
+    ):
         self.step = step
         self.name = name
         self.config = request["HyperParameterTuningJobConfig"]
         self.definition = request["TrainingJobDefinition"]
         self.run_trial = run_trial
+        self.on_trial = on_trial
         objective = self.config["HyperParameterTuningJobObjective"]
         self.metric, self.maximize = objective["MetricName"], objective["Type"] == "Maximize"
         self.ranges = _ranges(self.config.get("ParameterRanges", {}))
         self.random = random.Random(self.config.get("RandomSeed", 0))
         self.max_jobs = self.config.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs")
+        self.planned = self.max_jobs  # how many trials the progress counts towards
         self.trials: list[Trial] = []
 
     def run(self) -> dict:
@@ -91,7 +99,9 @@ class Tuner:
 
     def _grid(self) -> None:
         names = list(self.ranges)
-        for values in itertools.product(*(self.ranges[name].values for name in names)):
+        grid = list(itertools.product(*(self.ranges[name].values for name in names)))
+        self.planned = len(grid)  # Grid runs every combination: no MaxNumberOfTrainingJobs
+        for values in grid:
             self._trial(dict(zip(names, values, strict=True)))
 
     def _bayesian(self) -> None:
@@ -167,6 +177,9 @@ class Tuner:
             else:
                 trial.status, trial.objective = "Completed", metrics[self.metric]
         trial.ended = datetime.now(UTC)
+        scored = [t.objective for t in self.trials if t.objective is not None]
+        best = f", best {self.metric} = {_number((max if self.maximize else min)(scored))}" if scored else ""
+        self.on_trial(f"trial {len(self.trials)} of {self.planned} done{best}")
         return trial
 
     # --- the result, as DescribeHyperParameterTuningJob + ListTrainingJobsFor...Job ----------------
