@@ -81,6 +81,7 @@ def make_project() -> Path:
 PROJECT = make_project()
 # The package's modules, imported once the project is the current directory and AWS is faked.
 from sagemaker_gitops import aws, deploy, stacks  # noqa: E402
+from sagemaker_gitops.config import load_config  # noqa: E402
 from sagemaker_gitops.desired_state import EVIDENCE_FILE, STAGES, SmokeTest, add_smoke_test, set_model_package  # noqa: E402
 from sagemaker_gitops.local import endpoints  # noqa: E402
 from sagemaker_gitops.pipelines import build  # noqa: E402
@@ -293,7 +294,11 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
                 # What the pipeline records: the artifact's checksum, from evaluation.json.
-                CustomerMetadataProperties={"model_sha256": checksum, "git_commit": commit or BUILT_FROM},
+                CustomerMetadataProperties={
+                    "model_sha256": checksum,
+                    "git_commit": commit or BUILT_FROM,
+                    "gate_metric": load_config(project().config_path).gate.metric,
+                },
                 **extra,
             )["ModelPackageArn"]
 

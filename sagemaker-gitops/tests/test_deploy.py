@@ -186,8 +186,8 @@ def test_mlops_status_exits_3_on_drift(mlops, monkeypatch, registry):
     assert "x differs" in out and "in sync" in out
 
 
-def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry, record):
-    first, second = registry(metrics={"rmse": 50.0}), registry()
+def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry, record, config):
+    first, second = registry(metrics={config.gate.metric: 50.0}), registry()
     record("staging", first)
     deploy.deploy("staging", repo=repo)
     code, out, err = mlops("models", "list")
@@ -195,6 +195,9 @@ def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry,
     rows = {line.split()[0]: line for line in out.splitlines() if "Approved" in line}
     assert rows["1"].rstrip().endswith("staging") and not rows["2"].rstrip().endswith("staging")
     assert second.endswith("/2")
+    # In 80 columns, each version on one line: its gate value (named in the header) never broken.
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert config.gate.metric in out.splitlines()[0] and rows["1"].split()[2] == "50"
 
 
 def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlops, registry):

@@ -397,24 +397,34 @@ def models_list(
 ) -> None:
     """Show the newest model versions: status, gate metric, when, from which commit, and where it serves."""
     serving = deploy.serving()
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("version", "status", "gate metric", "created", "git commit", "serves"):
-        table.add_column(column, no_wrap=column in {"status", "created"})
+    rows = []
     for summary in models.versions()[:limit]:
         arn = summary["ModelPackageArn"]
         described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
-        metadata = described.get("CustomerMetadataProperties", {})
-        gate = metadata.get("gate_metric", "")
+        gate = described.get("CustomerMetadataProperties", {}).get("gate_metric", "")
         value = models.package_metrics(described).get(gate)
+        rows.append((summary, described, gate, f"{value:.4g}" if value is not None else ""))
+    if not rows:
+        out.print("no model versions yet: run the pipeline (`mlops local run`)")
+        return
+    # One gate metric for all (the usual case): its name heads the column, and the cells are numbers,
+    # so that the table fits 80 columns without breaking a value across lines.
+    gates = {gate for _, _, gate, _ in rows}
+    shared = gates.pop() if len(gates) == 1 else ""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("version", "status", shared or "gate metric", "created", "git commit", "serves"):
+        table.add_column(column, no_wrap=column != "serves")
+    for summary, described, gate, value in rows:
+        arn = summary["ModelPackageArn"]
         table.add_row(
             str(summary["ModelPackageVersion"]),
             summary.get("ModelApprovalStatus", ""),
-            f"{gate} {value:.4g}" if value is not None else gate,
-            summary["CreationTime"].strftime("%Y-%m-%d %H:%M"),
+            value if shared else f"{gate} {value}".strip(),
+            summary["CreationTime"].strftime("%Y-%m-%d"),
             models.provenance(described),
             ", ".join(stage for stage, served in serving.items() if served == arn),
         )
-    out.print(table if table.row_count else "no model versions yet: run the pipeline (`mlops local run`)")
+    out.print(table)
 
 
 Reason = Annotated[str, typer.Option(help="Why: kept with the version as its approval description.")]
