@@ -31,6 +31,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
+from .. import aws
 from ..images import image_name
 from . import image_envs
 
@@ -195,11 +196,11 @@ def fingerprint(region: str, container: Container) -> str:
     """One container per distinct image, model data (its bytes, by ETag) and environment."""
     etag = ""
     if container.model_data_url:
-        bucket, key = split_s3(container.model_data_url)
         try:
+            bucket, key = aws.split_s3_uri(container.model_data_url)
             etag = boto3.client("s3", region_name=region).head_object(Bucket=bucket, Key=key)["ETag"]
-        except ClientError:
-            etag = "missing"
+        except (ValueError, ClientError):
+            etag = "missing"  # unpacking it says why
     recipe = [container.image, container.model_data_url, etag, sorted(container.environment.items())]
     return hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
 
@@ -217,7 +218,10 @@ def stage_model(region: str, container: Container, base: Path) -> None:
 
 
 def unpack(region: str, url: str, destination: Path, what: str) -> None:
-    bucket, key = split_s3(url)
+    try:
+        bucket, key = aws.split_s3_uri(url)
+    except ValueError as error:
+        raise validation_error(f"Could not access {what}: {error}") from None
     try:
         body = boto3.client("s3", region_name=region).get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
@@ -231,11 +235,6 @@ def unpack(region: str, url: str, destination: Path, what: str) -> None:
             f"Failed to extract {what} archive from URL {url}. Please ensure that the object located at"
             " the URL is a valid tar.gz archive"
         ) from None
-
-
-def split_s3(url: str) -> tuple[str, str]:
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def wait_for_port(process: subprocess.Popen, port_file: Path, log: Path) -> int:

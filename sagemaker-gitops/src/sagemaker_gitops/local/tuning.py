@@ -131,9 +131,7 @@ class Tuner:
             ran = [self._trial(tuned, {resource: str(rounds)}, name) for name, tuned in alive.items()]
             if rounds == high:
                 return
-            ranked = sorted(
-                (t for t in ran if t.objective is not None), key=lambda t: t.objective, reverse=self.maximize
-            )
+            ranked = self._ranked(ran)
             kept = {t.name for t in ranked[: max(1, len(ranked) // ETA)]}
             for trial in ran:
                 if trial.status == "Completed" and trial.name not in kept:
@@ -177,16 +175,20 @@ class Tuner:
             else:
                 trial.status, trial.objective = "Completed", metrics[self.metric]
         trial.ended = datetime.now(UTC)
-        scored = [t.objective for t in self.trials if t.objective is not None]
-        best = f", best {self.metric} = {_number((max if self.maximize else min)(scored))}" if scored else ""
+        ranked = self._ranked(self.trials)
+        best = f", best {self.metric} = {_number(ranked[0].objective)}" if ranked else ""
         self.on_trial(f"trial {len(self.trials)} of {self.planned} done{best}")
         return trial
 
     # --- the result, as DescribeHyperParameterTuningJob + ListTrainingJobsFor...Job ----------------
 
+    def _ranked(self, trials: list[Trial]) -> list[Trial]:
+        """The trials that reported the objective, best first."""
+        scored = [t for t in trials if t.objective is not None]
+        return sorted(scored, key=lambda t: t.objective, reverse=self.maximize)
+
     def properties(self) -> dict:
-        scored = [t for t in self.trials if t.objective is not None]
-        scored.sort(key=lambda t: t.objective, reverse=self.maximize)
+        scored = self._ranked(self.trials)
         unscored = [t for t in self.trials if t not in scored]
         summaries = [self._summary(t) for t in scored + unscored]
         counts = {s: sum(t.status == s for t in self.trials) for s in ("Completed", "Stopped")}
