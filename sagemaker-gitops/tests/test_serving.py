@@ -117,6 +117,7 @@ def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record,
     ("arguments", "message"),
     [
         ((), "give the rows to send with --body or --file (one of them)"),
+        (("--body", " \n"), "nothing to send: give CSV rows, features only, no header"),
         (("--body", "1,2"), "prod has no endpoint: deploy it first (`mlops deploy prod`)"),
     ],
 )
@@ -136,3 +137,13 @@ def test_a_serving_error_is_one_line_from_mlops_invoke(mlops, repo, registry, re
     (line,) = err.strip().splitlines()
     # The XGBoost algorithm answers 415; a scikit-learn module's input_fn raising answers 500.
     assert re.match(r"error: endpoint \S+: Received (client|server) error \(\d{3}\) from primary", line)
+
+
+@any_shape
+def test_a_verb_told_to_use_an_emulator_that_is_not_running_is_refused_in_one_line(mlops, repo, use_project):
+    use_project(root=repo)
+    code, out, err = mlops("deploy", "staging", "--aws", "emulator")
+    assert code == 1 and not out
+    assert err.strip().splitlines() == [
+        "error: the local AWS emulator is not running: start it with `mlops local up`"
+    ]
