@@ -232,8 +232,9 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
     real model trained on the sample data. Deployed, it is served by local_runtime.
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
-    registers other model bytes, changes the container's Environment (None removes a variable),
-    or serves build/steps with files replaced; commit= records another source than the project's
+    registers other model bytes, records a classifier's labels (labels=[...], in evaluation.json),
+    changes the container's Environment (None removes a variable), or serves build/steps with
+    files replaced; commit= records another source than the project's
     HEAD ("<sha>-dirty", "unknown")."""
     with mock_aws():
         target = aws.resolve_target()
@@ -265,11 +266,14 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
             environment: dict[str, str | None] | None = None,
             steps: dict[str, str] | None = None,
             commit: str | None = None,
+            labels: list | None = None,
         ) -> str:
             extra = {}
-            if metrics:
-                key = f"reports/{len(metrics)}-{sorted(metrics.items())}.json"
-                report = {"test_metrics": {name: {"value": value} for name, value in metrics.items()}}
+            if metrics or labels:
+                report = {"test_metrics": {name: {"value": value} for name, value in (metrics or {}).items()}}
+                if labels:
+                    report["labels"] = {"column": "target", "classes": labels}
+                key = f"reports/{sha256(json.dumps(report).encode()).hexdigest()[:12]}.json"
                 uri = put(key, json.dumps(report).encode())
                 statistics = {"ContentType": "application/json", "S3Uri": uri}
                 extra["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}

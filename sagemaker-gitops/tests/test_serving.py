@@ -11,6 +11,7 @@ import tarfile
 import pytest
 from conftest import PRESET, any_shape
 from sagemaker_gitops import aws, deploy, smoke
+from sagemaker_gitops.config import load_config
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints, image_envs
 from sagemaker_gitops.project import project
@@ -110,6 +111,22 @@ def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record,
     assert len(out.splitlines()) == 3
     (tmp_path / "rows.csv").write_text(rows)
     assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"))[1] == out
+
+
+def test_mlops_invoke_says_what_a_classifiers_answers_stand_for(mlops, repo, registry, record, use_project):
+    """The labels preprocessing coded (Yes/No) are registered with the version (evaluation.json):
+    invoke names them on stderr, so stdout stays the endpoint's CSV."""
+    labels = ["No", "Yes"] if load_config(project().config_path).problem_type != "regression" else None
+    record("staging", registry(labels=labels))
+    deploy.deploy("staging", repo=repo)
+    use_project(root=repo)
+    code, out, err = mlops("invoke", "staging", "--body", smoke.test_rows(2))
+    assert code == 0, err
+    assert len(out.splitlines()) == 2
+    if labels:
+        assert err.strip() == "(each answer is the probability of 'Yes' (against 'No'))"
+    else:
+        assert "probability" not in err
 
 
 @any_shape

@@ -486,6 +486,9 @@ def invoke_stage(
         raise MlopsError("give the rows to send with --body or --file (one of them)")
     rows = body if body is not None else file.read_text()
     out.print(deploy.invoke(stage.value, rows), end="", markup=False, highlight=False)
+    # On stderr, so stdout stays the endpoint's CSV for a pipe.
+    if meaning := deploy.answer_meaning(stage.value):
+        err.print(f"({meaning})", markup=False, highlight=False)
 
 
 @app.command("promote")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws, smoke
+from . import aws, models, smoke
 from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
@@ -175,6 +175,23 @@ def invoke(stage: str, rows: str) -> str:
     if not rows.strip():
         raise MlopsError("nothing to send: give CSV rows, features only, no header")
     return smoke.invoke(endpoint_of(stage), rows if rows.endswith("\n") else rows + "\n")
+
+
+def answer_meaning(stage: str) -> str:
+    """What a classifier's answers stand for, in the labels of its training data (the model the
+    stage's stack serves); "" for a regression model or one registered without its labels."""
+    stack = describe_stack(stack_name(stage))
+    arn = deployed_parameters(stack).get("ModelPackageArn") if stack else None
+    try:
+        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn) if arn else {}
+    except ClientError:
+        return ""
+    labels = models.classes(package)
+    if len(labels) == 2:
+        return f"each answer is the probability of {labels[1]!r} (against {labels[0]!r})"
+    if labels:
+        return "each answer is one probability per class: " + ", ".join(repr(label) for label in labels)
+    return ""
 
 
 @dataclass

@@ -89,13 +89,25 @@ def metrics(arn: str) -> dict[str, float]:
 
 def package_metrics(package: dict) -> dict[str, float]:
     """metrics() for a version already described."""
+    return {
+        name: value["value"]
+        for section, values in evaluation_report(package).items()
+        if section.endswith("_metrics")
+        for name, value in values.items()
+    }
+
+
+def classes(package: dict) -> list:
+    """A classifier's labels in the order of its codes, as preprocessing found them in the data
+    (evaluation.json's "labels"); [] for a regression model or a version registered without them."""
+    labels = evaluation_report(package).get("labels")
+    return labels.get("classes", []) if isinstance(labels, dict) else []
+
+
+def evaluation_report(package: dict) -> dict:
+    """The evaluation.json registered with a described version; {} if it has none or cannot be read."""
     try:
         report = json.loads(aws.read_s3(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]))
     except (ClientError, KeyError, ValueError):
         return {}
-    return {
-        name: value["value"]
-        for section, values in report.items()
-        if section.endswith("_metrics")
-        for name, value in values.items()
-    }
+    return report if isinstance(report, dict) else {}

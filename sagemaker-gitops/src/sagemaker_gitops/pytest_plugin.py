@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tarfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -234,9 +235,12 @@ def processing_dir(tmp_path_factory, config, step):
     options = {
         "--base-dir": str(base),
         "--target-column": config.target_column,
+        "--problem-type": config.problem_type,
         "--split-strategy": config.split.strategy,
         "--seed": str(config.split.seed),
     }
+    if config.framework == "xgboost" and "num_class" in config.hyperparameters:
+        options["--num-class"] = str(config.hyperparameters["num_class"])
     step("preprocess").main([item for option in options.items() for item in option])
     return base
 
@@ -293,9 +297,9 @@ def evaluate(tmp_path, processing_dir, model_tarball, config):
 
 def run_evaluate(processing_dir: Path, model_tarball: Path, config, threshold: float, out: Path) -> dict:
     """Run evaluate.py in a fresh processing layout and return evaluation.json."""
-    for name, source in (("model", model_tarball), ("test", processing_dir / "test" / "test.csv")):
-        (out / name).mkdir(parents=True)
-        (out / name / source.name).write_bytes(source.read_bytes())
+    (out / "model").mkdir(parents=True)
+    (out / "model" / model_tarball.name).write_bytes(model_tarball.read_bytes())
+    shutil.copytree(processing_dir / "test", out / "test")
     options = {
         "--base-dir": str(out),
         "--problem-type": config.problem_type,

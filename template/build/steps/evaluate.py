@@ -3,6 +3,7 @@
 Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
   model       {base}/model/model.tar.gz      the training job's artifact
   test        {base}/test/*.csv              no header, label first
+              {base}/test/labels.json        classification: the classes in code order
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
   output      {base}/evaluation/evaluation.json
 The "model" block holds the artifact's sha256, which the registered version records.
@@ -96,13 +97,16 @@ def main(argv=None) -> dict:
         with tarfile.open(artifact) as archive:
             archive.extractall(model_dir, filter="data")
         model = inference.model_fn(model_dir)
-    test = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in sorted((base / "test").glob("*.csv"))])
+    test = np.vstack([inference.read_rows(f) for f in sorted((base / "test").glob("*.csv"))])
     predictions = inference.predict_fn(test[:, 1:], model)
     scores = compute_metrics(args.problem_type, test[:, 0], predictions)
     if args.gate_metric not in scores:
         raise SystemExit(f"evaluate: gate metric {args.gate_metric!r} not in {sorted(scores)}")
+    labels = base / "test" / "labels.json"
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
+        # Classification: what each predicted code (or probability column) stands for.
+        **({"labels": json.loads(labels.read_text())} if labels.exists() else {}),
         "gate": gate_verdict(args.gate_metric, scores[args.gate_metric], args.gate_threshold),
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": hashlib.sha256(artifact.read_bytes()).hexdigest()},

@@ -1,13 +1,18 @@
-"""Split the raw data into train, validation and test sets.
+"""Check the raw data against what training accepts, then split it into train, validation and test.
 
 Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
-  input   {base}/input/*.csv         one CSV with a header and the target column
+  input   {base}/input/*.csv         CSV files with one header (the same in each) and the target column
   output  {base}/{train,validation,test}/{split}.csv
-The outputs have no header and the target in the first column: the layout the
-built-in XGBoost algorithm reads, and the one train.py and evaluate.py expect.
+          {base}/test/labels.json    classification: the classes, in the order of their codes
+The outputs have no header, numbers only and the target in the first column: the layout the
+built-in XGBoost algorithm reads, and the one train.py and evaluate.py expect. Classification
+labels become codes 0..K-1 (text labels such as Yes/No too); labels.json maps them back and
+travels with the test split to evaluate.py, which records it with the model version.
+Data the training cannot read stops the job with one line naming the column and the rule.
 """
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -22,6 +27,13 @@ def parse_args(argv=None):
     # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
     parser.add_argument("--base-dir", default=os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing"))
     parser.add_argument("--target-column", default="target")
+    parser.add_argument(
+        "--problem-type",
+        required=True,
+        choices=["regression", "binary_classification", "multiclass_classification"],
+    )
+    # XGBoost's multi:softprob needs num_class to be the number of classes in the data.
+    parser.add_argument("--num-class", type=int)
     parser.add_argument("--split-strategy", choices=["random", "stratified", "ordered"], default="random")
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
@@ -33,11 +45,61 @@ def read_input(input_dir: Path, target_column: str) -> pd.DataFrame:
     files = sorted(input_dir.glob("*.csv"))
     if not files:
         raise SystemExit(f"preprocess: no CSV file in {input_dir}")
-    frame = pd.read_csv(files[0])
+    frames = [pd.read_csv(file) for file in files]
+    for file, other in zip(files[1:], frames[1:], strict=True):
+        if list(other.columns) != list(frames[0].columns):
+            raise SystemExit(f"preprocess: {file.name} has other columns than {files[0].name}")
+    frame = pd.concat(frames, ignore_index=True)
     if target_column not in frame.columns:
         raise SystemExit(f"preprocess: column {target_column!r} not in {files[0].name}")
     # Target first: the built-in XGBoost algorithm reads the label from column 0.
-    return frame[[target_column, *[c for c in frame.columns if c != target_column]]]
+    return frame[[target_column, *[c for c in frame.columns if c != target_column]]].copy()
+
+
+def _examples(values: pd.Series) -> str:
+    return ", ".join(repr(v) for v in values.drop_duplicates().head(3).tolist())
+
+
+def check_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every feature as a number: the training and the endpoint read numbers only (empty = missing)."""
+    features = frame.iloc[:, 1:]
+    for column in features.columns:
+        values = features[column]
+        if values.dtype == bool:
+            frame[column] = values.astype(int)
+        elif not pd.api.types.is_numeric_dtype(values):
+            text = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+            raise SystemExit(
+                f"preprocess: column {column!r} holds text ({_examples(text)}): the model reads numbers"
+                " only; encode it as numbers (one-hot, ordinal) or drop it before uploading"
+            )
+    return frame
+
+
+def encode_target(frame: pd.DataFrame, problem_type: str, num_class: int | None) -> list | None:
+    """Check the target column; for classification, replace its labels by codes 0..K-1 in place and
+    return the labels in code order (None for regression)."""
+    target = frame.columns[0]
+    missing = frame[target].isna()
+    if missing.any():
+        rows = ", ".join(str(i + 2) for i in frame.index[missing][:3])  # +2: header, 1-based
+        raise SystemExit(f"preprocess: {missing.sum()} rows have no {target!r} (file lines {rows}, ...)")
+    if problem_type == "regression":
+        if not pd.api.types.is_numeric_dtype(frame[target]):
+            raise SystemExit(
+                f"preprocess: {target!r} holds text ({_examples(frame[target])}): regression needs numbers"
+            )
+        return None
+    classes = sorted(frame[target].unique().tolist(), key=lambda label: (str(type(label)), label))
+    wanted = {"binary_classification": 2, "multiclass_classification": num_class}[problem_type]
+    if wanted is not None and len(classes) != wanted:
+        where = "binary classification" if wanted == 2 else "num_class in build/config.yml"
+        raise SystemExit(
+            f"preprocess: {where} needs {wanted} classes in {target!r}; the data has {len(classes)}"
+            f" ({_examples(pd.Series(classes))}{', ...' if len(classes) > 3 else ''})"
+        )
+    frame[target] = frame[target].map({label: code for code, label in enumerate(classes)})
+    return classes
 
 
 def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, seed: int):
@@ -55,24 +117,32 @@ def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, se
             frame.iloc[n_train + n_validation :],
         )
     labels = frame.iloc[:, 0] if strategy == "stratified" else None
-    train, rest = train_test_split(frame, test_size=holdout, random_state=seed, stratify=labels)
-    rest_labels = rest.iloc[:, 0] if strategy == "stratified" else None
-    validation_part, test_part = train_test_split(
-        rest, test_size=test / holdout, random_state=seed, stratify=rest_labels
-    )
+    try:
+        train, rest = train_test_split(frame, test_size=holdout, random_state=seed, stratify=labels)
+        rest_labels = rest.iloc[:, 0] if strategy == "stratified" else None
+        validation_part, test_part = train_test_split(
+            rest, test_size=test / holdout, random_state=seed, stratify=rest_labels
+        )
+    except ValueError as error:  # too few rows, or a class too rare to stratify
+        raise SystemExit(f"preprocess: cannot split {len(frame)} rows ({strategy}): {error}") from None
     return train, validation_part, test_part
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
-    frame = read_input(base / "input", args.target_column)
+    frame = check_features(read_input(base / "input", args.target_column))
+    classes = encode_target(frame, args.problem_type, args.num_class)
     parts = split(frame, args.split_strategy, args.validation_fraction, args.test_fraction, args.seed)
     for name, part in zip(SPLITS, parts, strict=True):
         out_dir = base / name
         out_dir.mkdir(parents=True, exist_ok=True)
         part.to_csv(out_dir / f"{name}.csv", header=False, index=False)
         print(f"preprocess: {name}: {len(part)} rows")
+    if classes is not None:
+        labels = {"column": args.target_column, "classes": classes}
+        (base / "test" / "labels.json").write_text(json.dumps(labels) + "\n")
+        print("preprocess: classes " + ", ".join(f"{code} = {label!r}" for code, label in enumerate(classes)))
 
 
 if __name__ == "__main__":
