@@ -376,3 +376,22 @@ def github(monkeypatch, tmp_path, repo, git):
     yield FakeGitHub
     server.shutdown()
     server.server_close()
+
+
+# --- reading the reports' pages ---------------------------------------------------------------
+
+
+def embedded_spec(page: str) -> dict:
+    """The Vega-Lite specification the page hands to vegaEmbed."""
+    return json.JSONDecoder().raw_decode(page, page.rindex("const spec = ") + len("const spec = "))[0]
+
+
+def walk(node):
+    """Every dict inside a specification."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from conftest import embedded_spec, walk
 from sagemaker_gitops import aws, trials
 from sagemaker_gitops.project import project
 from sagemaker_gitops.reports import experiments as experiments_report
@@ -19,6 +20,7 @@ from sagemaker_gitops.reports import experiments as experiments_report
 ACCOUNT = f"arn:aws:sagemaker:{project().region}:123456789012"
 PIPELINE = f"{ACCOUNT}:pipeline/{project().pipeline_name}"
 STARTED = datetime(2026, 11, 1, 12, tzinfo=UTC)
+DESCRIPTION = f"git {'a' * 40}-dirty; config 0123456789ab; label tuned"  # as `pipeline start` writes it
 EVALUATION_URI = "s3://bucket/executions/{}/evaluate/evaluation"
 
 
@@ -39,11 +41,12 @@ def execution_arn(execution_id: str) -> str:
     return f"{PIPELINE}/execution/{execution_id}"
 
 
-def summary(execution_id: str, status: str, minutes: int) -> dict:
+def summary(execution_id: str, status: str, minutes: int, description: str = "") -> dict:
     return {
         "PipelineExecutionArn": execution_arn(execution_id),
         "PipelineExecutionStatus": status,
         "StartTime": STARTED + timedelta(minutes=minutes),
+        **({"PipelineExecutionDescription": description} if description else {}),
     }
 
 
@@ -152,6 +155,12 @@ def tuning_job(name: str, static: dict, tuned: dict, objective: tuple[str, float
             "Strategy": "Bayesian",
             "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": objective[0]},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [
+                    {"Name": name, "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"}
+                    for name in tuned
+                ]
+            },
         },
         "TrainingJobDefinition": {
             "StaticHyperParameters": static,
@@ -189,7 +198,9 @@ def test_executions_are_read_through_the_pipeline_apis(stubbed, definition, conf
         "list_pipeline_executions",
         {
             "PipelineExecutionSummaries": [
-                summary("newest000002", "Succeeded", 60),
+                summary(
+                    "newest000002", "Succeeded", 60, f"git {'a' * 40}-dirty; config 0123456789ab; label tuned"
+                ),
                 summary("oldest000001", "Failed", 0),
                 summary("tooold000000", "Succeeded", -60),  # beyond --last 2: never read
             ]
@@ -234,17 +245,30 @@ def test_executions_are_read_through_the_pipeline_apis(stubbed, definition, conf
         "newest000002",
         "Succeeded",
     )
-    assert oldest.parameters == {"GateThreshold": "0.1", "depth": "3", "rate": "0.3"}, (
-        "SageMaker's own left out"
-    )
-    assert newest.parameters == {"GateThreshold": "0.5", "depth": "3", "rate": "0.1"}, "static + best trial's"
+    assert oldest.parameters == {"GateThreshold": "0.1"} and newest.parameters == {"GateThreshold": "0.5"}
+    assert oldest.hyperparameters == {"depth": "3", "rate": "0.3"}, "SageMaker's own left out"
+    assert (newest.hyperparameters, newest.tuned) == ({"depth": "3"}, {"rate": "0.1"}), "fixed; chosen"
+    assert newest.search_space == "rate 0.01-0.5 log" and oldest.search_space == ""
+    assert newest.provenance == {"git": f"{'a' * 40}-dirty", "config": "0123456789ab", "label": "tuned"}
     assert oldest.metrics == {"validation:loss": 0.4, "test:loss": 0.45, "test:extra": 0.7}
     assert newest.metrics == {"validation:loss": 0.2, "test:loss": 0.25, "test:extra": 0.9}
+    # The definition passes GateThreshold only to Evaluate and the gate: it cannot change a metric.
+    assert "GateThreshold" not in newest.model_parameters and "InputDataUrl" in newest.model_parameters
 
     page = experiments_report.write(executions, "test:loss", tmp_path).read_text()
-    assert "<th>GateThreshold</th>" in page and "<th>rate</th>" in page and "<th>depth</th>" not in page
-    assert "The same in every execution: depth=3" in page
-    assert page.count("data:image/png;base64,") == 2
+    went_in, came_out = page.split("<h2>What came out</h2>")
+    assert (
+        "<th>GateThreshold</th>" in went_in and "<th>rate</th>" in went_in and "<th>depth</th>" not in went_in
+    )
+    assert "<td>aaaaaaaaaaaa-dirty</td>" in went_in and "<td>tuned</td>" in went_in
+    assert "The same in every execution: depth=3" in went_in
+    assert "cannot change one: GateThreshold" in went_in
+    assert "<th>tuned rate</th>" in came_out and "<td>0.1</td>" in came_out
+    for name in experiments_report.PLOTS:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name
+    points = [v for v in walk(embedded_spec(page)) if v.get("mark", {}).get("type") == "point"]
+    plotted = {view["encoding"]["x"]["title"] for view in points if "title" in view["encoding"]["x"]}
+    assert plotted == {"rate", "tuned rate"}, "GateThreshold changed, but only the gate reads it"
 
 
 def test_a_pipeline_without_executions_is_refused_in_one_line(stubbed, mlops, tmp_path):

@@ -44,7 +44,7 @@ def step_named(definition: dict, name: str) -> dict:
 @pytest.fixture(scope="module")
 def local_runs(local_run, gate_that_cannot_pass) -> dict[str, LocalRun]:
     """Two runs, shared by the tests that read them: one passes the gate, one cannot."""
-    return {"passed": local_run(), "gate failed": local_run(*gate_that_cannot_pass)}
+    return {"passed": local_run("--label", "baseline"), "gate failed": local_run(*gate_that_cannot_pass)}
 
 
 def test_the_experiments_report_compares_the_local_runs(
@@ -66,8 +66,13 @@ def test_the_experiments_report_compares_the_local_runs(
     else:
         expected = step_named(definition, "Train")["Arguments"]["HyperParameters"]
     assert {k: v for k, v in expected.items() if not k.startswith(("sagemaker_", "_"))}.items() <= (
-        passed.parameters.items()
+        {**passed.hyperparameters, **passed.tuned}.items()
     )
+    # What it was started from, as `pipeline start` describes an execution in SageMaker.
+    assert passed.provenance["label"] == "baseline" and "label" not in failed.provenance
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", passed.provenance["git"])
+    assert re.fullmatch(r"[0-9a-f]{12}", passed.provenance["config"])
+    assert "GateThreshold" not in passed.model_parameters and "InputDataUrl" in passed.model_parameters
     # Test metrics: the evaluation report the run wrote, each as test:<name>.
     package = emulated.client("sagemaker").describe_model_package(
         ModelPackageName=local_runs["passed"].packages_after[-1]["ModelPackageArn"]
@@ -80,9 +85,15 @@ def test_the_experiments_report_compares_the_local_runs(
 
     page = (tmp_path / "experiments-report.html").read_text()
     assert passed.id in page and failed.id in page and "<th>GateThreshold</th>" in page
-    assert page.count("data:image/png;base64,") == len(experiments_report.PLOTS)
-    for name in experiments_report.PLOTS:
-        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name
+    assert "<td>baseline</td>" in page and "cannot change one: GateThreshold" in page
+    assert (tmp_path / "metrics-by-execution.png").read_bytes().startswith(b"\x89PNG")
+    # Against the metric: what tuning chose, and the shuffled data of the run that cannot pass a
+    # score's gate; an error metric's gate fails on GateThreshold alone, which is never plotted.
+    if TUNING or not config.gate.lower_is_better:
+        assert (tmp_path / "inputs-vs-metric.png").read_bytes().startswith(b"\x89PNG")
+    else:
+        assert not (tmp_path / "inputs-vs-metric.png").exists()
+        assert experiments_report.NOTHING_TO_PLOT in page
 
 
 def test_a_jsonget_path_missing_from_the_report_fails_the_step_that_reads_it(running_emulator, tmp_path):

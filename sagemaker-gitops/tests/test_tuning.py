@@ -12,7 +12,7 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
-from conftest import ANSWERS, tuning_only
+from conftest import ANSWERS, embedded_spec, tuning_only, walk
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.config import MINIMIZED, CategoricalRange, Hyperband, WarmStart, load_config
 from sagemaker_gitops.errors import MlopsError
@@ -255,7 +255,7 @@ def local_run(run_id: str, strategy: str, metric: str = "", **config) -> str:
     return run_id
 
 
-def test_the_report_compares_local_runs_in_one_page_with_its_plots(mlops, tmp_path):
+def test_the_report_compares_local_runs_in_one_offline_page_with_its_plots(mlops, tmp_path):
     random_run, seeded_again = (
         local_run("randomrun01", "Random"),
         local_run("randomrun02", "Random", RandomSeed=9),
@@ -266,11 +266,52 @@ def test_the_report_compares_local_runs_in_one_page_with_its_plots(mlops, tmp_pa
     for name in tuning_report.PLOTS:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name
     page = (tmp_path / "tuning-report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(tuning_report.PLOTS), "self-contained"
+    assert "<script src" not in page.replace(" ", "") and "vegaEmbed(" in page, "Vega's JavaScript is inlined"
     for run in (random_run, seeded_again):
         best = tuning_report.load(run).best
         assert f"<td>{run}</td>" in page and f"<td>{best.objective:.6g}</td>" in page
     assert "validation:loss (lower is better)" in page
+    rows = embedded_spec(page)["datasets"]
+    assert sum(len(values) for values in rows.values()) >= 24, "every trial of both jobs is drawn"
+
+
+def test_the_views_are_linked_and_show_every_hyperparameter(mlops, tmp_path):
+    """amtviz's brush, linked across the views; tooltips with every hyperparameter; the axis of a
+    Logarithmic range drawn in log; trials Hyperband stopped early drawn as crosses."""
+    hyperband = {"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 20, "MaxResource": 200}}}
+    runs = local_run("bandrun01", "Hyperband", **hyperband), local_run("randomrun04", "Random")
+    assert mlops("report", "tuning", *runs, "--out-dir", str(tmp_path))[0] == 0
+    spec = embedded_spec((tmp_path / "tuning-report.html").read_text())
+
+    brushes = [p for p in walk(spec) if p.get("select", {}).get("type") == "interval" and "bind" not in p]
+    assert len(brushes) == 1 and brushes[0]["select"]["resolve"] == "intersect"
+    points = [v for v in walk(spec) if v.get("mark", {}).get("type") == "point"]
+    assert len(brushes[0]["views"]) >= len(points) >= 4, "one brush over every view of trials"
+    for view in points:
+        titles = {t.get("title", t["field"]) for t in view["encoding"]["tooltip"]}
+        assert {"rate", "depth", "validation:loss", "training job", "status"} <= titles
+    scales = {v["encoding"]["x"]["title"]: v["encoding"]["x"].get("scale", {}) for v in points}
+    assert scales["rate"]["type"] == "log" and scales["depth"]["type"] == "linear"
+    shape = next(v["encoding"]["shape"]["scale"] for v in points)
+    assert dict(zip(shape["domain"], shape["range"], strict=True))["Stopped"] == "cross"
+    statuses = {row["status"] for values in spec["datasets"].values() for row in values}
+    assert statuses == {"Completed", "Stopped"}
+
+
+def test_a_warm_start_parent_is_read_with_its_child(mlops, tmp_path):
+    parent = local_run("parentrun01", "Random")
+    child = local_run("childrun01", "Bayesian")
+    record = Path(os.environ["MLOPS_LOCAL_DIR"]) / "runs" / child / "Tune" / "tuning-job.json"
+    document = json.loads(record.read_text())
+    document["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+    record.write_text(json.dumps(document))
+    assert [job.name for job in tuning_report.load_with_parents([child])] == [child, parent]
+    assert mlops("report", "tuning", child, "--out-dir", str(tmp_path))[0] == 0
+    page = (tmp_path / "tuning-report.html").read_text()
+    assert f"<td>{parent}</td>" in page and f"<td>{parent}</td></tr>" in page.split(f"<td>{child}</td>")[1]
 
 
 def test_the_best_so_far_line_only_improves():

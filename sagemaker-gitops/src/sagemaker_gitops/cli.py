@@ -34,8 +34,6 @@ from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import project
-from .reports import experiments as experiments_report
-from .reports import tuning as tuning_report
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
@@ -164,6 +162,10 @@ def snapshot() -> None:
     )
 
 
+# Recorded with the execution (its description) and shown by `mlops report experiments`.
+Label = Annotated[
+    str, typer.Option(help="A note on what this execution tries, shown by `mlops report experiments`.")
+]
 Summary = Annotated[
     Path | None,
     typer.Option(
@@ -215,10 +217,11 @@ def start(
     wait: Annotated[bool, typer.Option(help="Follow the execution until it ends.")] = False,
     summary: Summary = None,
     aws_choice: ChosenAws = None,
+    label: Label = "",
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
     with chosen_aws(aws_choice, "pipeline start"):
-        arn = pipelines.start(param or [])
+        arn = pipelines.start(param or [], label)
         out.print(arn)
         append_summary(summary, pipelines.execution_summary(arn, param or []))
         if not wait:
@@ -324,6 +327,7 @@ def local_run(
             " AWS credentials name (the steps still run on this machine).",
         ),
     ] = AwsChoice.emulator,
+    label: Label = "",
 ) -> None:
     """Run the pipeline's real definition on this machine, on data/sample.csv by default."""
     if aws_target is AwsChoice.real:
@@ -332,7 +336,7 @@ def local_run(
         raise MlopsError(
             "the local AWS emulator is not running: start it with `mlops local up` (or use --aws real)"
         )
-    result = runner.run_project(param or [], ConsoleProgress())
+    result = runner.run_project(param or [], ConsoleProgress(), label)
     out.print(run_summary(result))
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")
@@ -663,9 +667,12 @@ def report_tuning(
     ],
     out_dir: ReportDir = Path("reports/tuning"),
 ) -> None:
-    """One self-contained HTML page and its PNGs: each trial's objective over time with the best so
-    far, each hyperparameter against the objective, the objective's distribution."""
-    page = tuning_report.write([tuning_report.load(job) for job in jobs], out_dir)
+    """One offline HTML page of linked, interactive charts, and their PNGs: each trial's objective
+    over time with the best so far, its density, each hyperparameter against the objective, every
+    trial's objective and training time. Warm-start parents are read too."""
+    from .reports import tuning as tuning_report  # here: Altair takes most of a second to import
+
+    page = tuning_report.write(tuning_report.load_with_parents(jobs), out_dir)
     out.print(f"wrote {page} and {len(tuning_report.PLOTS)} PNGs beside it")
 
 
@@ -678,12 +685,15 @@ def report_experiments(
     last: Annotated[int, typer.Option(min=1, max=200, help="How many of the newest executions.")] = 20,
     metric: Annotated[
         str | None,
-        typer.Option(help="The metric drawn against each parameter.", show_default="test:<gate metric>"),
+        typer.Option(help="The metric drawn against each input.", show_default="test:<gate metric>"),
     ] = None,
     out_dir: ReportDir = Path("reports/experiments"),
 ) -> None:
-    """A table of the pipeline's executions (parameters, hyperparameters, training and test metrics),
-    each metric execution by execution, and each parameter that changed against the metric."""
+    """What went into each execution (label, commit, parameters, hyperparameters, search space) and
+    what came out (metrics, tuned values), each metric execution by execution, and each input that
+    changed and can change the metric against it: one offline HTML page and its PNGs."""
+    from .reports import experiments as experiments_report  # here: Altair takes most of a second to import
+
     loaded = experiments_report.load_local() if local else experiments_report.load_from_sagemaker(last)
     shown = loaded[-last:]  # oldest first: the newest `last`
     metric = metric or f"test:{load_config(project().config_path).gate.metric}"

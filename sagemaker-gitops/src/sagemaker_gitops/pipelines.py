@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from . import api_requests, aws, images
 from .config import Gate, load_config
 from .errors import MlopsError
-from .project import git_commit, project
+from .project import git_commit, project, run_description
 from .step_code import HASHED_DIR, StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
@@ -231,7 +231,7 @@ def _describe_pipeline(sagemaker) -> dict:
     return described
 
 
-def start(pairs: list[str]) -> str:
+def start(pairs: list[str], label: str = "") -> str:
     """Start an execution and return its ARN at once."""
     parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
@@ -241,7 +241,7 @@ def start(pairs: list[str]) -> str:
     response = sagemaker.start_pipeline_execution(
         PipelineName=project().pipeline_name,
         PipelineParameters=parameters,
-        PipelineExecutionDescription=f"git {git_commit()}",
+        PipelineExecutionDescription=run_description(label),
     )
     return response["PipelineExecutionArn"]
 

@@ -18,6 +18,7 @@ above the working directory). The table is written by the template and owned by 
     image-packages = "build/image_packages.json"
 """
 
+import hashlib
 import importlib.util
 import subprocess
 import tempfile
@@ -180,6 +181,26 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if git("status", "--porcelain") else "")
+
+
+def run_description(label: str = "") -> str:
+    """What an execution starts from, as its PipelineExecutionDescription (a local run keeps the same
+    text): the commit, dirty or not, a hash of build/config.yml, and the person's label, if any.
+    `mlops report experiments` reads it back (parse_run_description) as the execution's inputs."""
+    if label and (len(label) > 200 or any(c in label for c in ";\n\r")):
+        raise MlopsError("--label: one line of at most 200 characters, without ';'")
+    config = hashlib.sha256(project().config_path.read_bytes()).hexdigest()[:12]
+    return "; ".join([f"git {git_commit()}", f"config {config}", *([f"label {label}"] if label else [])])
+
+
+def parse_run_description(text: str) -> dict[str, str]:
+    """{"git": ..., "config": ..., "label": ...} from run_description's text (what it holds of them)."""
+    found = {}
+    for part in (text or "").split("; "):
+        name, _, value = part.partition(" ")
+        if name in ("git", "config", "label") and value:
+            found[name] = value
+    return found
 
 
 def load_step(name: str):

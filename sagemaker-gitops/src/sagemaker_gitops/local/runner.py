@@ -24,7 +24,7 @@ from ..pipelines import (
     refuse_what_the_api_would,
     resolve_parameters,
 )
-from ..project import project
+from ..project import project, run_description
 from . import definition as graph_of
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
@@ -89,8 +89,10 @@ class LocalRun:
         overrides: list[dict],
         target: aws.AwsTarget,
         workspace: Path,
+        description: str = "",
     ):
         self.sagemaker = aws.client("sagemaker")
+        self.description = description  # PipelineExecutionDescription: see project.run_description
         self.s3 = aws.client("s3")
         self.graph = graph_of.load(definition, self.sagemaker.meta.service_model)
         self.target = target
@@ -165,6 +167,9 @@ class LocalRun:
             "PipelineExecutionStatus": result.status,
             "Emulator": in_use(),  # `local down --reset` forgets these runs
             "CreationTime": self.scope.execution["StartDateTime"],
+            "PipelineExecutionDescription": self.description,
+            # Which parameters reach the model's data and training (what may change a metric).
+            "PipelineDefinition": self.definition,
             "PipelineParameters": [
                 {"Name": name, "Value": str(value)} for name, value in self.scope.parameters.items()
             ],
@@ -375,22 +380,24 @@ def run_definition(
     workspace: Path,
     progress: Progress,
     launcher: Launcher | None = None,
+    description: str = "",
 ) -> RunResult:
     """Check the definition, then run it; MlopsError before any step if it cannot run."""
-    local = LocalRun(definition, overrides, target, workspace)
+    local = LocalRun(definition, overrides, target, workspace, description)
     if launcher is not None:
         return local.run(progress, launcher)
     with launchers.started() as started:
         return local.run(progress, started)
 
 
-def run_project(pairs: list[str], progress: Progress) -> RunResult:
+def run_project(pairs: list[str], progress: Progress, label: str = "") -> RunResult:
     """Build this project's definition as `mlops pipeline definition` does, publish its code, run it."""
     overrides = parse_parameters(pairs)
+    description = run_description(label)
     # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
         built = build()
         publish(built)
         return run_definition(
-            built.definition(), overrides, built.target, state_dir() / "runs", progress, launcher
+            built.definition(), overrides, built.target, state_dir() / "runs", progress, launcher, description
         )

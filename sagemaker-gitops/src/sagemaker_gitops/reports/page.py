@@ -1,45 +1,41 @@
-"""What every report writes: its figures as PNGs, and one HTML page that embeds them."""
+"""What every report writes: one self-contained, offline HTML page of interactive charts, and a PNG
+of each chart beside it.
 
-import base64
+Charts are Vega-Lite, written with Altair: its selections give linked brushing across views,
+tooltips and zoom without any JavaScript of ours. `to_html(inline=True)` inlines Vega's JavaScript
+from vl-convert (no CDN: the page opens offline), which also renders the PNGs without a browser.
+"""
+
 import html
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import altair as alt
+
 STYLE = (
-    "body{font-family:sans-serif;margin:2em;max-width:1100px}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-    # A percent sign never right before a closing brace: the template's render check reads that as Jinja.
-    "img{max-width:100%;}"
+    "body{font-family:sans-serif;margin:2em}"
+    "table{border-collapse:collapse;margin-bottom:1em}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+    "h2{margin-top:1.5em}"
 )
 
 
-def pyplot():
-    """matplotlib's pyplot, drawing to files only (no display), imported when a report is made."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    return plt
-
-
-def save(figures: dict[str, object], out_dir: Path) -> None:
-    """Write each figure as out_dir/<file name> and close it."""
-    plt = pyplot()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for file_name, figure in figures.items():
-        figure.savefig(out_dir / file_name, dpi=110, bbox_inches="tight")
-        plt.close(figure)
+@contextmanager
+def linked_selections() -> Iterator[None]:
+    """Build and write charts whose views share one selection. Altair warns each time it merges
+    a selection used by several views of a concatenation, but that merge is what links them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Automatically deduplicated selection parameter", UserWarning)
+        yield
 
 
-def grid(pyplot, count: int, width: float, height: float) -> tuple[object, list]:
-    """A figure of `count` panels, up to three a row, and its axes in order (spare panels hidden)."""
-    columns = min(3, max(1, count))
-    rows = -(-max(1, count) // columns)
-    figure, axes = pyplot.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
-    panels = [panel for row in axes for panel in row]
-    for spare in panels[count:]:
-        spare.set_visible(False)
-    return figure, panels[:count]
+def key(name: str) -> str:
+    """A field name Vega-Lite reads literally: `validation:auc` or `a.b` would be parsed as a type
+    or a nested field, so charts use this key and show the real name as the title."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def number(text: str) -> float | None:
@@ -62,16 +58,24 @@ def paragraph(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-def write_page(path: Path, title: str, body: str, plots: dict[str, str]) -> Path:
-    """path: one self-contained page (title, body HTML, then each PNG in out_dir with its caption)."""
-    images = "".join(
-        f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='data:image/png;base64,"
-        + base64.b64encode((path.parent / file_name).read_bytes()).decode()
-        + "'>"
-        for file_name, caption in plots.items()
+def save_pngs(charts: dict[str, alt.TopLevelMixin], out_dir: Path) -> None:
+    """Each chart as out_dir/<file name>, a static picture for a pull request or a slide."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for file_name, chart in charts.items():
+        chart.save(str(out_dir / file_name), format="png", scale_factor=1.5)
+
+
+def write_page(path: Path, title: str, body: str, chart: alt.TopLevelMixin, how_to: str) -> Path:
+    """path: one page, opened offline: the title, body HTML, how to use the charts, then the charts."""
+    page = chart.to_html(inline=True, embed_options={"actions": {"export": True, "source": False}})
+    header = (
+        f"<h1>{html.escape(title)}</h1>{body}<p><em>{html.escape(how_to)}</em></p>"
+        if how_to
+        else f"<h1>{html.escape(title)}</h1>{body}"
     )
-    path.write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}{images}</body></html>\n"
-    )
+    page = page.replace("<head>", f"<head><title>{html.escape(title)}</title><style>{STYLE}</style>", 1)
+    # The last <body>: the inlined JavaScript, in <head>, holds the text "<body>" too.
+    body_at = page.rindex("<body>") + len("<body>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page[:body_at] + header + page[body_at:])
     return path

@@ -1,10 +1,19 @@
 """`mlops report tuning`: one self-contained HTML page, and its PNGs, comparing tuning jobs.
 
-The views are the ones people look at in SageMaker's amtviz: the objective of every trial over
-time with the best-so-far line, each hyperparameter against the objective, the objective's
-distribution, and several jobs side by side. A job is a SageMaker tuning job name (read through
-DescribeHyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob) or the id of a
-`mlops local run` (its Tune step's tuning-job.json, which has the same shape).
+The views are amtviz's (the SageMaker SDK's tuning visualisation), point for point: each trial's
+objective over time with the best so far, the objective's density, each tuned hyperparameter
+against the objective (a density per value for a categorical one; the tuning job and the trial
+status as views of their own when they vary), every trial's objective as a bar, one brush linked
+across all of them, a hovered trial outlined in every view, tooltips with every hyperparameter,
+and warm-start parents read with the job. Beyond amtviz: log axes from the ranges' own
+ScalingType (not guessed from the values), zoom on the objective axis, training time against the
+objective (Hyperband's budget: the trials it stopped early sit to the left, drawn as crosses), a
+summary table, and one offline page instead of a notebook. amtviz's CloudWatch views (instance
+utilisation, metric curves per job) are not drawn: they need each job's CloudWatch data.
+
+A job is a SageMaker tuning job name (read through DescribeHyperParameterTuningJob and
+ListTrainingJobsForHyperParameterTuningJob) or the id of a `mlops local run` (its Tune step's
+tuning-job.json, which has the same shape).
 """
 
 import json
@@ -13,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import altair as alt
 from botocore.exceptions import ClientError
 
 from .. import aws
@@ -23,10 +33,15 @@ from . import page
 # SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 PLOTS = {
-    "objective-over-time.png": "Objective of each trial in the order they finished, and the best so far",
+    "objective-over-time.png": "Each trial's objective when it finished, the best so far, and its density",
     "hyperparameters.png": "Each tuned hyperparameter against the objective",
-    "objective-distribution.png": "How the objective is distributed over the trials",
+    "trials.png": "Every trial's objective, and its training time (Hyperband's budget)",
 }
+HOW_TO = (
+    "Drag across any chart to select trials by that axis (selections on several charts intersect;"
+    " double-click clears); hover a trial to outline it everywhere; scroll over a chart to zoom the"
+    " objective axis; the ... menu saves a chart as PNG or SVG."
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,14 @@ class Trial:
     ended: datetime | None
     objective: float | None
     tuned: dict[str, str]
+    started: datetime | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """How long it trained: what Hyperband's early stops cut short."""
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,8 @@ class TuningJob:
     metric: str
     maximize: bool
     trials: list[Trial]
+    log_scaled: frozenset[str] = frozenset()  # ranges with ScalingType Logarithmic
+    parents: tuple[str, ...] = ()  # warm-start parents (WarmStartConfig)
 
     @property
     def scored(self) -> list[Trial]:
@@ -80,17 +105,30 @@ def from_properties(name: str, described: dict, summaries: list[dict]) -> Tuning
             ended=_time(s.get("TrainingEndTime")),
             objective=s.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
             tuned={k: str(v) for k, v in s.get("TunedHyperParameters", {}).items()},
+            started=_time(s.get("TrainingStartTime") or s.get("CreationTime")),
         )
         for s in summaries
     ]
     maximize = objective["Type"] == "Maximize"
-    return TuningJob(name, config["Strategy"], objective["MetricName"], maximize, trials)
+    ranges = [r for group in config.get("ParameterRanges", {}).values() for r in group]
+    log_scaled = frozenset(r["Name"] for r in ranges if r.get("ScalingType") == "Logarithmic")
+    warm_start = described.get("WarmStartConfig", {}).get("ParentHyperParameterTuningJobs", [])
+    parents = tuple(parent["HyperParameterTuningJobName"] for parent in warm_start)
+    return TuningJob(name, config["Strategy"], objective["MetricName"], maximize, trials, log_scaled, parents)
 
 
 def _time(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def load_with_parents(names: list[str]) -> list[TuningJob]:
+    """The jobs named, then their warm-start parents (one level, as amtviz), each job once."""
+    jobs = [load(name) for name in dict.fromkeys(names)]
+    named = {job.name for job in jobs}
+    parents = [parent for job in jobs for parent in job.parents if parent not in named]
+    return jobs + [load(parent) for parent in dict.fromkeys(parents)]
 
 
 def load(name: str) -> TuningJob:
@@ -125,7 +163,7 @@ def load_from_sagemaker(name: str) -> TuningJob:
 
 
 def write(jobs: list[TuningJob], out_dir: Path) -> Path:
-    """Draw the plots into out_dir and write out_dir/tuning-report.html; return the page's path."""
+    """Write out_dir/tuning-report.html and a PNG of each view beside it; return the page's path."""
     if len({job.metric for job in jobs}) > 1:
         raise MlopsError(
             "these jobs optimise different metrics (" + ", ".join(sorted({j.metric for j in jobs})) + "):"
@@ -134,107 +172,234 @@ def write(jobs: list[TuningJob], out_dir: Path) -> Path:
     empty = [job.name for job in jobs if not job.scored]
     if empty:
         raise MlopsError(f"no trial of {', '.join(empty)} reported its objective: nothing to draw")
-    pyplot = page.pyplot()
-    figures = {
-        "objective-over-time.png": _objective_over_time(pyplot, jobs),
-        "hyperparameters.png": _hyperparameters(pyplot, jobs),
-        "objective-distribution.png": _distribution(pyplot, jobs),
-    }
-    page.save(figures, out_dir)
+    views = Views(jobs)
     direction = "higher" if jobs[0].maximize else "lower"
-    return page.write_page(
-        out_dir / "tuning-report.html",
-        f"Tuning report: {jobs[0].metric} ({direction} is better)",
-        _summary(jobs),
-        PLOTS,
-    )
+    with page.linked_selections():
+        sections = {
+            "objective-over-time.png": views.overview(),
+            "hyperparameters.png": views.hyperparameters(),
+            "trials.png": views.trials(),
+        }
+        page.save_pngs(sections, out_dir)
+        titled = [chart.properties(title=PLOTS[name]) for name, chart in sections.items()]
+        return page.write_page(
+            out_dir / "tuning-report.html",
+            f"Tuning report: {jobs[0].metric} ({direction} is better)",
+            _summary(jobs),
+            alt.vconcat(*titled).configure_view(strokeWidth=0).configure_legend(orient="bottom"),
+            HOW_TO,
+        )
 
 
 def _label(job: TuningJob) -> str:
     return f"{job.name} ({job.strategy})"
 
 
-def _objective_over_time(pyplot, jobs: list[TuningJob]):
-    figure, axes = pyplot.subplots(figsize=(8, 4.5))
+def rows(jobs: list[TuningJob]) -> list[dict]:
+    """One row per trial that reported the objective: what every view draws and every tooltip shows."""
+    found = []
     for job in jobs:
-        ordered = job.finishing_order()
-        points = axes.scatter(range(1, len(ordered) + 1), [t.objective for t in ordered], s=18, alpha=0.6)
-        axes.step(
-            range(1, len(ordered) + 1),
-            job.best_so_far(),
-            where="post",
-            color=points.get_facecolor()[0],
-            label=f"{_label(job)}: best so far",
+        best_so_far = dict(zip((t.name for t in job.finishing_order()), job.best_so_far(), strict=True))
+        began = min((t.started or t.ended for t in job.trials if t.started or t.ended), default=None)
+        for trial in job.scored:
+            found.append(
+                {
+                    "job": _label(job),
+                    "trial": trial.name,
+                    "status": trial.status,
+                    "started": trial.started.isoformat() if trial.started else None,
+                    "ended": trial.ended.isoformat() if trial.ended else None,
+                    "seconds": trial.seconds,
+                    # When it finished, counted from its job's first trial: jobs run on other days
+                    # share one time axis, strategy against strategy.
+                    "minutes": (trial.ended - began).total_seconds() / 60 if trial.ended and began else None,
+                    "objective": trial.objective,
+                    "best_so_far": best_so_far[trial.name],
+                    **{
+                        page.key(name): value if (value := page.number(text)) is not None else text
+                        for name, text in trial.tuned.items()
+                    },
+                }
+            )
+    return found
+
+
+class Views:
+    """The report's charts over one table of trials, sharing one brush and one hover."""
+
+    def __init__(self, jobs: list[TuningJob]):
+        self.jobs = jobs
+        self.metric = jobs[0].metric
+        self.rows = rows(jobs)
+        # A dict of values, not alt.Data: Altair then writes the rows once, as a named dataset,
+        # instead of once per view.
+        self.data = {"values": self.rows}
+        self.names = sorted({name for job in jobs for t in job.scored for name in t.tuned})
+        self.log_scaled = frozenset().union(*(job.log_scaled for job in jobs))
+        self.several_jobs = len(jobs) > 1
+        self.several_statuses = len({t.status for job in jobs for t in job.scored}) > 1
+        # Drag selects along a view's x axis; brushes on several views intersect (amtviz's brush).
+        self.brush = alt.selection_interval(encodings=["x"], resolve="intersect", zoom=False)
+        self.hover = alt.selection_point(on="pointerover", fields=["trial"], empty=False, nearest=False)
+        # Scrolling zooms the objective axis of every view at once (dragging stays the brush's).
+        self.zoom = alt.selection_interval(bind="scales", encodings=["y"], translate=False, zoom="wheel!")
+        objectives = [t.objective for job in jobs for t in job.scored]
+        self.objective_domain = [min(objectives), max(objectives)]
+
+    def _objective(self) -> alt.Y:
+        return alt.Y("objective:Q", title=self.metric, scale=alt.Scale(zero=False, padding=8))
+
+    def _numeric(self, name: str) -> bool:
+        values = [row[page.key(name)] for row in self.rows if page.key(name) in row]
+        return all(isinstance(value, int | float) for value in values)
+
+    def _tooltip(self) -> list:
+        return [
+            alt.Tooltip("objective:Q", title=self.metric, format=".6g"),
+            *(
+                alt.Tooltip(f"{page.key(name)}:{'Q' if self._numeric(name) else 'N'}", title=name)
+                for name in self.names
+            ),
+            alt.Tooltip("trial:N", title="training job"),
+            alt.Tooltip("status:N"),
+            alt.Tooltip("seconds:Q", title="training seconds", format=".1f"),
+            alt.Tooltip("ended:T", title="finished", format="%Y-%m-%d %H:%M:%S"),
+            *([alt.Tooltip("job:N", title="tuning job")] if self.several_jobs else []),
+        ]
+
+    def _points(self, width: int = 260, height: int = 200) -> alt.Chart:
+        """Trials as points: shape by status (a cross: stopped early), colour by tuning job, the
+        brush fading the rest, the hovered trial outlined in gold, zoom on the objective axis."""
+        return (
+            alt.Chart(self.data, width=width, height=height)
+            .mark_point(filled=True, size=60)
+            .encode(
+                y=self._objective(),
+                shape=alt.Shape(
+                    "status:N",
+                    scale=alt.Scale(domain=STATUSES, range=SHAPES),
+                    legend=alt.Legend(title="status"),
+                ),
+                color=alt.Color("job:N", title="tuning job", legend=alt.Legend(orient="bottom", columns=1)),
+                opacity=alt.condition(self.brush, alt.value(0.9), alt.value(0.2)),
+                stroke=alt.condition(self.hover, alt.value("gold"), alt.value("white")),
+                strokeWidth=alt.value(2),
+                tooltip=self._tooltip(),
+            )
+            .add_params(self.brush, self.hover, self.zoom)
         )
-    axes.set_xlabel("trial, in the order it finished")
-    axes.set_ylabel(jobs[0].metric)
-    axes.legend(fontsize="small")
-    axes.grid(alpha=0.3)
-    return figure
+
+    def overview(self) -> alt.HConcatChart:
+        finished = alt.X("minutes:Q", title="finished (minutes after the job's first trial started)")
+        over_time = self._points(440, 260).encode(x=finished)
+        best = (
+            alt.Chart(self.data)
+            .mark_line(interpolate="step-after", strokeDash=[4, 3], strokeWidth=2)
+            .encode(x=finished, y="best_so_far:Q", color=alt.Color("job:N"), detail="job:N")
+        )
+        density = (
+            alt.Chart(self.data, width=260, height=260)
+            .transform_filter(self.brush)
+            .transform_density(
+                "objective", groupby=["job"], extent=self.objective_domain, as_=["objective", "density"]
+            )
+            .mark_area(opacity=0.5)
+            .encode(
+                x=alt.X("objective:Q", title=self.metric, scale=alt.Scale(domain=self.objective_domain)),
+                y=alt.Y("density:Q", title="density of the selected trials", stack=None),
+                color=alt.Color("job:N"),
+            )
+        )
+        return alt.hconcat(over_time + best, density)
+
+    def hyperparameters(self) -> alt.VConcatChart:
+        views = [self._against(name) for name in self.names]
+        if self.several_jobs:
+            views.append(self._against_field("job", "tuning job", nominal=True))
+        if self.several_statuses:
+            views.append(self._against_field("status", "status", nominal=True))
+        return alt.vconcat(*(alt.hconcat(*views[i : i + 3]) for i in range(0, len(views), 3)))
+
+    def _against(self, name: str) -> alt.Chart:
+        nominal = not self._numeric(name)
+        return self._against_field(page.key(name), name, nominal, log=name in self.log_scaled)
+
+    def _against_field(self, field: str, title: str, nominal: bool, log: bool = False):
+        if nominal:
+            x = alt.X(f"{field}:N", title=title)
+        else:
+            x = alt.X(f"{field}:Q", title=title, scale=alt.Scale(type="log" if log else "linear", zero=False))
+        view = self._points().encode(x=x)
+        if not nominal or field == "job":
+            return view
+        # amtviz: for a categorical value, how the objective is distributed under each choice.
+        density = (
+            alt.Chart(self.data, width=200, height=200)
+            .transform_filter(self.brush)
+            .transform_density(
+                "objective", groupby=[field], extent=self.objective_domain, as_=["objective", "density"]
+            )
+            .mark_area(opacity=0.4)
+            .encode(
+                x=alt.X("objective:Q", title=self.metric, scale=alt.Scale(domain=self.objective_domain)),
+                y=alt.Y("density:Q", stack=None),
+                color=alt.Color(f"{field}:N", title=title),
+            )
+        )
+        return alt.hconcat(view, density).resolve_scale(color="independent")
+
+    def trials(self) -> alt.HConcatChart:
+        ranked = (
+            alt.Chart(self.data, width=440, height=220)
+            .mark_bar()
+            .encode(
+                x=alt.X(
+                    "trial:N",
+                    sort=alt.EncodingSortField(
+                        "objective", order="descending" if self.jobs[0].maximize else "ascending"
+                    ),
+                    axis=alt.Axis(labels=len(self.rows) <= 40, title="trial, best first"),
+                ),
+                y=alt.Y("objective:Q", title=self.metric, scale=alt.Scale(zero=False)),
+                color=alt.Color("job:N"),
+                opacity=alt.condition(self.brush, alt.value(0.9), alt.value(0.2)),
+                stroke=alt.condition(self.hover, alt.value("gold"), alt.value(None)),
+                strokeWidth=alt.value(2),
+                tooltip=self._tooltip(),
+            )
+            .add_params(self.brush, self.hover)
+        )
+        budget = self._points(320, 220).encode(x=alt.X("seconds:Q", title="training seconds (budget)"))
+        return alt.hconcat(ranked, budget)
 
 
-def _hyperparameters(pyplot, jobs: list[TuningJob]):
-    names = sorted({name for job in jobs for trial in job.scored for name in trial.tuned})
-    figure, panels = page.grid(pyplot, len(names), 4, 3.2)
-    for axes, name in zip(panels, names, strict=True):
-        values = sorted({t.tuned[name] for job in jobs for t in job.scored if name in t.tuned}, key=_sort_key)
-        numeric = all(page.number(v) is not None for v in values)
-        for job in jobs:
-            trials = [t for t in job.scored if name in t.tuned]
-            xs = [page.number(t.tuned[name]) if numeric else values.index(t.tuned[name]) for t in trials]
-            axes.scatter(xs, [t.objective for t in trials], s=18, alpha=0.7, label=_label(job))
-        if not numeric:
-            axes.set_xticks(range(len(values)), values)
-        elif values and min(page.number(v) for v in values) > 0 and _spread(values) >= 100:
-            axes.set_xscale("log")
-        axes.set_xlabel(name)
-        axes.set_ylabel(jobs[0].metric)
-        axes.grid(alpha=0.3)
-    if panels:
-        panels[0].legend(fontsize="small")
-    figure.tight_layout()
-    return figure
-
-
-def _distribution(pyplot, jobs: list[TuningJob]):
-    from matplotlib.ticker import MaxNLocator
-
-    figure, axes = pyplot.subplots(figsize=(8, 4))
-    everything = [t.objective for job in jobs for t in job.scored]
-    low, high = min(everything), max(everything)
-    # The same bins for every job, so their bars line up.
-    edges = [low + (high - low) * i / 15 for i in range(16)] if high > low else [low - 0.5, low + 0.5]
-    for job in jobs:
-        axes.hist([t.objective for t in job.scored], bins=edges, alpha=0.5, label=_label(job))
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel(jobs[0].metric)
-    axes.set_ylabel("trials")
-    axes.legend(fontsize="small")
-    axes.grid(alpha=0.3)
-    return figure
-
-
-def _sort_key(text: str):
-    number = page.number(text)
-    return (0, number, "") if number is not None else (1, 0.0, text)
-
-
-def _spread(values: list[str]) -> float:
-    numbers = [page.number(v) for v in values]
-    return max(numbers) / min(numbers)
+# AMT's trial statuses, each its own mark: a cross for one stopped early (Hyperband, early stopping).
+STATUSES = ["Completed", "Stopped", "Failed", "InProgress"]
+SHAPES = ["circle", "cross", "triangle-down", "square"]
 
 
 def _summary(jobs: list[TuningJob]) -> str:
     return page.table(
-        ["job", "strategy", "trials", "with an objective", "best", "best hyperparameters"],
+        [
+            "job",
+            "strategy",
+            "trials",
+            "with an objective",
+            "stopped early",
+            "best",
+            "best hyperparameters",
+            "warm start from",
+        ],
         [
             [
                 job.name,
                 job.strategy,
                 len(job.trials),
                 len(job.scored),
+                sum(t.status == "Stopped" for t in job.trials),
                 f"{job.best.objective:.6g}",
                 ", ".join(f"{k}={v}" for k, v in sorted(job.best.tuned.items())),
+                ", ".join(job.parents),
             ]
             for job in jobs
         ],
