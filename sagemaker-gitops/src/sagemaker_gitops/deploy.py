@@ -180,9 +180,9 @@ def invoke(stage: str, rows: str) -> str:
 def answer_meaning(stage: str) -> str:
     """What a classifier's answers stand for, in the labels of its training data (the model the
     stage's stack serves); "" for a regression model or one registered without its labels."""
-    stack = describe_stack(stack_name(stage))
-    arn = deployed_parameters(stack).get("ModelPackageArn") if stack else None
-    try:
+    try:  # a courtesy after the answer: what cannot be read leaves it out, it is not an error
+        stack = describe_stack(stack_name(stage))
+        arn = deployed_parameters(stack).get("ModelPackageArn") if stack else None
         package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn) if arn else {}
     except ClientError:
         return ""
