@@ -104,7 +104,7 @@ PRESETS = {
     f"{problem}-{framework}": {"problem_type": problem, "framework": framework}
     for problem, framework in itertools.product(choices("problem_type"), choices("framework"))
 }
-PRESETS["custom-names-ordered"] = {
+PRESETS["custom-names-key-split"] = {
     "project_name": "Churn Forecast",
     "project_slug": "churn-fc",
     "description": 'Predicts churn "soon" for the retention team',
@@ -113,7 +113,8 @@ PRESETS["custom-names-ordered"] = {
     "model_package_group_name": "churn-forecast-models",
     "problem_type": "multiclass_classification",
     "framework": "sklearn",
-    "split_strategy": "ordered",
+    "split_strategy": "key",
+    "split_key": "customer_id",
     "gate_metric": "accuracy",
     "gate_threshold": 0.8,
     "enable_step_caching": False,

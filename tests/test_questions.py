@@ -54,7 +54,17 @@ BAD_ANSWERS = [
     ({"model_package_group_name": "-models"}, "model_package_group_name", "no '-' at either end"),
     ({"problem_type": "ranking"}, "problem_type", "Invalid choice"),
     ({"framework": "pytorch"}, "framework", "Invalid choice"),
-    ({"split_strategy": "stratified"}, "split_strategy", "'stratified' is not in ['random', 'ordered']"),
+    (
+        {"split_strategy": "stratified"},
+        "split_strategy",
+        "'stratified' is not in ['random', 'key', 'ordered']",
+    ),
+    (
+        {"split_strategy": "key", "split_key": "9lives"},
+        "split_key",
+        "a-z A-Z 0-9 _ . -, no digit first",
+    ),
+    ({"split_strategy": "key", "split_key": "target"}, "split_key", "must not be the target column"),
     ({"gate_metric": "auc"}, "gate_metric", "'auc' is not in ['rmse', 'mae', 'r2']"),
     (
         {"problem_type": "binary_classification", "gate_threshold": 1.5},

@@ -2,7 +2,7 @@
 
 The matrix is problem_type x framework (read from copier.yml), two of whose cells also tune
 (Bayesian with the scikit-learn script, Hyperband with built-in XGBoost), plus one preset with
-non-default names, an ordered split, caching off and Grid tuning. Each preset is rendered once per
+non-default names, a split by key, caching off and Grid tuning. Each preset is rendered once per
 session, with the post-copy task (uv lock + first snapshot), into one shared virtualenv.
 """
 

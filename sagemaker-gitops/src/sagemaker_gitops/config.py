@@ -41,15 +41,23 @@ class StrictModel(BaseModel):
 
 
 class Split(StrictModel):
-    strategy: Literal["random", "stratified", "ordered"]
+    strategy: Literal["random", "stratified", "ordered", "key"]
     validation_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     seed: int
+    # strategy key: the column whose rows stay together (a customer, a session), and the share of
+    # the rows one key may hold before preprocessing warns that it tilts the split.
+    key: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[^\n\r]+$")
+    max_key_share: float = Field(default=0.05, gt=0, le=1)
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self):
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError("validation_fraction + test_fraction must be below 1")
+        if self.strategy == "key" and not self.key:
+            raise ValueError("split.strategy 'key' needs split.key: the column whose rows stay together")
+        if self.key and self.strategy != "key":
+            raise ValueError(f"split.key is read by split.strategy 'key' only, not {self.strategy!r}")
         return self
 
 
@@ -218,6 +226,8 @@ class BuildConfig(StrictModel):
             )
         if self.split.strategy == "stratified" and self.problem_type == "regression":
             raise ValueError("split.strategy 'stratified' needs classes: use random or ordered")
+        if self.split.key == self.target_column:
+            raise ValueError(f"split.key {self.split.key!r} is the target column: name the keys' column")
         if self.tuning is not None:
             self._tuning_fits_the_training()
         return self

@@ -241,6 +241,8 @@ def processing_dir(tmp_path_factory, config, step):
     }
     if config.framework == "xgboost" and "num_class" in config.hyperparameters:
         options["--num-class"] = str(config.hyperparameters["num_class"])
+    if config.split.key:
+        options["--split-key"] = config.split.key
     step("preprocess").main([item for option in options.items() for item in option])
     return base
 

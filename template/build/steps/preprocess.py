@@ -12,6 +12,7 @@ Data the training cannot read stops the job with one line naming the column and 
 """
 
 import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -34,7 +35,11 @@ def parse_args(argv=None):
     )
     # XGBoost's multi:softprob needs num_class to be the number of classes in the data.
     parser.add_argument("--num-class", type=int)
-    parser.add_argument("--split-strategy", choices=["random", "stratified", "ordered"], default="random")
+    strategies = ["random", "stratified", "ordered", "key"]
+    parser.add_argument("--split-strategy", choices=strategies, default="random")
+    # Strategy key: the column whose rows stay in one split; it is not a feature, and is dropped.
+    parser.add_argument("--split-key")
+    parser.add_argument("--max-key-share", type=float, default=0.05)
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
@@ -102,11 +107,47 @@ def encode_target(frame: pd.DataFrame, problem_type: str, num_class: int | None)
     return classes
 
 
-def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, seed: int):
-    """Return (train, validation, test) frames; the same seed gives the same split."""
+def take_keys(frame: pd.DataFrame, column: str | None, max_share: float) -> pd.Series:
+    """Remove the key column from the frame and return it, each key as text (a key read as 7 in one
+    file and 7.0 in another is one key); warn about a key so large that it tilts the split."""
+    if not column or column not in frame.columns:
+        raise SystemExit(f"preprocess: the key column {column!r} (split.key) is not in the data")
+    keys = frame.pop(column)
+    missing = keys.isna()
+    if missing.any():
+        rows = ", ".join(str(i + 2) for i in frame.index[missing][:3])
+        raise SystemExit(f"preprocess: {missing.sum()} rows have no {column!r} (file lines {rows}, ...)")
+    keys = keys.map(lambda key: str(int(key)) if isinstance(key, float) and key.is_integer() else str(key))
+    for key, share in keys.value_counts(normalize=True).items():
+        if share > max_share:
+            print(
+                f"preprocess: warning: {column} {key!r} holds {share:.0%} of the rows (split.max_key_share is"
+                f" {max_share:.0%}): they all go to one split, which tilts the fractions"
+            )
+    return keys
+
+
+def split_by_key(frame: pd.DataFrame, keys: pd.Series, validation: float, test: float, seed: int):
+    """Every row of a key in one split, chosen by a hash of the seed and the key alone: a key's split
+    does not depend on the other rows, so rows that arrive later never move an existing key."""
+
+    def draw(key: str) -> float:  # uniform in [0, 1), the same for a key wherever it is
+        return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
+
+    draws = keys.map(draw)
+    training = draws < 1 - validation - test
+    validating = ~training & (draws < 1 - test)
+    return frame[training], frame[validating], frame[~training & ~validating]
+
+
+def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, seed: int, keys=None):
+    """Return (train, validation, test) frames; the same seed gives the same split (strategy key:
+    keys holds each row's key)."""
     holdout = validation + test
     if not 0 < holdout < 1:
         raise SystemExit("preprocess: validation + test fractions must be between 0 and 1")
+    if strategy == "key":
+        return split_by_key(frame, keys, validation, test, seed)
     if strategy == "ordered":
         # Time-ordered data: train on the oldest rows, test on the newest, no shuffling.
         n_train = round(len(frame) * (1 - holdout))
@@ -131,9 +172,12 @@ def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, se
 def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
-    frame = check_features(read_input(base / "input", args.target_column))
+    frame = read_input(base / "input", args.target_column)
+    keys = take_keys(frame, args.split_key, args.max_key_share) if args.split_strategy == "key" else None
+    frame = check_features(frame)
     classes = encode_target(frame, args.problem_type, args.num_class)
-    parts = split(frame, args.split_strategy, args.validation_fraction, args.test_fraction, args.seed)
+    fractions = (args.validation_fraction, args.test_fraction)
+    parts = split(frame, args.split_strategy, *fractions, args.seed, keys)
     for name, part in zip(SPLITS, parts, strict=True):
         out_dir = base / name
         out_dir.mkdir(parents=True, exist_ok=True)
