@@ -20,7 +20,15 @@ from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
 from .project import git, is_commit, project
-from .stacks import DONE, apply_stack, deployed_parameters, describe_stack, differences, stack_output
+from .stacks import (
+    DONE,
+    apply_stack,
+    deployed_parameters,
+    describe_stack,
+    differences,
+    outputs_of,
+    stack_output,
+)
 
 
 @dataclass
@@ -165,9 +173,10 @@ def smoke_test(endpoint: str, artifact: bytes) -> str:
 
 def endpoint_of(stage: str) -> str:
     """The name of the endpoint the stage's stack deployed."""
-    if describe_stack(stack_name(stage)) is None:
+    stack = describe_stack(stack_name(stage))
+    if stack is None:
         raise MlopsError(f"{stage} has no endpoint: deploy it first (`mlops deploy {stage}`)")
-    return stack_output(stack_name(stage), "EndpointName")
+    return outputs_of(stack)["EndpointName"]
 
 
 def invoke(stage: str, rows: str) -> str:

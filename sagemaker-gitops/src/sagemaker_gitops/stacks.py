@@ -123,7 +123,12 @@ def failure_reason(name: str) -> str:
 
 
 def outputs(name: str) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in describe_stack(name).get("Outputs", [])}
+    return outputs_of(describe_stack(name))
+
+
+def outputs_of(stack: dict) -> dict[str, str]:
+    """A described stack's outputs, by key."""
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 def stack_output(name: str, key: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aws import split_s3_uri
+from ..images import image_name
 from ..project import project
 from .expressions import StepError
 from .launchers import Launcher, Timeout
@@ -151,7 +152,7 @@ def _check_input_mode(step: str, name: str, data_type: str | None, mode: str | N
 
 
 def _stand_in(algorithm: dict) -> Path | None:
-    repository = algorithm.get("TrainingImage", "").rsplit("/", 1)[-1].split(":")[0]
+    repository = image_name(algorithm.get("TrainingImage", "")).split(":")[0]
     stand_in = BUILT_IN_STAND_INS.get(repository)
     return project().steps_dir / stand_in if stand_in else None
 
