@@ -121,8 +121,9 @@ def take_keys(frame: pd.DataFrame, column: str | None, max_share: float) -> pd.S
     for key, share in keys.value_counts(normalize=True).items():
         if share > max_share:
             print(
-                f"preprocess: warning: {column} {key!r} holds {share:.0%} of the rows (split.max_key_share is"
-                f" {max_share:.0%}): they all go to one split, which tilts the fractions"
+                f"preprocess: warning: {column} {key!r} holds {share * 100:.0f}% of the rows"
+                f" (split.max_key_share is {max_share * 100:.0f}%): they all go to one split, which tilts"
+                " the fractions"
             )
     return keys
 
