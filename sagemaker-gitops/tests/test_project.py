@@ -1,6 +1,7 @@
 """pyproject.toml's [tool.mlops]: what the CLI reads to know the project; a missing or malformed
 table is one line naming the file, the key and the rule, and nothing runs."""
 
+import hashlib
 import json
 
 import pytest
@@ -66,3 +67,20 @@ def test_a_malformed_image_package_list_is_refused_in_one_line(tmp_path, use_pro
         image_packages()
     assert str(refused.value).startswith(f"{listed}: not an image package list")
     assert "\n" not in str(refused.value)
+
+
+def test_an_execution_says_what_it_was_started_from_and_reads_back():
+    """PipelineExecutionDescription: what `mlops report experiments` shows as the run's provenance."""
+    described = project_module.run_description("deeper trees")
+    found = project_module.parse_run_description(described)
+    assert found["label"] == "deeper trees"
+    assert found["git"] == project_module.git_commit()
+    config = project_module.project().config_path.read_bytes()
+    assert found["config"] == hashlib.sha256(config).hexdigest()[:12]
+    assert "label" not in project_module.parse_run_description(project_module.run_description())
+
+
+@pytest.mark.parametrize("label", ["a; b", "two\nlines", "x" * 201])
+def test_a_label_that_would_not_read_back_is_refused_in_one_line(label):
+    with pytest.raises(MlopsError, match=r"^--label: one line of at most 200 characters, without ';'$"):
+        project_module.run_description(label)
