@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import MlopsError
-from .project import project
+from .project import project, short_commit
 
 
 def versions(status: str | None = None) -> list[dict]:
@@ -62,10 +62,7 @@ def set_approval(version: int, status: str, reason: str) -> dict:
 def provenance(package: dict) -> str:
     """The commit a version was built from, as registration recorded it: "<sha, 8>", "<sha, 8>-dirty"
     (built from uncommitted changes), or "unknown" (built outside a git checkout)."""
-    commit = package.get("CustomerMetadataProperties", {}).get("git_commit") or "unknown"
-    if commit == "unknown":
-        return commit
-    return commit.removesuffix("-dirty")[:8] + ("-dirty" if commit.endswith("-dirty") else "")
+    return short_commit(package.get("CustomerMetadataProperties", {}).get("git_commit") or "unknown")
 
 
 def uncommitted_source(package: dict) -> str:

@@ -183,6 +183,12 @@ def git_commit() -> str:
     return commit + ("-dirty" if git("status", "--porcelain") else "")
 
 
+def short_commit(commit: str, length: int = 8) -> str:
+    """A commit as people read it: its first `length` digits, "-dirty" kept, "unknown" as it is."""
+    dirty = commit.endswith("-dirty")
+    return commit.removesuffix("-dirty")[:length] + ("-dirty" if dirty else "")
+
+
 def run_description(label: str = "") -> str:
     """What an execution starts from, as its PipelineExecutionDescription (a local run keeps the same
     text): the commit, dirty or not, a hash of build/config.yml, and the person's label, if any.

@@ -227,23 +227,24 @@ def definition():
 
 
 @pytest.fixture(scope="session")
-def processing_dir(tmp_path_factory, config, step):
+def preprocess_arguments(definition) -> list[str]:
+    """The Preprocess step's container arguments as the definition passes them (a pipeline
+    parameter at its default), so the tests preprocess as the pipeline does."""
+    defaults = {p["Name"]: str(p.get("DefaultValue", "")) for p in definition.get("Parameters", [])}
+    step = next(s for s in definition["Steps"] if s["Name"] == "Preprocess")
+    return [
+        defaults[argument["Get"].removeprefix("Parameters.")] if isinstance(argument, dict) else argument
+        for argument in step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    ]
+
+
+@pytest.fixture(scope="session")
+def processing_dir(tmp_path_factory, preprocess_arguments, step):
     """/opt/ml/processing after the preprocess step ran on data/sample.csv."""
     base = tmp_path_factory.mktemp("processing")
     (base / "input").mkdir()
     (base / "input" / "sample.csv").write_bytes((project().root / "data" / "sample.csv").read_bytes())
-    options = {
-        "--base-dir": str(base),
-        "--target-column": config.target_column,
-        "--problem-type": config.problem_type,
-        "--split-strategy": config.split.strategy,
-        "--seed": str(config.split.seed),
-    }
-    if config.framework == "xgboost" and "num_class" in config.hyperparameters:
-        options["--num-class"] = str(config.hyperparameters["num_class"])
-    if config.split.key:
-        options["--split-key"] = config.split.key
-    step("preprocess").main([item for option in options.items() for item in option])
+    step("preprocess").main(["--base-dir", str(base), *preprocess_arguments])
     return base
 
 

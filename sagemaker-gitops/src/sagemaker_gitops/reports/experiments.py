@@ -28,7 +28,7 @@ from ..errors import MlopsError
 from ..local.definition import parse as parse_definition
 from ..local.emulator import state_dir
 from ..pipelines import execution_steps, newest_executions
-from ..project import parse_run_description, project
+from ..project import parse_run_description, project, short_commit
 from . import page
 
 PLOTS = {
@@ -375,8 +375,8 @@ class Views:
         self.brush = alt.selection_interval(encodings=["x"], resolve="intersect", zoom=False)
 
     def _row(self, e: Execution) -> dict:
-        inputs = {page.key(name): _value(value) for name, value in e.inputs().items()}
-        tuned = {page.key(f"tuned {name}"): _value(value) for name, value in e.tuned.items()}
+        inputs = {page.key(name): page.typed(value) for name, value in e.inputs().items()}
+        tuned = {page.key(f"tuned {name}"): page.typed(value) for name, value in e.tuned.items()}
         metrics = {page.key(name): value for name, value in e.metrics.items()}
         failed = e.status not in ("Succeeded", "Executing")
         return {
@@ -402,8 +402,7 @@ class Views:
         ]
 
     def _type(self, name: str) -> str:
-        values = [row[page.key(name)] for row in self.rows if page.key(name) in row]
-        return "Q" if values and all(isinstance(v, int | float) for v in values) else "N"
+        return "Q" if page.numeric(self.rows, page.key(name)) else "N"
 
     def metrics_by_execution(self, metrics: list[str]) -> alt.VConcatChart:
         order = [row["execution"] for row in self.rows]
@@ -457,11 +456,4 @@ class Views:
 def _shown(inputs: dict[str, str], name: str) -> str:
     """A table cell: a commit shortened as git does (12 characters), "-dirty" kept."""
     value = inputs.get(name, "")
-    if name == "git" and len(value) >= 40:
-        return value[:12] + value[40:]
-    return value
-
-
-def _value(text: str):
-    number = page.number(text)
-    return number if number is not None else text
+    return short_commit(value, 12) if name == "git" else value

@@ -46,6 +46,18 @@ def number(text: str) -> float | None:
         return None
 
 
+def typed(text: str) -> float | str:
+    """A parameter's value for a chart: a number when its text holds one, else the text."""
+    found = number(text)
+    return text if found is None else found
+
+
+def numeric(rows: list[dict], field: str) -> bool:
+    """Whether a chart field is a quantity: every row that has it holds a number."""
+    values = [row[field] for row in rows if field in row]
+    return bool(values) and all(isinstance(value, int | float) for value in values)
+
+
 def table(header: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
     body = "".join(

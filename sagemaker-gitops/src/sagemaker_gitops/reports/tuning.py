@@ -215,10 +215,7 @@ def rows(jobs: list[TuningJob]) -> list[dict]:
                     "minutes": (trial.ended - began).total_seconds() / 60 if trial.ended and began else None,
                     "objective": trial.objective,
                     "best_so_far": best_so_far[trial.name],
-                    **{
-                        page.key(name): value if (value := page.number(text)) is not None else text
-                        for name, text in trial.tuned.items()
-                    },
+                    **{page.key(name): page.typed(text) for name, text in trial.tuned.items()},
                 }
             )
     return found
@@ -250,8 +247,7 @@ class Views:
         return alt.Y("objective:Q", title=self.metric, scale=alt.Scale(zero=False, padding=8))
 
     def _numeric(self, name: str) -> bool:
-        values = [row[page.key(name)] for row in self.rows if page.key(name) in row]
-        return all(isinstance(value, int | float) for value in values)
+        return page.numeric(self.rows, page.key(name))
 
     def _tooltip(self) -> list:
         return [
