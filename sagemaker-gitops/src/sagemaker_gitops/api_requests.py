@@ -4,8 +4,9 @@ SageMaker turns every step into a Create* call at run time; a value the API refu
 type that does not exist, a name too long, a missing field) fails the execution only when the
 step is reached. This checks them before anything runs: pipeline expressions are replaced by
 typed placeholders (parameters by their defaults, execution variables by sample values, step
-properties by values that are only type-checked), then botocore's validator runs, and then the
-constraints it skips: patterns, maximum lengths, enums and maximum values from the service model.
+properties and parameters without a default by values that are only type-checked), then
+botocore's validator runs, and then the constraints it skips: patterns, maximum lengths, enums
+and maximum values from the service model.
 """
 
 import json
@@ -83,8 +84,8 @@ def _placeholders(value, defaults: dict):
         return value
     if set(value) == {"Get"}:
         root, _, name = value["Get"].partition(".")
-        if root == "Parameters":
-            return defaults.get(name)
+        if root == "Parameters":  # one without a default is known only when a run names it
+            return Unknown(name) if defaults.get(name) is None else defaults[name]
         if root == "Execution":
             return EXECUTION_SAMPLES.get(name, Unknown(name))
         return Unknown(value["Get"])

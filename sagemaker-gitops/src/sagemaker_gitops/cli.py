@@ -64,6 +64,20 @@ class AwsChoice(StrEnum):
     real = "real"
 
 
+class PipelineChoice(StrEnum):
+    build = "build"
+    batch = "batch"
+
+
+WhichPipeline = Annotated[
+    PipelineChoice,
+    typer.Option(
+        "--pipeline",
+        help="build: build/pipeline.py (training); batch: build/batch_pipeline.py (batch scoring).",
+    ),
+]
+
+
 # Verbs that change what runs where (deploy, promote, bootstrap, pipeline upsert and start) talk
 # to the AWS they are told, never to one a pid file implies; the others follow a running emulator.
 ChosenAws = Annotated[
@@ -133,9 +147,10 @@ def definition(
     normalized: Annotated[
         bool, typer.Option(help="Mask code hashes and the git commit (for diffs between commits).")
     ] = False,
+    which: WhichPipeline = PipelineChoice.build,
 ) -> None:
     """Print the pipeline definition JSON. Offline: no AWS call, no credentials needed."""
-    document = pipelines.build(offline=True).definition()
+    document = pipelines.build(offline=True, kind=which).definition()
     if normalized:
         document = pipelines.normalize(document)
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=normalized) + "\n")
@@ -144,13 +159,19 @@ def definition(
 @pipeline_app.command("validate")
 def validate() -> None:
     """Check the definition offline, as SageMaker would: each step's request against the API it
-    becomes (botocore's model), each step's script against what its image ships. Exit 1 on a problem."""
-    found = pipelines.problems(pipelines.build(offline=True))
-    for problem in found:
-        say_error(problem)
-    if found:
+    becomes (botocore's model), each step's script against what its image ships. Every pipeline of
+    the project (build, and batch when it scores in batch). Exit 1 on a problem."""
+    failed = False
+    for kind in project().pipelines:
+        built = pipelines.build(offline=True, kind=kind)
+        found = pipelines.problems(built)
+        for problem in found:
+            say_error(f"{built.name}: {problem}" if kind != "build" else problem)
+        failed = failed or bool(found)
+        if not found:
+            out.print(f"{built.name}: the definition is valid", highlight=False)
+    if failed:
         raise typer.Exit(1)
-    out.print(f"{project().pipeline_name}: the definition is valid", highlight=False)
 
 
 @pipeline_app.command("snapshot")
@@ -197,10 +218,11 @@ def diff(
 
 @pipeline_app.command("upsert")
 def upsert(aws_choice: ChosenAws = None) -> None:
-    """Upload the step code and create or update the pipeline, tagged with the git commit."""
+    """Upload the step code and create or update the pipelines (build, and batch when the project
+    scores in batch), each tagged with the git commit."""
     with chosen_aws(aws_choice, "pipeline upsert"):
-        arn = pipelines.upsert()
-        out.print(f"pipeline ready: {arn}")
+        for arn in pipelines.upsert():
+            out.print(f"pipeline ready: {arn}")
 
 
 @pipeline_app.command("start")
@@ -218,12 +240,13 @@ def start(
     summary: Summary = None,
     aws_choice: ChosenAws = None,
     label: Label = "",
+    which: WhichPipeline = PipelineChoice.build,
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
     with chosen_aws(aws_choice, "pipeline start"):
-        arn = pipelines.start(param or [], label)
+        arn = pipelines.start(param or [], label, which)
         out.print(arn)
-        append_summary(summary, pipelines.execution_summary(arn, param or []))
+        append_summary(summary, pipelines.execution_summary(arn, param or [], which))
         if not wait:
             return
         with err.status("waiting for the pipeline execution") as status:
@@ -257,10 +280,11 @@ def attach_trials(
 @pipeline_app.command("status")
 def status(
     limit: Annotated[int, typer.Option(min=1, max=100, help="How many recent executions.")] = 5,
+    which: WhichPipeline = PipelineChoice.build,
 ) -> None:
     """Show the most recent executions, newest first."""
     table = Table("started", "status", "execution id", "failure reason")
-    for execution in pipelines.recent_executions(limit):
+    for execution in pipelines.recent_executions(limit, which):
         table.add_row(
             execution["StartTime"].strftime("%Y-%m-%d %H:%M:%S"),
             execution["PipelineExecutionStatus"],
@@ -328,15 +352,17 @@ def local_run(
         ),
     ] = AwsChoice.emulator,
     label: Label = "",
+    which: WhichPipeline = PipelineChoice.build,
 ) -> None:
-    """Run the pipeline's real definition on this machine, on data/sample.csv by default."""
+    """Run the pipeline's real definition on this machine, on data/sample.csv by default
+    (the batch pipeline: on data/batch-sample.csv, with --param ModelPackageArn=...)."""
     if aws_target is AwsChoice.real:
         emulator.unroute()
     elif not emulator.running():
         raise MlopsError(
             "the local AWS emulator is not running: start it with `mlops local up` (or use --aws real)"
         )
-    result = runner.run_project(param or [], ConsoleProgress(), label)
+    result = runner.run_project(param or [], ConsoleProgress(), label, which)
     out.print(run_summary(result))
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")

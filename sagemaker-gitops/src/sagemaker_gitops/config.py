@@ -11,6 +11,7 @@ from typing import Annotated, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .csv_filters import column_filter
 from .errors import MlopsError
 
 ProblemType = Literal["regression", "binary_classification", "multiclass_classification"]
@@ -87,6 +88,32 @@ class Instances(StrictModel):
     training_count: int = Field(ge=1, le=100)
     processing_max_runtime_seconds: int = Field(ge=60, le=432_000)  # SageMaker's limit: 5 days
     training_max_runtime_seconds: int = Field(ge=60, le=432_000)
+
+
+class Batch(StrictModel):
+    """How the batch pipeline (build/batch_pipeline.py) reads rows and writes predictions."""
+
+    # JSONPath over each input row (CSV, no header): the columns the model gets. "$[1:]": all but
+    # the first (an ID). See csv_filters.py for what SageMaker accepts.
+    input_filter: str = "$"
+    # Each output row is the input row followed by its prediction; false: the prediction alone.
+    join_input: bool = True
+    # JSONPath over the output row (joined or not): the columns written.
+    output_filter: str = "$"
+    # The defaults of the pipeline's instance parameters; each stage's batch block sets its own.
+    instance_type: str = InstanceType
+    instance_count: int = Field(ge=1, le=100)
+    # The largest request a mini-batch makes to the model (SageMaker's MaxPayloadInMB).
+    max_payload_mb: int = Field(default=6, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _filters_are_jsonpath(self):
+        for name in ("input_filter", "output_filter"):
+            try:
+                column_filter(getattr(self, name))
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return self
 
 
 class Caching(StrictModel):
@@ -215,6 +242,7 @@ class BuildConfig(StrictModel):
     caching: Caching
     hyperparameters: dict[str, str | int | float | bool]
     tuning: Tuning | None = None
+    batch: Batch | None = None  # read by build/batch_pipeline.py, for projects that score in batch
 
     @model_validator(mode="after")
     def _choices_fit_the_problem(self):

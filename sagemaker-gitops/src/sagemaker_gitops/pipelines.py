@@ -1,4 +1,5 @@
-"""Build, publish and run the SageMaker pipeline defined in build/pipeline.py."""
+"""Build, publish and run the project's SageMaker pipelines: "build" (build/pipeline.py, training)
+and, for a project that scores in batch, "batch" (build/batch_pipeline.py)."""
 
 import importlib.util
 import itertools
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from . import api_requests, aws, images
 from .config import Gate, load_config
+from .desired_state import MODEL_PACKAGE_ARN
 from .errors import MlopsError
 from .project import git_commit, project, run_description
 from .step_code import HASHED_DIR, StepCode
@@ -27,18 +29,26 @@ class BuiltPipeline:
     code: StepCode
     target: aws.AwsTarget
     commit: str
+    kind: str = "build"  # or "batch"
+
+    @property
+    def name(self) -> str:
+        return project().pipeline_name_of(self.kind)
 
     def definition(self) -> dict:
         return json.loads(self.pipeline.definition())
 
 
-def description() -> str:
-    return f"{project().slug} build pipeline"
+def description(kind: str = "build") -> str:
+    return f"{project().slug} {kind} pipeline"
 
 
-def _load_get_pipeline():
+def _load_get_pipeline(kind: str):
     # build/ is a folder of the project, not a package: load its file directly.
-    spec = importlib.util.spec_from_file_location(f"{project().slug}_build_pipeline", project().pipeline_file)
+    path = project().pipeline_file_of(kind)
+    if not path.is_file():
+        raise MlopsError(f"{path.name}: not found (this project has no {kind} pipeline)")
+    spec = importlib.util.spec_from_file_location(f"{project().slug}_{kind}_pipeline", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_pipeline
@@ -72,8 +82,8 @@ def _no_telemetry() -> None:
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
-def build(offline: bool = False) -> BuiltPipeline:
-    """Build the pipeline object; offline=True guarantees no AWS call."""
+def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
+    """Build the "build" or "batch" pipeline object; offline=True guarantees no AWS call."""
     config = load_config(project().config_path)
     target = aws.resolve_target(offline=offline)
     if offline:
@@ -84,8 +94,8 @@ def build(offline: bool = False) -> BuiltPipeline:
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
     code = StepCode(project().steps_dir, target.bucket, project().slug)
     commit = git_commit()
-    pipeline = _load_get_pipeline()(config, target, code, _pipeline_session(target), commit)
-    return BuiltPipeline(pipeline, code, target, commit)
+    pipeline = _load_get_pipeline(kind)(config, target, code, _pipeline_session(target), commit)
+    return BuiltPipeline(pipeline, code, target, commit, kind)
 
 
 def normalize(definition: dict) -> dict:
@@ -108,9 +118,9 @@ def problems(built: BuiltPipeline) -> list[str]:
     definition_json = built.pipeline.definition()
     definition = json.loads(definition_json)
     create_pipeline = {
-        "PipelineName": project().pipeline_name,
+        "PipelineName": built.name,
         "PipelineDefinition": definition_json,
-        "PipelineDescription": description(),
+        "PipelineDescription": description(built.kind),
         "RoleArn": built.target.role_arn,
         "ClientRequestToken": "0" * 36,  # the SDK sends a UUID
     }
@@ -120,23 +130,31 @@ def problems(built: BuiltPipeline) -> list[str]:
 
 
 def publish(built: BuiltPipeline) -> None:
-    """Upload what the definition references: the step code, and data/sample.csv as the default input."""
+    """Upload what the definition references: the step code, and its default input (data/sample.csv;
+    data/batch-sample.csv for the batch pipeline)."""
     s3 = aws.client("s3")
     built.code.upload(s3)
+    sample = "sample.csv" if built.kind == "build" else f"{built.kind}-sample.csv"
     s3.upload_file(
-        str(project().root / "data" / "sample.csv"), built.target.bucket, project().sample_data_key
+        str(project().root / "data" / sample), built.target.bucket, project().sample_data_key_of(built.kind)
     )
 
 
-def upsert() -> str:
-    """Upload step code and sample data, create or update the pipeline; return its ARN."""
-    built = build()
-    found = problems(built)
-    if found:
-        more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
-        raise MlopsError(f"not upserted: {found[0]}{more}")
+def upsert() -> list[str]:
+    """Upload step code and sample data, create or update each of the project's pipelines (none
+    when one has a problem); return their ARNs."""
+    everything = [build(kind=kind) for kind in project().pipelines]
+    for built in everything:
+        found = problems(built)
+        if found:
+            more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
+            raise MlopsError(f"not upserted: {built.name}: {found[0]}{more}")
+    return [_upsert(built) for built in everything]
+
+
+def _upsert(built: BuiltPipeline) -> str:
     publish(built)
-    response = built.pipeline.upsert(role_arn=built.target.role_arn, description=description())
+    response = built.pipeline.upsert(role_arn=built.target.role_arn, description=description(built.kind))
     arn = response["PipelineArn"]
     # Tag on every upsert (the SDK tags only on create) so the pipeline names its commit.
     aws.client("sagemaker").add_tags(ResourceArn=arn, Tags=[{"Key": "git_commit", "Value": built.commit}])
@@ -158,6 +176,11 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
             )
         if name == "GateThreshold":
             _check_gate_threshold(value)
+        if name == "ModelPackageArn" and not (value and re.match(MODEL_PACKAGE_ARN, value)):
+            raise MlopsError(
+                f"--param ModelPackageArn={value}: expected a model package version's ARN"
+                " (arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
+            )
         parameters.append({"Name": name, "Value": value})
     return parameters
 
@@ -214,46 +237,46 @@ def _check_gate_threshold(value: str) -> None:
         raise MlopsError(f"--param GateThreshold={value}: {reason}") from None
 
 
-def _describe_pipeline(sagemaker) -> dict:
+def _describe_pipeline(sagemaker, kind: str = "build") -> dict:
     """The deployed pipeline's description; a clear error if it does not exist."""
     from botocore.exceptions import ClientError
 
+    name = project().pipeline_name_of(kind)
     try:
-        described = sagemaker.describe_pipeline(PipelineName=project().pipeline_name)
+        described = sagemaker.describe_pipeline(PipelineName=name)
     except ClientError as error:
         # AWS answers ResourceNotFound; some emulators answer ValidationException.
         if error.response["Error"]["Code"] in {"ResourceNotFound", "ValidationException"}:
             raise MlopsError(
-                f"pipeline {project().pipeline_name!r} not found in {aws.region()}:"
-                " run `mlops pipeline upsert` first"
+                f"pipeline {name!r} not found in {aws.region()}: run `mlops pipeline upsert` first"
             ) from None
         raise
     return described
 
 
-def start(pairs: list[str], label: str = "") -> str:
-    """Start an execution and return its ARN at once."""
+def start(pairs: list[str], label: str = "", kind: str = "build") -> str:
+    """Start an execution of the "build" or "batch" pipeline and return its ARN at once."""
     parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
-    definition = json.loads(_describe_pipeline(sagemaker)["PipelineDefinition"])
+    definition = json.loads(_describe_pipeline(sagemaker, kind)["PipelineDefinition"])
     values = resolve_parameters(definition.get("Parameters", []), parameters)
     refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(
-        PipelineName=project().pipeline_name,
+        PipelineName=project().pipeline_name_of(kind),
         PipelineParameters=parameters,
         PipelineExecutionDescription=run_description(label),
     )
     return response["PipelineExecutionArn"]
 
 
-def execution_summary(arn: str, pairs: list[str]) -> str:
+def execution_summary(arn: str, pairs: list[str], kind: str = "build") -> str:
     """Markdown naming a started execution, with where to follow it."""
     where = aws.region()
     console = f"https://{where}.console.aws.amazon.com/sagemaker/home?region={where}#/pipelines"
     overrides = ", ".join(f"`{pair}`" for pair in pairs) or "none (the definition's defaults)"
     return "\n".join(
         [
-            f"## Pipeline `{project().pipeline_name}` started",
+            f"## Pipeline `{project().pipeline_name_of(kind)}` started",
             "",
             f"- execution: `{arn}`",
             f"- built from commit `{git_commit()}`",
@@ -279,16 +302,16 @@ def wait(arn: str, on_status, poll_seconds: float = 15.0) -> dict:
         time.sleep(poll_seconds)
 
 
-def recent_executions(limit: int) -> list[dict]:
+def recent_executions(limit: int, kind: str = "build") -> list[dict]:
     sagemaker = aws.client("sagemaker")
-    _describe_pipeline(sagemaker)  # fails clearly when the pipeline does not exist
-    return list(newest_executions(sagemaker, limit))
+    _describe_pipeline(sagemaker, kind)  # fails clearly when the pipeline does not exist
+    return list(newest_executions(sagemaker, limit, kind))
 
 
-def newest_executions(sagemaker, count: int) -> Iterator[dict]:
+def newest_executions(sagemaker, count: int, kind: str = "build") -> Iterator[dict]:
     """The pipeline's execution summaries, newest first, at most `count`, read a page at a time."""
     pages = sagemaker.get_paginator("list_pipeline_executions").paginate(
-        PipelineName=project().pipeline_name, SortBy="CreationTime", SortOrder="Descending"
+        PipelineName=project().pipeline_name_of(kind), SortBy="CreationTime", SortOrder="Descending"
     )
     return itertools.islice((s for page in pages for s in page["PipelineExecutionSummaries"]), count)
 

@@ -11,6 +11,7 @@ above the working directory). The table is written by the template and owned by 
     # The project's files, relative to pyproject.toml (the defaults shown).
     config = "build/config.yml"
     pipeline = "build/pipeline.py"
+    batch-pipeline = "build/batch_pipeline.py"  # scores in batch when the file exists
     steps = "build/steps"
     snapshot = "tests/snapshots/pipeline-definition.json"
     # Optional: what images of the project's own ship, as the package's image_packages.json lists
@@ -47,6 +48,7 @@ class Settings(StrictModel):
     github_repository: str
     config: Path = Path("build/config.yml")
     pipeline: Path = Path("build/pipeline.py")
+    batch_pipeline: Path = Path("build/batch_pipeline.py")
     steps: Path = Path("build/steps")
     snapshot: Path = Path("tests/snapshots/pipeline-definition.json")
     # What the project's own images ship, in image_packages.json's format, for `validate`.
@@ -83,6 +85,22 @@ class Project:
     @property
     def pipeline_name(self) -> str:
         return self.settings.slug
+
+    @property
+    def pipelines(self) -> tuple[str, ...]:
+        """The project's pipelines: "build", and "batch" when it has build/batch_pipeline.py."""
+        return ("build", "batch") if (self.root / self.settings.batch_pipeline).is_file() else ("build",)
+
+    def pipeline_name_of(self, kind: str) -> str:
+        """The SageMaker name of the "build" (training) or "batch" (scoring) pipeline."""
+        return self.pipeline_name if kind == "build" else f"{self.slug}-{kind}"
+
+    def pipeline_file_of(self, kind: str) -> Path:
+        return self.pipeline_file if kind == "build" else self.root / self.settings.batch_pipeline
+
+    def sample_data_key_of(self, kind: str) -> str:
+        """Where `upsert` puts the pipeline's default input: data/sample.csv, data/batch-sample.csv."""
+        return self.sample_data_key if kind == "build" else f"{self.settings.slug}/data/{kind}-sample.csv"
 
     @property
     def experiment_name(self) -> str:

@@ -19,7 +19,16 @@ PROPERTY_SHAPES = {
     "Model": ("DescribeModel",),
     "Transform": ("DescribeTransformJob",),
 }
-RUNS_LOCALLY = {"Processing", "Training", "Tuning", "Condition", "Fail", "RegisterModel"}
+RUNS_LOCALLY = {
+    "Processing",
+    "Training",
+    "Tuning",
+    "Condition",
+    "Fail",
+    "RegisterModel",
+    "Model",
+    "Transform",
+}
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",
     "PipelineExecutionArn",

@@ -178,10 +178,16 @@ def describe(region: str, endpoint: str) -> Container:
     try:
         config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
         variant = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
-        model = sagemaker.describe_model(ModelName=variant["ModelName"])
+        return model_container(sagemaker, variant["ModelName"], variant["VariantName"])
     except ClientError as error:
         message = error.response["Error"].get("Message", str(error))
         raise validation_error(f"Endpoint {endpoint}: {message}") from None
+
+
+def model_container(sagemaker, model_name: str, variant: str = "AllTraffic") -> Container:
+    """The container a SageMaker model runs: its own, or its model package's (ClientError if the
+    model or package does not exist)."""
+    model = sagemaker.describe_model(ModelName=model_name)
     found = model.get("PrimaryContainer") or model["Containers"][0]
     environment = dict(found.get("Environment") or {})
     if found.get("ModelPackageName"):
@@ -189,7 +195,7 @@ def describe(region: str, endpoint: str) -> Container:
         # The model's own Environment is applied over the package's (CreateModel's documented merge).
         found = package["InferenceSpecification"]["Containers"][0]
         environment = {**(found.get("Environment") or {}), **environment}
-    return Container(variant["VariantName"], found["Image"], found.get("ModelDataUrl", ""), environment)
+    return Container(variant, found["Image"], found.get("ModelDataUrl", ""), environment)
 
 
 def fingerprint(region: str, container: Container) -> str:

@@ -264,7 +264,7 @@ def _tail(text: str) -> str:
 
 def download_prefix(job: Job, uri: str, destination: Path) -> int:
     """Download every object under an S3 prefix (S3Prefix semantics) into a folder."""
-    bucket, prefix = _bucket_and_key(job, uri)
+    bucket, prefix = bucket_and_key(job, uri)
     destination.mkdir(parents=True, exist_ok=True)
     count = 0
     for page in job.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -293,7 +293,7 @@ def _relative(key: str, prefix: str) -> str:
 
 
 def upload_folder(job: Job, folder: Path, uri: str) -> int:
-    bucket, prefix = _bucket_and_key(job, uri)
+    bucket, prefix = bucket_and_key(job, uri)
     files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
     for path in files:
         key = f"{prefix.rstrip('/')}/{path.relative_to(folder)}" if prefix else str(path.relative_to(folder))
@@ -302,16 +302,16 @@ def upload_folder(job: Job, folder: Path, uri: str) -> int:
 
 
 def put_bytes(job: Job, uri: str, body: bytes) -> None:
-    bucket, key = _bucket_and_key(job, uri)
+    bucket, key = bucket_and_key(job, uri)
     job.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
 def get_bytes(job: Job, uri: str) -> bytes:
-    bucket, key = _bucket_and_key(job, uri)
+    bucket, key = bucket_and_key(job, uri)
     return job.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def _bucket_and_key(job: Job, uri) -> tuple[str, str]:
+def bucket_and_key(job: Job, uri) -> tuple[str, str]:
     try:
         return split_s3_uri(uri)
     except ValueError as error:

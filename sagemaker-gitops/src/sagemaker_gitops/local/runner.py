@@ -29,10 +29,12 @@ from . import definition as graph_of
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
 from .emulator import in_use, state_dir
+from .endpoints import LocalEndpoints, RuntimeFault, model_container
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
 from .launchers import Launcher
+from .transform import run_transform
 from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
 
 
@@ -90,8 +92,10 @@ class LocalRun:
         target: aws.AwsTarget,
         workspace: Path,
         description: str = "",
+        pipeline_name: str = "",
     ):
         self.sagemaker = aws.client("sagemaker")
+        self.pipeline_name = pipeline_name or project().pipeline_name
         self.description = description  # PipelineExecutionDescription: see project.run_description
         self.s3 = aws.client("s3")
         self.graph = graph_of.load(definition, self.sagemaker.meta.service_model)
@@ -117,13 +121,13 @@ class LocalRun:
 
     def _execution_variables(self) -> dict[str, str]:
         pipeline_arn = (
-            f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:pipeline/{project().pipeline_name}"
+            f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:pipeline/{self.pipeline_name}"
         )
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "PipelineExecutionId": self.execution_id,
             "PipelineExecutionArn": f"{pipeline_arn}/execution/{self.execution_id}",
-            "PipelineName": project().pipeline_name,
+            "PipelineName": self.pipeline_name,
             "PipelineArn": pipeline_arn,
             "StartDateTime": now,
             "CurrentDateTime": now,
@@ -136,6 +140,14 @@ class LocalRun:
         # Each image's environment, built on its first run, and its host started before any step.
         for image in {found.image for found in step_scripts(self.definition) if isinstance(found.image, str)}:
             launcher.prepare(self.interpreters(image))
+        # Model containers (a Transform step's), started when a step needs one, stopped at the end.
+        self.containers = LocalEndpoints(self.workspace / "containers")
+        try:
+            return self._run_steps(progress)
+        finally:
+            self.containers.close()
+
+    def _run_steps(self, progress: Progress) -> RunResult:
         for step in self.graph.steps:
             if self._blocked(step):
                 continue
@@ -148,6 +160,8 @@ class LocalRun:
                 result.cached_from = self.cache_hits.get(step.name, "")
             except (JobFailed, StepError, ClientError, BotoCoreError) as error:
                 result.status, result.failure = "Failed", str(error)
+            except RuntimeFault as fault:  # the model's container did not start or answer
+                result.status, result.failure = "Failed", f"{fault.kind}: {fault}"
             except FailStepReached as reached:
                 result.status, result.failure = "Failed", reached.message
                 result.outputs = [reached.message]
@@ -216,11 +230,48 @@ class LocalRun:
             return self._register(step)
         if step.type == "Tuning":
             return self._tuning(step)
+        if step.type == "Model":
+            return self._create_model(step)
+        if step.type == "Transform":
+            return self._transform(step)
         return self._job(step)
 
-    def _job(self, step: graph_of.Step) -> list[str]:
+    def _job_name(self, step: graph_of.Step) -> str:
         # SageMaker names pipeline jobs pipelines-<execution id>-<step>-<random>.
-        name = f"pipelines-{self.execution_id}-{step.name}-{secrets.token_hex(5)}"[:63]
+        return f"pipelines-{self.execution_id}-{step.name}-{secrets.token_hex(5)}"[:63]
+
+    def _create_model(self, step: graph_of.Step) -> list[str]:
+        """CreateModel, as a Model step makes it: from a model package only once it is Approved."""
+        request = self.scope.resolve(step.arguments, step.name)
+        containers = request.get("Containers") or [request.get("PrimaryContainer", {})]
+        packages = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+        for package in packages:
+            status = self.sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
+            if status != "Approved":
+                raise StepError(
+                    step.name,
+                    f"CreateModel refused: model package {package} is {status}; SageMaker creates models"
+                    " from Approved versions only (`mlops models approve`)",
+                )
+        name = self._job_name(step)
+        self.sagemaker.create_model(ModelName=name, **request)
+        self.scope.properties[step.name] = self.sagemaker.describe_model(ModelName=name)
+        return [f"model {name}", *(f"from {package}" for package in packages)]
+
+    def _transform(self, step: graph_of.Step) -> list[str]:
+        """A batch transform job, scored by the model's own serving container (transform.py)."""
+        name = self._job_name(step)
+        request = self.scope.resolve(step.arguments, step.name)
+        container = model_container(self.sagemaker, request["ModelName"])
+        folder = self.workspace / step.name
+        folder.mkdir(parents=True, exist_ok=True)
+        job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(container.image))
+        properties, count = run_transform(job, request, self.target.region, container, self.containers)
+        self.scope.properties[step.name] = properties
+        return [f"{count} records scored", f"to {request['TransformOutput']['S3OutputPath']}"]
+
+    def _job(self, step: graph_of.Step) -> list[str]:
+        name = self._job_name(step)
         variable = "ProcessingJobName" if step.type == "Processing" else "TrainingJobName"
         self.scope.execution[variable] = name
         request = self.scope.resolve(step.arguments, step.name)
@@ -381,23 +432,32 @@ def run_definition(
     progress: Progress,
     launcher: Launcher | None = None,
     description: str = "",
+    pipeline_name: str = "",
 ) -> RunResult:
     """Check the definition, then run it; MlopsError before any step if it cannot run."""
-    local = LocalRun(definition, overrides, target, workspace, description)
+    local = LocalRun(definition, overrides, target, workspace, description, pipeline_name)
     if launcher is not None:
         return local.run(progress, launcher)
     with launchers.started() as started:
         return local.run(progress, started)
 
 
-def run_project(pairs: list[str], progress: Progress, label: str = "") -> RunResult:
-    """Build this project's definition as `mlops pipeline definition` does, publish its code, run it."""
+def run_project(pairs: list[str], progress: Progress, label: str = "", kind: str = "build") -> RunResult:
+    """Build this project's "build" or "batch" definition as `mlops pipeline definition` does,
+    publish its code, run it."""
     overrides = parse_parameters(pairs)
     description = run_description(label)
     # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
-        built = build()
+        built = build(kind=kind)
         publish(built)
         return run_definition(
-            built.definition(), overrides, built.target, state_dir() / "runs", progress, launcher, description
+            built.definition(),
+            overrides,
+            built.target,
+            state_dir() / "runs",
+            progress,
+            launcher,
+            description,
+            built.name,
         )
