@@ -19,6 +19,7 @@ from rich.text import Text
 
 from . import (
     aws,
+    batch_stack,
     bootstrap,
     deploy,
     github,
@@ -47,6 +48,10 @@ local_app = typer.Typer(
     help="Run the pipeline on this machine, against an AWS emulator or your account.", no_args_is_help=True
 )
 app.add_typer(local_app, name="local")
+batch_app = typer.Typer(
+    help="Batch scoring: each stage's schedule (the batch block of deploy/<stage>.yml).", no_args_is_help=True
+)
+app.add_typer(batch_app, name="batch")
 models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 report_app = typer.Typer(
@@ -62,6 +67,11 @@ err = Console(stderr=True, soft_wrap=True)
 class AwsChoice(StrEnum):
     emulator = "emulator"
     real = "real"
+
+
+class Stage(StrEnum):
+    staging = "staging"
+    prod = "prod"
 
 
 class PipelineChoice(StrEnum):
@@ -355,7 +365,7 @@ def local_run(
     which: WhichPipeline = PipelineChoice.build,
 ) -> None:
     """Run the pipeline's real definition on this machine, on data/sample.csv by default
-    (the batch pipeline: on data/batch-sample.csv, with --param ModelPackageArn=...)."""
+    (the batch pipeline: on data/batch/sample.csv, with --param ModelPackageArn=...)."""
     if aws_target is AwsChoice.real:
         emulator.unroute()
     elif not emulator.running():
@@ -369,6 +379,27 @@ def local_run(
     out.print(f"workspace: {result.workspace} (each step's job folder and log)")
     if result.failed:
         fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
+
+
+@batch_app.command("run")
+def batch_run(
+    stage: Annotated[Stage, typer.Argument(help="Whose schedule to fire.")],
+    aws_choice: ChosenAws = None,
+) -> None:
+    """Fire the stage's schedule now: the batch pipeline runs with exactly the parameters the schedule
+    sends (in AWS, an execution is started; on the emulator, the pipeline runs on this machine)."""
+    label = f"{stage.value} schedule, fired by hand"
+    with chosen_aws(aws_choice, "batch run"):
+        pairs = batch_stack.scheduled_parameters(stage.value)
+        if not emulator.in_use():
+            arn = pipelines.start(pairs, label, "batch")
+            out.print(arn)
+            return
+        result = runner.run_project(pairs, ConsoleProgress(), label, "batch")
+        out.print(run_summary(result))
+        out.print(f"workspace: {result.workspace} (each step's job folder and log)")
+        if result.failed:
+            fail(f"batch pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 
 
 class ConsoleProgress(runner.Progress):
@@ -481,11 +512,6 @@ def _set_approval(version: int, status: str, reason: str) -> None:
         out.print(f"version {version}: {was} -> {status} ({before['ModelPackageArn']})")
 
 
-class Stage(StrEnum):
-    staging = "staging"
-    prod = "prod"
-
-
 @app.command("deploy")
 def deploy_stage(
     stage: Annotated[Stage, typer.Argument(help="Which deploy/<stage>.yml to reconcile.")],
@@ -498,6 +524,8 @@ def deploy_stage(
         f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
     )
     out.print(f"smoke test: {done.smoke_test}")
+    if done.batch:
+        out.print(f"batch schedule: stack {batch_stack.stack_name(stage.value)} {done.batch}")
 
 
 @app.command("invoke")

@@ -21,6 +21,7 @@ VERB_ORDER = (
     "promote",
     "deploy",
     "invoke",
+    "batch",
     "status",
     "report",
     "bootstrap",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws, models, smoke
+from . import aws, batch_stack, models, smoke
 from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
@@ -23,6 +23,7 @@ from .project import git, is_commit, project
 from .stacks import (
     DONE,
     apply_stack,
+    delete_stack,
     deployed_parameters,
     describe_stack,
     differences,
@@ -39,6 +40,7 @@ class Deployed:
     action: str  # created | updated | unchanged
     model_package_arn: str
     smoke_test: str
+    batch: str = ""  # the batch stack's action (created, updated, unchanged, deleted); "" without one
 
 
 def deploy(
@@ -58,13 +60,51 @@ def deploy(
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
+    if state.batch is not None:
+        require_batch_pipeline(stage)
     parameters = stack_parameters(stage, state, target, commit)
     action = apply_stack(stack_name(stage), repo / "deploy" / "endpoint.yml", parameters, on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
-    return Deployed(
-        stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], smoke_test(endpoint, artifact)
-    )
+    passed = smoke_test(endpoint, artifact)
+    # After the smoke test: a model that fails it never reaches the stage's schedule either.
+    batch = reconcile_batch(stage, state, target, commit, repo, on_status)
+    return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
+
+
+def require_batch_pipeline(stage: str) -> None:
+    """A stage that scores in batch needs the batch pipeline its schedule starts, in this account."""
+    name = project().pipeline_name_of("batch")
+    try:
+        aws.client("sagemaker").describe_pipeline(PipelineName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in {"ResourceNotFound", "ValidationException"}:
+            raise
+        raise MlopsError(
+            f"deploy/{stage}.yml schedules batch scoring, but pipeline {name!r} does not exist in"
+            f" {aws.region()}: create it with `mlops pipeline upsert`"
+        ) from None
+
+
+def reconcile_batch(
+    stage: str, state, target: aws.AwsTarget, commit: str, repo: Path, on_status: Callable[[str], None]
+) -> str:
+    """Make the stage's batch stack match its batch block: deployed, updated, or deleted once the
+    block is gone from deploy/<stage>.yml; "" when there is neither."""
+    name = batch_stack.stack_name(stage)
+    if state.batch is None:
+        return delete_stack(name, on_status) if describe_stack(name) else ""
+    parameters = batch_stack.stack_parameters(stage, state, target, commit)
+    return apply_stack(name, batch_template(stage, repo), parameters, on_status)
+
+
+def batch_template(stage: str, repo: Path) -> Path:
+    template = repo / "deploy" / batch_stack.TEMPLATE
+    if not template.is_file():
+        raise MlopsError(
+            f"deploy/{stage}.yml has a batch block, but deploy/{batch_stack.TEMPLATE} is missing"
+        )
+    return template
 
 
 def record() -> Path:
@@ -234,27 +274,54 @@ def status(stage: str, repo: Path | None = None) -> StageStatus:
 
 def compare_with_git(stage: str, repo: Path) -> StageStatus:
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
-    desired = stack_parameters(stage, state, aws.resolve_target(), committed_stage_file(stage, repo))
+    target, commit = aws.resolve_target(), committed_stage_file(stage, repo)
+    desired = stack_parameters(stage, state, target, commit)
     stack = describe_stack(stack_name(stage))
     if stack is None:
         missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
         return StageStatus(stage, state.model_package_arn, None, missing)
-    found = differences(stack, repo / "deploy" / "endpoint.yml", desired)
-    if stack["StackStatus"] not in DONE:
-        found.append(f"stack {stack_name(stage)} is {stack['StackStatus']}")
+    found, promoted = drift_of(stack, repo / "deploy" / "endpoint.yml", desired)
+    batch_found, batch_promoted = batch_drift(stage, state, target, commit, repo)
+    found += batch_found
     deployed = deployed_parameters(stack)
-    changed = {key for key, value in desired.items() if deployed.get(key) != value}
-    # Every difference is a changed parameter (not the template, not the stack's state),
-    # and only one that a promotion changes.
-    only_promoted = found and len(found) == len(changed) and changed <= PROMOTION_KEYS
+    only_promoted = found and promoted and batch_promoted
     ahead_on = (
         promotion_branch(deployed.get("GitCommit", ""), repo) if stage == "staging" and only_promoted else ""
     )
     return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
 
 
-# What `mlops promote` changes in staging's stack: the model, and the commit that names it.
+# What `mlops promote` changes in staging's stacks: the model, and the commit that names it.
 PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
+
+
+def drift_of(stack: dict, template: Path, desired: dict[str, str]) -> tuple[list[str], bool]:
+    """How a stack differs from git, and whether every difference is a parameter that a promotion
+    changes (not the template, not the stack's state)."""
+    found = differences(stack, template, desired)
+    if stack["StackStatus"] not in DONE:
+        found.append(f"stack {stack['StackName']} is {stack['StackStatus']}")
+    deployed = deployed_parameters(stack)
+    changed = {key for key, value in desired.items() if deployed.get(key) != value}
+    return found, len(found) == len(changed) and changed <= PROMOTION_KEYS
+
+
+def batch_drift(stage: str, state, target: aws.AwsTarget, commit: str, repo: Path) -> tuple[list[str], bool]:
+    """drift_of the stage's batch stack, prefixed "batch"; a stack without a block, or a block
+    without a stack, is drift."""
+    name = batch_stack.stack_name(stage)
+    stack = describe_stack(name)
+    if state.batch is None:
+        return (
+            ([f"stack {name} exists, but deploy/{stage}.yml has no batch block"], False)
+            if stack
+            else ([], True)
+        )
+    if stack is None:
+        return [f"stack {name} does not exist"], False
+    desired = batch_stack.stack_parameters(stage, state, target, commit)
+    found, promoted = drift_of(stack, batch_template(stage, repo), desired)
+    return [f"batch {line}" for line in found], promoted
 
 
 def promotion_branch(commit: str, repo: Path) -> str:
@@ -270,7 +337,8 @@ def promotion_branch(commit: str, repo: Path) -> str:
 
 
 def changed_stages(since: str, repo: Path | None = None) -> list[str]:
-    """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml is every stage's).
+    """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml and
+    deploy/batch.yml are every stage's).
 
     No `since`, or one this clone does not have (a new branch, a force push), counts every stage.
     """
@@ -283,7 +351,7 @@ def changed_stages(since: str, repo: Path | None = None) -> list[str]:
     if not since or not is_commit(since, repo):
         return list(STAGES)
     changed = git("diff", "--name-only", f"{since}...HEAD", "--", "deploy/", repo=repo).splitlines()
-    if "deploy/endpoint.yml" in changed:
+    if {"deploy/endpoint.yml", f"deploy/{batch_stack.TEMPLATE}"} & set(changed):
         return list(STAGES)
     return [stage for stage in STAGES if f"deploy/{stage}.yml" in changed]
 

@@ -7,16 +7,18 @@ the file. Every rule below is one SageMaker would otherwise enforce minutes into
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
 from .errors import MlopsError
 from .project import project
 
 STAGES = ("staging", "prod")
+S3_URL = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?)?$"
 MODEL_PACKAGE_ARN = r"^(arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+)?$"
 
 
@@ -29,7 +31,7 @@ class DataCapture(StrictModel):
     enabled: bool
     sampling_percentage: int = Field(ge=1, le=100)
     # Empty: s3://<artifact bucket>/<project>/data-capture/<stage>.
-    destination: str = Field(default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?)?$")
+    destination: str = Field(default="", pattern=S3_URL)
 
 
 class Autoscaling(StrictModel):
@@ -56,6 +58,63 @@ class Deployment(StrictModel):
     rollback_on_alarms: bool = True
 
 
+RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")
+
+
+def check_schedule(expression: str) -> str:
+    """An EventBridge Scheduler expression, checked as the service checks it: rate(N unit), with
+    the unit singular for 1 only, or cron(...) with its six fields, one of day-of-month and
+    day-of-week being "?"."""
+    rate = RATE.match(expression)
+    if rate:
+        value, plural = int(rate.group(1)), rate.group(3) == "s"
+        if value < 1 or plural != (value > 1):
+            raise ValueError(
+                f"{expression!r}: a whole number from 1, the unit singular for 1 only: rate(2 days)"
+            )
+        return expression
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"{expression!r}: cron takes six fields, minutes hours day-of-month month day-of-week"
+                " year, such as cron(0 6 * * ? *)"
+            )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            raise ValueError(f"{expression!r}: one of day-of-month and day-of-week must be ?, not both")
+        return expression
+    raise ValueError(f"{expression!r}: use rate(1 day) or cron(0 6 * * ? *), as EventBridge Scheduler does")
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name, such as UTC or Europe/Paris") from None
+    return name
+
+
+class Schedule(StrictModel):
+    """When EventBridge Scheduler starts a pipeline (deploy/batch.yml's AWS::Scheduler::Schedule)."""
+
+    expression: Annotated[str, AfterValidator(check_schedule)]
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    # false: the schedule exists but starts nothing; `mlops batch run STAGE` fires it by hand.
+    enabled: bool = True
+
+
+class BatchScoring(StrictModel):
+    """Batch scoring with the stage's model (build/batch_pipeline.py), on a schedule."""
+
+    # CSV rows without a header. Empty: data/batch/sample.csv as `mlops pipeline upsert` put it.
+    input: str = Field(default="", pattern=S3_URL)
+    # Empty: s3://<artifact bucket>/<project>/batch-output/<stage>; each run writes under its id.
+    output: str = Field(default="", pattern=S3_URL)
+    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    instance_count: int = Field(ge=1, le=100)
+    schedule: Schedule
+
+
 class StageState(StrictModel):
     model_package_arn: str = Field(default="", pattern=MODEL_PACKAGE_ARN)
     instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE_PATTERN)
@@ -64,6 +123,7 @@ class StageState(StrictModel):
     data_capture: DataCapture = DataCapture(enabled=False, sampling_percentage=100)
     autoscaling: Autoscaling | None = None
     deployment: Deployment | None = None
+    batch: BatchScoring | None = None  # deploy/batch.yml, as the stack <project>-<stage>-batch
 
     @model_validator(mode="after")
     def _one_way_to_host(self):

@@ -131,13 +131,11 @@ def problems(built: BuiltPipeline) -> list[str]:
 
 def publish(built: BuiltPipeline) -> None:
     """Upload what the definition references: the step code, and its default input (data/sample.csv;
-    data/batch-sample.csv for the batch pipeline)."""
+    data/batch/sample.csv for the batch pipeline)."""
     s3 = aws.client("s3")
     built.code.upload(s3)
-    sample = "sample.csv" if built.kind == "build" else f"{built.kind}-sample.csv"
-    s3.upload_file(
-        str(project().root / "data" / sample), built.target.bucket, project().sample_data_key_of(built.kind)
-    )
+    sample = project().sample_file_of(built.kind)
+    s3.upload_file(str(sample), built.target.bucket, project().sample_data_key_of(built.kind))
 
 
 def upsert() -> list[str]:

@@ -98,9 +98,14 @@ class Project:
     def pipeline_file_of(self, kind: str) -> Path:
         return self.pipeline_file if kind == "build" else self.root / self.settings.batch_pipeline
 
+    def sample_file_of(self, kind: str) -> Path:
+        """The pipeline's default input: data/sample.csv (training), data/batch/sample.csv (scoring,
+        in a folder of its own: every CSV directly in data/ is training data)."""
+        return self.root / "data" / ("sample.csv" if kind == "build" else f"{kind}/sample.csv")
+
     def sample_data_key_of(self, kind: str) -> str:
-        """Where `upsert` puts the pipeline's default input: data/sample.csv, data/batch-sample.csv."""
-        return self.sample_data_key if kind == "build" else f"{self.settings.slug}/data/{kind}-sample.csv"
+        """Where `upsert` puts sample_file_of(kind)."""
+        return f"{self.settings.slug}/{self.sample_file_of(kind).relative_to(self.root)}"
 
     @property
     def experiment_name(self) -> str:

@@ -73,6 +73,20 @@ def apply_stack(
     return action
 
 
+def delete_stack(name: str, on_status: Callable[[str], None]) -> str:
+    """Delete the stack and wait until it is gone; "deleted"."""
+    aws.client("cloudformation").delete_stack(StackName=name)
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while (stack := describe_stack(name)) is not None and stack["StackStatus"] != "DELETE_COMPLETE":
+        on_status(f"stack {name}: {stack['StackStatus']}")
+        if stack["StackStatus"] == "DELETE_FAILED":
+            raise MlopsError(f"stack {name} ended DELETE_FAILED: {failure_reason(name)}")
+        if time.monotonic() > deadline:
+            raise MlopsError(f"stack {name} still {stack['StackStatus']} after {TIMEOUT_SECONDS} s")
+        time.sleep(POLL_SECONDS)
+    return "deleted"
+
+
 def deployed_parameters(stack: dict) -> dict[str, str]:
     return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
 
