@@ -139,6 +139,8 @@ PRESETS["multiclass_classification-xgboost"] |= {
     "tuning_strategy": "Hyperband",
     "tuning_max_jobs": 6,
 }
+# One cell scores in batch too: its tests run the batch pipeline and a stage's schedule on the emulator.
+PRESETS["binary_classification-xgboost"] |= {"enable_batch": True}
 UPDATED_FROM = {
     "regression-xgboost": PREVIOUS,
     "binary_classification-sklearn": PREVIOUS,  # tunes, as it could in the previous release

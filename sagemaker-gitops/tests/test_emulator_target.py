@@ -1,6 +1,7 @@
 """Which AWS a verb changes is said, not guessed, and the emulator's desired state stays out of the
 project's branches: the models it names exist only in the emulator."""
 
+import os
 from hashlib import sha256
 
 import pytest
@@ -70,7 +71,7 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     mlops, approved_on_the_emulator, running_emulator, registered_container
 ):
     head, branches = project_git("rev-parse", "HEAD"), project_git("branch", "--list")
-    prod_branch = f"mlops-emulator/promote/v{approved_on_the_emulator.rsplit('/', 1)[-1]}"
+    prod_branch = f"{emulator.branch_prefix()}promote/v{approved_on_the_emulator.rsplit('/', 1)[-1]}"
     code, out, err = mlops("promote", "--aws", "emulator")
     assert code == 0, err
     assert err.strip().splitlines()[-1] == f"(on the local emulator at {running_emulator.url})"
@@ -85,7 +86,7 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     assert approved_on_the_emulator in run_git(record, "show", f"{prod_branch}:deploy/prod.yml")
     assert set(project_git("branch", "--list", "--format=%(refname:short)").split()) == {
         *branches.replace("*", "").split(),
-        "mlops-emulator/record",
+        f"{emulator.branch_prefix()}record",
         prod_branch,
     }
 
@@ -104,8 +105,19 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     assert len(serving) == 2 and all(f"served by {image}'s serving stack (pid " in line for line in serving)
 
     emulator.down(reset=True)
-    assert not project_git("branch", "--list", "mlops-emulator/*")
+    assert not project_git("branch", "--list", f"{emulator.branch_prefix()}*")
     assert not record.exists()
+
+
+def test_a_test_sessions_emulator_never_shares_a_branch_with_the_projects_own():
+    """A developer's own emulator record (.mlops/, mlops-emulator/record checked out there) and a
+    test session's (MLOPS_LOCAL_DIR) are two worktrees: git checks a branch out in one only."""
+    assert emulator.branch_prefix() != "mlops-emulator/"
+    session = os.environ.pop("MLOPS_LOCAL_DIR")
+    try:
+        assert emulator.branch_prefix() == "mlops-emulator/"
+    finally:
+        os.environ["MLOPS_LOCAL_DIR"] = session
 
 
 def test_a_record_of_another_repository_is_replaced(tmp_path):
@@ -116,7 +128,7 @@ def test_a_record_of_another_repository_is_replaced(tmp_path):
     other.mkdir()
     run_git(other, "init", "--quiet")
     run_git(other, "commit", "--quiet", "--allow-empty", "-m", "another project")
-    run_git(other, "worktree", "add", "--quiet", "-b", "mlops-emulator/record", str(folder))
+    run_git(other, "worktree", "add", "--quiet", "-b", f"{emulator.branch_prefix()}record", str(folder))
     assert emulator.git_record() == folder
     assert run_git(folder, "rev-parse", "HEAD") == project_git("rev-parse", "HEAD")
     emulator.down(reset=True)

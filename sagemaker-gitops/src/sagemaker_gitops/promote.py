@@ -172,7 +172,7 @@ def take_back(commit: str, repo: Path) -> None:
 def prepare_prod_branch(arn: str, version: int, title: str, repo: Path, local: bool = False) -> str:
     """A branch from HEAD whose one commit points deploy/prod.yml at the version (a local-only
     branch for the emulator's record)."""
-    branch = f"{emulator.BRANCH_PREFIX if local else ''}promote/v{version}"
+    branch = f"{emulator.branch_prefix() if local else ''}promote/v{version}"
     with branch_worktree(branch, repo) as worktree:
         set_model_package(worktree / "deploy" / "prod.yml", arn)
         git(*GIT_IDENTITY, "commit", "--quiet", "--all", "-m", title, repo=worktree)

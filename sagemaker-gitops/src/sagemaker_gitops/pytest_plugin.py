@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from . import project as project_module
 from .errors import MlopsError
@@ -61,6 +62,9 @@ def local_state(tmp_path_factory):
     """The tests' own .mlops/: a developer's running emulator is never seen, stopped or changed."""
     os.environ["MLOPS_LOCAL_DIR"] = str(tmp_path_factory.mktemp("mlops-local"))
     yield os.environ["MLOPS_LOCAL_DIR"]
+    from .local import emulator
+
+    emulator.forget_git_record()  # the session's branches in the project's repository
     os.environ.pop("MLOPS_LOCAL_DIR")
 
 
@@ -202,6 +206,33 @@ def use_project(monkeypatch):
         monkeypatch.setattr(project_module, "_current", project().but(root=root, **settings))
 
     return use
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads a template's YAML with the short-form tags (!Ref, !Sub, !If...) in their long forms."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag in ("Ref", "Condition"):
+        return {tag: value}
+    if tag == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag}": value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+@pytest.fixture(scope="session")
+def read_template():
+    """read_template(path) -> the CloudFormation template as data."""
+    return lambda path: yaml.load(path.read_text(), Loader=CloudFormationLoader)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell
                             mlops-emulator/record, where promote commits while targeting it
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -145,7 +146,7 @@ def _drop_legacy_recording() -> str:
     if not _legacy_recording().exists():
         return ""
     _legacy_recording().unlink()
-    _forget_git_record()
+    forget_git_record()
     _forget_runs_against_the_emulator()
     return " (the request log of an earlier release is not replayed)"
 
@@ -215,8 +216,13 @@ def provision() -> None:
 
 # The emulator's desired state lives on local branches of these names, never pushed: the models
 # they name exist only in the emulator.
-RECORD_BRANCH = "mlops-emulator/record"
-BRANCH_PREFIX = "mlops-emulator/"
+def branch_prefix() -> str:
+    """The emulator's branches: mlops-emulator/ for the project's own state (.mlops/); for another
+    state folder (MLOPS_LOCAL_DIR, as a test session sets), a prefix of its own, since git checks a
+    branch out in one worktree only and the two records must never share one."""
+    if state_dir().resolve() == (project().root / ".mlops").resolve():
+        return "mlops-emulator/"
+    return f"mlops-emulator-{hashlib.sha256(str(state_dir().resolve()).encode()).hexdigest()[:8]}/"
 
 
 def git_record() -> Path:
@@ -230,8 +236,9 @@ def git_record() -> Path:
     shutil.rmtree(folder, ignore_errors=True)  # another repository's (a copied project folder)
     try:
         git("worktree", "prune")  # a record folder deleted by hand leaves its registration
-        exists = bool(git("branch", "--list", RECORD_BRANCH))
-        start = [RECORD_BRANCH] if exists else ["-b", RECORD_BRANCH, "HEAD"]
+        record = f"{branch_prefix()}record"
+        exists = bool(git("branch", "--list", record))
+        start = [record] if exists else ["-b", record, "HEAD"]
         git("worktree", "add", "--quiet", str(folder), *start)
     except (OSError, subprocess.CalledProcessError):
         raise MlopsError(
@@ -251,12 +258,12 @@ def _same_repository(worktree: Path) -> bool:
     return Path(found).resolve() == Path(ours).resolve()
 
 
-def _forget_git_record() -> None:
+def forget_git_record() -> None:
     """The record and its branches go with the state whose models they name."""
     try:
         if (_server_dir() / "record").exists():
             git("worktree", "remove", "--force", str(_server_dir() / "record"))
-        branches = git("branch", "--list", "--format=%(refname:short)", f"{BRANCH_PREFIX}*").split()
+        branches = git("branch", "--list", "--format=%(refname:short)", f"{branch_prefix()}*").split()
         if branches:
             git("branch", "--quiet", "-D", *branches)
     except (OSError, subprocess.CalledProcessError):
@@ -270,7 +277,7 @@ def down(reset: bool = False) -> Emulator | None:
         stop(emulator)
     _state_file().unlink(missing_ok=True)
     if reset:
-        _forget_git_record()
+        forget_git_record()
         shutil.rmtree(_server_dir(), ignore_errors=True)
         _forget_runs_against_the_emulator()
     return emulator
