@@ -105,6 +105,9 @@ class Batch(StrictModel):
     instance_count: int = Field(ge=1, le=100)
     # The largest request a mini-batch makes to the model (SageMaker's MaxPayloadInMB).
     max_payload_mb: int = Field(default=6, ge=1, le=100)
+    # SageMaker also keeps each run's inputs and predictions under <bucket>/<project>/batch-capture/
+    # (BatchDataCaptureConfig), where Model Monitor reads batch data.
+    capture: bool = False
 
     @model_validator(mode="after")
     def _filters_are_jsonpath(self):

@@ -268,7 +268,10 @@ class LocalRun:
         job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(container.image))
         properties, count = run_transform(job, request, self.target.region, container, self.containers)
         self.scope.properties[step.name] = properties
-        return [f"{count} records scored", f"to {request['TransformOutput']['S3OutputPath']}"]
+        scored = [f"{count} records scored", f"to {request['TransformOutput']['S3OutputPath']}"]
+        if "DataCaptureConfig" in request:  # its file layout is the service's, not reproduced here
+            scored.append(f"capture: only in AWS, to {request['DataCaptureConfig']['DestinationS3Uri']}")
+        return scored
 
     def _job(self, step: graph_of.Step) -> list[str]:
         name = self._job_name(step)
