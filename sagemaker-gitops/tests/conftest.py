@@ -29,7 +29,8 @@ from sagemaker_gitops.pytest_plugin import isolate_from_aws
 
 TEMPLATE = Path(__file__).resolve().parents[2]
 # Between them, the presets take every branch the package has for a project's shape: built-in
-# XGBoost (a stand-in for its image) and a scikit-learn script; training once and tuning.
+# XGBoost (a stand-in for its image) and a scikit-learn script; training once and tuning; an
+# endpoint alone and an endpoint with batch scoring.
 PRESETS = {
     "xgboost": {},  # the template's defaults: regression, built-in XGBoost, no tuning
     "sklearn-tuning": {
@@ -38,6 +39,7 @@ PRESETS = {
         "enable_tuning": True,
         "tuning_strategy": "Bayesian",
         "tuning_max_jobs": 6,
+        "enable_batch": True,
     },
 }
 PRESET = os.environ.get("MLOPS_TEST_PRESET", "xgboost")
@@ -94,6 +96,8 @@ TUNING = ANSWERS["enable_tuning"]
 isolate_from_aws(ANSWERS["aws_region"])
 # Tests only a tuning project can run; the xgboost preset skips them, sklearn-tuning runs them.
 tuning_only = pytest.mark.skipif(not TUNING, reason="the preset trains once: see MLOPS_TEST_PRESET")
+BATCH = ANSWERS["enable_batch"]
+batch_only = pytest.mark.skipif(not BATCH, reason="the preset has no batch scoring: see MLOPS_TEST_PRESET")
 # Tests whose subject does not depend on the project's shape run on the defaults' preset only.
 any_shape = pytest.mark.skipif(PRESET != "xgboost", reason="the same for any project: runs on preset xgboost")
 
@@ -198,6 +202,11 @@ def _containers_in(node):
             yield from _containers_in(value)
 
 
+@functools.cache
+def batch_definition() -> dict:
+    return build(offline=True, kind="batch").definition()
+
+
 @pytest.fixture
 def registry(model_tarball, local_runtime, registered_container, tmp_path):
     """moto with the project's bucket and model group; register(...) adds a version as the
@@ -215,6 +224,12 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
         s3 = boto3.client("s3", region_name=target.region)
         sagemaker = boto3.client("sagemaker", region_name=target.region)
         sagemaker.create_model_package_group(ModelPackageGroupName=project().model_package_group)
+        if BATCH:  # as `mlops pipeline upsert` leaves it: what the stages' schedules start
+            sagemaker.create_pipeline(
+                PipelineName=project().pipeline_name_of("batch"),
+                PipelineDefinition=json.dumps(batch_definition()),
+                RoleArn=target.role_arn,
+            )
 
         def put(key: str, body: bytes) -> str:
             s3.put_object(Bucket=target.bucket, Key=key, Body=body)

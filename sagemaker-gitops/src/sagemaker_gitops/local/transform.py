@@ -54,7 +54,7 @@ def run_transform(
         answers = [
             answer
             for batch in mini_batches(records.sent, 1 if single else None, limit)
-            for answer in predict(running, batch, output.get("Accept") or "text/csv", job)
+            for answer in predict(running, batch, output.get("Accept") or "text/csv")
         ]
         lines = [
             _csv_line(keep_out((row if join else []) + answer))
@@ -114,7 +114,7 @@ def mini_batches(lines: list[str], size: int | None, limit: int) -> list[list[st
     return batches + ([current] if current else [])
 
 
-def predict(running: endpoints.Running, batch: list[str], accept: str, job: Job) -> list[list[str]]:
+def predict(running: endpoints.Running, batch: list[str], accept: str) -> list[list[str]]:
     """The container's answer to one mini-batch, one record (its columns) per record sent."""
     connection = http.client.HTTPConnection(running.url, timeout=600)
     try:
