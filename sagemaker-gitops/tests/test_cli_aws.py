@@ -48,7 +48,8 @@ def test_upsert_twice_updates_in_place(mlops, account):
     assert mlops("pipeline", "upsert")[0] == 0
     assert mlops("pipeline", "upsert")[0] == 0
     pipelines = boto3.client("sagemaker", region_name=account.region).list_pipelines()["PipelineSummaries"]
-    assert [p["PipelineName"] for p in pipelines] == [project().pipeline_name]
+    expected = [project().pipeline_name_of(kind) for kind in project().pipelines]  # build, and batch
+    assert sorted(p["PipelineName"] for p in pipelines) == sorted(expected)
 
 
 def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account):

@@ -166,6 +166,7 @@ def test_with_prod_in_its_own_account_status_reads_prod_through_the_read_role(
         stacks.apply_stack(
             deploy.stack_name("prod"), repo / "deploy" / "endpoint.yml", parameters, lambda _: None
         )
+        deploy.reconcile_batch("prod", state, aws.resolve_target(), commit, repo, lambda _: None)
 
     unseen = deploy.status("prod", repo=repo)
     assert unseen.differences == [f"stack {deploy.stack_name('prod')} does not exist"]

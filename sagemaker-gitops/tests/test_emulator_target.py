@@ -1,11 +1,12 @@
 """Which AWS a verb changes is said, not guessed, and the emulator's desired state stays out of the
 project's branches: the models it names exist only in the emulator."""
 
+import json
 import os
 from hashlib import sha256
 
 import pytest
-from conftest import BUILT_FROM, PROJECT, run_git
+from conftest import BATCH, BUILT_FROM, PROJECT, batch_definition, run_git
 from sagemaker_gitops import aws, smoke
 from sagemaker_gitops.local import emulator
 from sagemaker_gitops.project import project
@@ -40,6 +41,12 @@ def approved_on_the_emulator(emulated, running_emulator, model_tarball, register
         },
         CustomerMetadataProperties={"model_sha256": sha256(artifact).hexdigest(), "git_commit": BUILT_FROM},
     )["ModelPackageArn"]
+    if BATCH:  # the pipeline the stages' schedules start, as `mlops pipeline upsert` makes it
+        emulated.client("sagemaker").create_pipeline(
+            PipelineName=project().pipeline_name_of("batch"),
+            PipelineDefinition=json.dumps(batch_definition()),
+            RoleArn=target.role_arn,
+        )
     yield arn
     emulator.down(reset=True)  # the record and its branches go with the state
 

@@ -18,7 +18,9 @@ from sagemaker_gitops.project import project
 def test_validate_passes_the_project_as_generated(mlops):
     code, out, err = mlops("pipeline", "validate")
     assert (code, err) == (0, "")
-    assert out.strip() == f"{project().pipeline_name}: the definition is valid"
+    assert out.splitlines() == [
+        f"{project().pipeline_name_of(kind)}: the definition is valid" for kind in project().pipelines
+    ]
 
 
 def test_the_definition_prints_as_json(mlops):
