@@ -10,7 +10,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import batch_only
+from conftest import batch_definition, batch_only
 from sagemaker_gitops import aws, batch_stack, deploy
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.csv_filters import column_filter
@@ -232,24 +232,23 @@ def test_firing_a_schedule_by_hand_starts_the_pipeline_with_what_the_schedule_se
     add_batch_block(repo, git, "staging")
     deploy.deploy("staging", repo=repo)
     use_project(root=repo)
-    code, out, err = mlops("batch", "run", "staging", "--aws", "real")
+    code, out, err = mlops("schedule", "fire", "staging", "--aws", "real")
     assert code == 0, err
     sagemaker = boto3.client("sagemaker", region_name=aws.region())
     given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=out.strip())[
         "PipelineParameters"
     ]
     sent = schedule_stack("staging")
-    assert {p["Name"]: p["Value"] for p in given} == {
-        name: sent[name] for name in batch_stack.PIPELINE_PARAMETERS
-    }
+    declared = [p["Name"] for p in batch_definition()["Parameters"]]
+    assert {p["Name"]: p["Value"] for p in given} == {name: sent[name] for name in declared}
 
 
 @batch_only
 def test_firing_a_stage_without_a_schedule_is_refused_in_one_line(registry, mlops):
-    code, out, err = mlops("batch", "run", "prod", "--aws", "real")
+    code, out, err = mlops("schedule", "fire", "prod", "--aws", "real")
     assert code == 1 and not out
     assert err.strip() == (
-        f"error: prod has no batch schedule (stack {batch_stack.stack_name('prod')}): give deploy/prod.yml a"
+        f"error: prod has no schedule (stack {batch_stack.stack_name('prod')}): give deploy/prod.yml a"
         " batch block and deploy it (`mlops deploy prod`)"
     )
 

@@ -21,7 +21,7 @@ from importlib.metadata import distribution
 import boto3
 import pytest
 import yaml
-from conftest import ANSWERS, BATCH, PRESET, PRESETS, TUNING
+from conftest import ANSWERS, PRESET, PRESETS, TUNING
 from moto import mock_aws
 from sagemaker_gitops import aws, bootstrap, stacks
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
@@ -421,7 +421,7 @@ def test_two_accounts_the_prod_stack_makes_only_what_prod_needs(mlops, account):
         f"{project().slug}-github-prod",
         f"{project().slug}-sagemaker-execution",
         f"{project().slug}-prod-reader",
-        *([f"{project().slug}-scheduler"] if BATCH else []),  # prod's batch schedule starts as it
+        f"{project().slug}-scheduler",  # what prod's batch schedule starts pipelines as
     }
     # drift.yml's observer in the main account, and nothing else, may read prod through the reader.
     reader = boto3.client("iam").get_role(RoleName=f"{project().slug}-prod-reader")["Role"]

@@ -37,6 +37,12 @@ class AwsTarget:
     bucket: str
     role_arn: str
 
+    @property
+    def scheduler_role_arn(self) -> str:
+        """infra/bootstrap.yml's SchedulerRole, beside the execution role: what schedules start
+        pipelines as."""
+        return f"{self.role_arn.rsplit(':', 1)[0]}:role/{project().slug}-scheduler"
+
 
 def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or project().region

@@ -27,6 +27,8 @@ from . import (
     pipeline_diff,
     pipelines,
     promote,
+    retraining,
+    schedules,
     template_update,
     trials,
 )
@@ -48,10 +50,11 @@ local_app = typer.Typer(
     help="Run the pipeline on this machine, against an AWS emulator or your account.", no_args_is_help=True
 )
 app.add_typer(local_app, name="local")
-batch_app = typer.Typer(
-    help="Batch scoring: each stage's schedule (the batch block of deploy/<stage>.yml).", no_args_is_help=True
+schedule_app = typer.Typer(
+    help="The schedules that start the pipelines: each stage's batch scoring, and retraining.",
+    no_args_is_help=True,
 )
-app.add_typer(batch_app, name="batch")
+app.add_typer(schedule_app, name="schedule")
 models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 report_app = typer.Typer(
@@ -229,10 +232,16 @@ def diff(
 @pipeline_app.command("upsert")
 def upsert(aws_choice: ChosenAws = None) -> None:
     """Upload the step code and create or update the pipelines (build, and batch when the project
-    scores in batch), each tagged with the git commit."""
-    with chosen_aws(aws_choice, "pipeline upsert"):
-        for arn in pipelines.upsert():
+    scores in batch), each tagged with the git commit; then the retraining schedule, as
+    build/config.yml's retraining block says (none: deleted)."""
+    with chosen_aws(aws_choice, "pipeline upsert"), err.status("upserting") as status:
+        everything = pipelines.build_all()
+        planned = retraining.plan(everything[0])  # refused here, before anything changes
+        for arn in pipelines.upsert(everything):
             out.print(f"pipeline ready: {arn}")
+        action = retraining.apply(planned, status.update)
+        if action:
+            out.print(f"retraining schedule: stack {retraining.stack_name()} {action}")
 
 
 @pipeline_app.command("start")
@@ -381,25 +390,36 @@ def local_run(
         fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 
 
-@batch_app.command("run")
-def batch_run(
-    stage: Annotated[Stage, typer.Argument(help="Whose schedule to fire.")],
+class ScheduleName(StrEnum):
+    staging = "staging"
+    prod = "prod"
+    retraining = "retraining"
+
+
+@schedule_app.command("fire")
+def schedule_fire(
+    name: Annotated[
+        ScheduleName,
+        typer.Argument(help="staging or prod: the stage's batch scoring; retraining: the build pipeline's."),
+    ],
     aws_choice: ChosenAws = None,
 ) -> None:
-    """Fire the stage's schedule now: the batch pipeline runs with exactly the parameters the schedule
-    sends (in AWS, an execution is started; on the emulator, the pipeline runs on this machine)."""
-    label = f"{stage.value} schedule, fired by hand"
-    with chosen_aws(aws_choice, "batch run"):
-        pairs = batch_stack.scheduled_parameters(stage.value)
+    """Fire a schedule now: its pipeline runs with exactly the parameters the schedule sends (in AWS,
+    an execution is started; on the emulator, the pipeline runs on this machine)."""
+    label = f"{name.value} schedule, fired by hand"
+    kind = schedules.pipeline_of(name.value)
+    with chosen_aws(aws_choice, "schedule fire"):
+        pairs = schedules.sent_by(name.value)
         if not emulator.in_use():
-            arn = pipelines.start(pairs, label, "batch")
-            out.print(arn)
+            out.print(pipelines.start(pairs, label, kind))
             return
-        result = runner.run_project(pairs, ConsoleProgress(), label, "batch")
+        result = runner.run_project(pairs, ConsoleProgress(), label, kind)
         out.print(run_summary(result))
+        for arn in result.model_packages:
+            out.print(f"registered model package: {arn}")
         out.print(f"workspace: {result.workspace} (each step's job folder and log)")
         if result.failed:
-            fail(f"batch pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
+            fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 
 
 class ConsoleProgress(runner.Progress):

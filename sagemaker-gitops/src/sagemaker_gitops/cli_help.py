@@ -21,7 +21,7 @@ VERB_ORDER = (
     "promote",
     "deploy",
     "invoke",
-    "batch",
+    "schedule",
     "status",
     "report",
     "bootstrap",

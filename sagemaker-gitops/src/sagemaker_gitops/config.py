@@ -5,11 +5,13 @@ anything talks to AWS, with a message naming the field and the rule.
 """
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .csv_filters import column_filter
 from .errors import MlopsError
@@ -117,6 +119,61 @@ class Batch(StrictModel):
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
         return self
+
+
+RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")
+
+
+def check_schedule(expression: str) -> str:
+    """An EventBridge Scheduler expression, checked as the service checks it: rate(N unit), with
+    the unit singular for 1 only, or cron(...) with its six fields, one of day-of-month and
+    day-of-week being "?"."""
+    rate = RATE.match(expression)
+    if rate:
+        value, plural = int(rate.group(1)), rate.group(3) == "s"
+        if value < 1 or plural != (value > 1):
+            raise ValueError(
+                f"{expression!r}: a whole number from 1, the unit singular for 1 only: rate(2 days)"
+            )
+        return expression
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"{expression!r}: cron takes six fields, minutes hours day-of-month month day-of-week"
+                " year, such as cron(0 6 * * ? *)"
+            )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            raise ValueError(f"{expression!r}: one of day-of-month and day-of-week must be ?, not both")
+        return expression
+    raise ValueError(f"{expression!r}: use rate(1 day) or cron(0 6 * * ? *), as EventBridge Scheduler does")
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name, such as UTC or Europe/Paris") from None
+    return name
+
+
+class Schedule(StrictModel):
+    """When EventBridge Scheduler starts a pipeline: a stage's batch scoring (deploy/batch.yml) or
+    retraining (build/retraining.yml)."""
+
+    expression: Annotated[str, AfterValidator(check_schedule)]
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    # false: the schedule exists but starts nothing; `mlops schedule fire` fires it by hand.
+    enabled: bool = True
+
+
+class Retraining(StrictModel):
+    """A schedule that starts this pipeline (build/retraining.yml, deployed by `mlops pipeline upsert`)."""
+
+    schedule: Schedule
+    # What each scheduled run is given over the definition's defaults (which come from this file),
+    # such as InputDataUrl for the newest data: only parameters build/retraining.yml sends.
+    parameters: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class Caching(StrictModel):
@@ -246,6 +303,7 @@ class BuildConfig(StrictModel):
     hyperparameters: dict[str, str | int | float | bool]
     tuning: Tuning | None = None
     batch: Batch | None = None  # read by build/batch_pipeline.py, for projects that score in batch
+    retraining: Retraining | None = None
 
     @model_validator(mode="after")
     def _choices_fit_the_problem(self):

@@ -7,13 +7,12 @@ the file. Every rule below is one SageMaker would otherwise enforce minutes into
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
 import yaml
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
+from .config import INSTANCE_TYPE_PATTERN, Schedule, StrictModel, load_validated
 from .errors import MlopsError
 from .project import project
 
@@ -56,51 +55,6 @@ class Deployment(StrictModel):
     wait_seconds: int = Field(default=600, ge=0, le=3600)
     # Roll back automatically when the endpoint's 5xx or latency alarm fires.
     rollback_on_alarms: bool = True
-
-
-RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")
-
-
-def check_schedule(expression: str) -> str:
-    """An EventBridge Scheduler expression, checked as the service checks it: rate(N unit), with
-    the unit singular for 1 only, or cron(...) with its six fields, one of day-of-month and
-    day-of-week being "?"."""
-    rate = RATE.match(expression)
-    if rate:
-        value, plural = int(rate.group(1)), rate.group(3) == "s"
-        if value < 1 or plural != (value > 1):
-            raise ValueError(
-                f"{expression!r}: a whole number from 1, the unit singular for 1 only: rate(2 days)"
-            )
-        return expression
-    if expression.startswith("cron(") and expression.endswith(")"):
-        fields = expression[5:-1].split()
-        if len(fields) != 6:
-            raise ValueError(
-                f"{expression!r}: cron takes six fields, minutes hours day-of-month month day-of-week"
-                " year, such as cron(0 6 * * ? *)"
-            )
-        if (fields[2] == "?") == (fields[4] == "?"):
-            raise ValueError(f"{expression!r}: one of day-of-month and day-of-week must be ?, not both")
-        return expression
-    raise ValueError(f"{expression!r}: use rate(1 day) or cron(0 6 * * ? *), as EventBridge Scheduler does")
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not a time zone name, such as UTC or Europe/Paris") from None
-    return name
-
-
-class Schedule(StrictModel):
-    """When EventBridge Scheduler starts a pipeline (deploy/batch.yml's AWS::Scheduler::Schedule)."""
-
-    expression: Annotated[str, AfterValidator(check_schedule)]
-    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
-    # false: the schedule exists but starts nothing; `mlops batch run STAGE` fires it by hand.
-    enabled: bool = True
 
 
 class BatchScoring(StrictModel):

@@ -138,16 +138,22 @@ def publish(built: BuiltPipeline) -> None:
     s3.upload_file(str(sample), built.target.bucket, project().sample_data_key_of(built.kind))
 
 
-def upsert() -> list[str]:
-    """Upload step code and sample data, create or update each of the project's pipelines (none
-    when one has a problem); return their ARNs."""
+def build_all() -> list[BuiltPipeline]:
+    """Every pipeline of the project, built for the account in use ("build" first); MlopsError
+    when one has a problem, before anything is uploaded."""
     everything = [build(kind=kind) for kind in project().pipelines]
     for built in everything:
         found = problems(built)
         if found:
             more = f" (and {len(found) - 1} more: `mlops pipeline validate`)" if len(found) > 1 else ""
             raise MlopsError(f"not upserted: {built.name}: {found[0]}{more}")
-    return [_upsert(built) for built in everything]
+    return everything
+
+
+def upsert(everything: list[BuiltPipeline] | None = None) -> list[str]:
+    """Upload step code and sample data, create or update each pipeline (build_all() by default);
+    return their ARNs."""
+    return [_upsert(built) for built in everything or build_all()]
 
 
 def _upsert(built: BuiltPipeline) -> str:

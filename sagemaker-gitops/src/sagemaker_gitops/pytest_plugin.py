@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from . import project as project_module
 from .errors import MlopsError
@@ -208,31 +207,12 @@ def use_project(monkeypatch):
     return use
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """Reads a template's YAML with the short-form tags (!Ref, !Sub, !If...) in their long forms."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, tag: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag in ("Ref", "Condition"):
-        return {tag: value}
-    if tag == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="session")
 def read_template():
-    """read_template(path) -> the CloudFormation template as data."""
-    return lambda path: yaml.load(path.read_text(), Loader=CloudFormationLoader)
+    """read_template(path) -> the CloudFormation template as data (stacks.read_template)."""
+    from .stacks import read_template
+
+    return read_template
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from botocore.exceptions import ClientError
 
 from . import aws
@@ -22,6 +23,34 @@ FAILED = {
     "UPDATE_ROLLBACK_COMPLETE",
     "UPDATE_ROLLBACK_FAILED",
 }
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads a template's YAML with the short-form tags (!Ref, !Sub, !If...) in their long forms."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag in ("Ref", "Condition"):
+        return {tag: value}
+    if tag == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag}": value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def read_template(path: Path) -> dict:
+    """A CloudFormation template as data, its short-form tags in their long forms."""
+    return yaml.load(path.read_text(), Loader=CloudFormationLoader)
+
+
 # A parameter value meaning "what the deployed stack has": a secret never read back, an option not given.
 KEEP = object()
 
