@@ -381,7 +381,12 @@ def local_run(
         raise MlopsError(
             "the local AWS emulator is not running: start it with `mlops local up` (or use --aws real)"
         )
-    result = runner.run_project(param or [], ConsoleProgress(), label, which)
+    run_here(param or [], label, which)
+
+
+def run_here(pairs: list[str], label: str, kind: str) -> None:
+    """Run the "build" or "batch" pipeline on this machine and report it; exit 1 when it failed."""
+    result = runner.run_project(pairs, ConsoleProgress(), label, kind)
     out.print(run_summary(result))
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")
@@ -410,16 +415,10 @@ def schedule_fire(
     kind = schedules.pipeline_of(name.value)
     with chosen_aws(aws_choice, "schedule fire"):
         pairs = schedules.sent_by(name.value)
-        if not emulator.in_use():
+        if emulator.in_use():
+            run_here(pairs, label, kind)
+        else:
             out.print(pipelines.start(pairs, label, kind))
-            return
-        result = runner.run_project(pairs, ConsoleProgress(), label, kind)
-        out.print(run_summary(result))
-        for arn in result.model_packages:
-            out.print(f"registered model package: {arn}")
-        out.print(f"workspace: {result.workspace} (each step's job folder and log)")
-        if result.failed:
-            fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 
 
 class ConsoleProgress(runner.Progress):
