@@ -261,7 +261,7 @@ def with_retraining(tmp_path, use_project):
     return use
 
 
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS::Scheduler")  # moto skips the schedule
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_deletes_it(
     mlops, account, with_retraining
 ):
