@@ -11,7 +11,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from conftest import batch_definition, batch_only
-from sagemaker_gitops import aws, batch_stack, deploy
+from sagemaker_gitops import aws, batch_stack, deploy, promote
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.csv_filters import column_filter
 from sagemaker_gitops.desired_state import load_stage
@@ -261,3 +261,11 @@ def test_the_batch_template_takes_every_parameter_it_is_given(read_template, rep
     assert set(given) == declared
     assert json.dumps(given)  # every value a string, as CloudFormation takes them
     assert all(isinstance(value, str) for value in given.values())
+
+
+@batch_only
+def test_the_prod_pull_request_says_prods_schedule_moves_with_it(repo, registry):
+    registry()
+    done = promote.promote(repo=repo)
+    assert done.body and "Prod's batch schedule moves to this version with it." in done.body
+    assert deploy.describe_stack(batch_stack.stack_name("staging")) is not None  # staging's moved already

@@ -56,7 +56,8 @@ def promote(
         return Promotion(None, f"no Approved version in {project().model_package_group}: nothing to promote")
     arn, version = candidate["ModelPackageArn"], candidate["ModelPackageVersion"]
     refuse_uncommitted_source(arn, version, allow_uncommitted)
-    prod_arn = load_stage("prod", repo / "deploy" / "prod.yml").model_package_arn
+    prod = load_stage("prod", repo / "deploy" / "prod.yml")
+    prod_arn = prod.model_package_arn
     if prod_arn == arn:
         return Promotion(version, f"v{version} already serves prod: nothing to promote")
     staging = deploy.status("staging", repo)
@@ -67,7 +68,7 @@ def promote(
         )
     on_status(f"deploying v{version} to staging")
     evidence = to_staging(arn, version, repo, on_status)
-    title, body = pull_request_text(version, arn, prod_arn, evidence)
+    title, body = pull_request_text(version, arn, prod_arn, evidence, prod.batch is not None)
     branch = prepare_prod_branch(arn, version, title, repo, local)
     if local:
         return Promotion(
@@ -186,7 +187,9 @@ def default_branch(repo: Path) -> str:
         return "main"
 
 
-def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> tuple[str, str]:
+def pull_request_text(
+    version: int, arn: str, prod_arn: str, evidence: str, scores_in_batch: bool = False
+) -> tuple[str, str]:
     title = f"Promote {project().slug} model v{version} to production"
     candidate, current = models.metrics(arn), models.metrics(prod_arn)
     prod_label = f"prod now (v{prod_arn.rsplit('/', 1)[-1]})" if prod_arn else "prod now (nothing)"
@@ -207,7 +210,8 @@ def pull_request_text(version: int, arn: str, prod_arn: str, evidence: str) -> t
             "## Staging evidence",
             evidence,
             "",
-            "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls back.",
+            "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls back."
+            + (" Prod's batch schedule moves to this version with it." if scores_in_batch else ""),
             "If it was opened with the workflow's default GITHUB_TOKEN, GitHub runs no checks on it:"
             " use a GitHub App token where branch protection requires them.",
         ]
