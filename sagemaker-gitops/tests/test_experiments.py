@@ -313,6 +313,24 @@ def test_bad_options_are_refused(mlops, tmp_path, monkeypatch, args, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_local_runs_of_the_batch_pipeline_are_not_experiments(tmp_path, monkeypatch):
+    """A batch pipeline's run (`mlops local run --pipeline batch`) scores; it trains nothing to compare."""
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path / "state"))
+    batch_arn = f"{ACCOUNT}:pipeline/{project().pipeline_name_of('batch')}/execution/batchrun0001"
+    for execution, arn in (("localrun0001", execution_arn("localrun0001")), ("batchrun0001", batch_arn)):
+        record = {
+            "PipelineExecutionArn": arn,
+            "PipelineExecutionStatus": "Succeeded",
+            "CreationTime": STARTED.isoformat(),
+            "PipelineParameters": [],
+            "Steps": [],
+            "PropertyFiles": {},
+        }
+        (tmp_path / "state" / "runs" / execution).mkdir(parents=True)
+        (tmp_path / "state" / "runs" / execution / "execution.json").write_text(json.dumps(record))
+    assert [e.id for e in experiments_report.load_local()] == ["localrun0001"]
+
+
 def test_no_local_run_is_refused_in_one_line(mlops, tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path / "empty"))
     code, _, err = mlops("report", "experiments", "--local", "--out-dir", str(tmp_path / "out"))

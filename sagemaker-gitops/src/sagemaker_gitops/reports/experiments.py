@@ -193,10 +193,13 @@ def _time(value) -> datetime:
 
 
 def load_local() -> list[Execution]:
-    records = sorted((state_dir() / "runs").glob("*/execution.json"))
+    """The local runs of the build pipeline (a batch pipeline's runs train nothing), oldest first."""
+    ours = f":pipeline/{project().pipeline_name}/execution/"
+    found = [json.loads(path.read_text()) for path in sorted((state_dir() / "runs").glob("*/execution.json"))]
+    records = [record for record in found if ours in record["PipelineExecutionArn"]]
     if not records:
         raise MlopsError(f"no local run is recorded in {state_dir() / 'runs'}: run `mlops local run` first")
-    return sorted((from_record(json.loads(path.read_text())) for path in records), key=lambda e: e.started)
+    return sorted((from_record(record) for record in records), key=lambda e: e.started)
 
 
 def load_from_sagemaker(last: int) -> list[Execution]:
