@@ -292,6 +292,27 @@ def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_delet
     assert describe_stack(retraining.stack_name()) is None
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
+def test_mlops_status_reports_a_retraining_schedule_that_differs_from_git(mlops, account, with_retraining):
+    with_retraining(RETRAINING)
+    assert mlops("pipeline", "upsert")[0] == 0
+    code, out, _ = mlops("status")
+    assert code == 0
+    assert [line.split()[:3] for line in out.splitlines() if line.strip().startswith("retraining")] == [
+        ["retraining", "rate(7", "days)"]
+    ]
+    with_retraining({**RETRAINING, "parameters": {"InputDataUrl": "s3://other-data/"}})
+    code, out, _ = mlops("status")
+    said = " ".join(out.split())  # the table wraps the state column
+    assert (
+        code == 3 and "InputDataUrl: deployed 's3://fresh-data/churn/', git says 's3://other-data/'" in said
+    )
+    with_retraining(None)
+    code, out, _ = mlops("status")
+    said = " ".join(out.split())
+    assert code == 3 and f"stack {retraining.stack_name()} exists, but build/config.yml has no" in said
+
+
 def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
     mlops, account, with_retraining
 ):

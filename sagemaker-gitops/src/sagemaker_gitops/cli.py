@@ -600,40 +600,52 @@ def stage_status(
         ),
     ] = False,
 ) -> None:
-    """Desired (git) against actual (cloud) for each stage. Exit code 3 on drift, with the difference."""
+    """Desired (git) against actual (cloud) for each stage, and the retraining schedule when there is
+    one. Exit code 3 on drift, with the difference."""
     found = [deploy.status(stage.value) for stage in Stage]
+    rows = status_rows(found)
+    drift = any(stage.drift for stage in found)
+    schedule = retraining.status()
+    if schedule is not None:
+        rows.append(retraining_row(schedule))
+        drift = drift or schedule.drift
     table = Table("stage", "git says", "deployed", "state", box=box.SIMPLE_HEAD, show_edge=False)
-    for row in status_rows(found):
+    for row in rows:
         table.add_row(*row)
     out.print(table)
-    drift = any(stage.drift for stage in found)
     if issue:
-        out.print(sync_drift_issue(found, drift))
+        out.print(sync_drift_issue(rows, drift))
     if drift:
         raise typer.Exit(3)
 
 
+def retraining_row(schedule: retraining.ScheduleStatus) -> tuple[str, str, str, str]:
+    desired, deployed = schedule.desired or "(none)", schedule.deployed or "(no stack)"
+    return ("retraining", desired, deployed, state_cell(schedule.differences))
+
+
 def status_rows(found: list[deploy.StageStatus]) -> list[tuple[str, str, str, str]]:
-    rows = []
-    for stage in found:
-        if stage.ahead_on:
-            state = f"[yellow]ahead of git: promotion pull request from {stage.ahead_on}[/yellow]"
-        elif stage.drift:
-            state = "[red]" + "; ".join(stage.differences) + "[/red]"
-        else:
-            state = "[green]in sync[/green]"
-        rows.append(
-            (
-                stage.stage,
-                _version(stage.desired_arn) or "(none)",
-                _version(stage.deployed_arn) or "(no stack)",
-                state,
-            )
+    return [
+        (
+            stage.stage,
+            _version(stage.desired_arn) or "(none)",
+            _version(stage.deployed_arn) or "(no stack)",
+            state_cell(stage.differences, stage.ahead_on),
         )
-    return rows
+        for stage in found
+    ]
 
 
-def sync_drift_issue(found: list[deploy.StageStatus], drift: bool) -> str:
+def state_cell(differences: list[str], ahead_on: str = "") -> str:
+    """In sync, ahead of git on a promotion branch (not drift), or the differences."""
+    if ahead_on:
+        return f"[yellow]ahead of git: promotion pull request from {ahead_on}[/yellow]"
+    if differences:
+        return "[red]" + "; ".join(differences) + "[/red]"
+    return "[green]in sync[/green]"
+
+
+def sync_drift_issue(rows: list[tuple[str, str, str, str]], drift: bool) -> str:
     credentials = github.credentials()
     if credentials is None:
         raise MlopsError("--issue needs GITHUB_TOKEN and GITHUB_REPOSITORY (GitHub Actions sets the latter)")
@@ -642,15 +654,17 @@ def sync_drift_issue(found: list[deploy.StageStatus], drift: bool) -> str:
         url = github.close_issue(token, repository, DRIFT_ISSUE_TITLE, "Every stage matches git again.")
         return f"closed {url}" if url else "no drift issue open"
     lines = ["| stage | git says | deployed | state |", "|---|---|---|---|"]
-    for row in status_rows(found):
+    for row in rows:
         lines.append("| " + " | ".join(Text.from_markup(cell).plain for cell in row) + " |")
     body = "\n".join(
         [
-            "`mlops status` found deployed endpoints that differ from `deploy/*.yml`:",
+            "`mlops status` found deployed stacks that differ from git (`deploy/*.yml`, and the retraining"
+            " block of `build/config.yml`):",
             "",
             *lines,
             "",
-            "Reconcile with `mlops deploy <stage>` (or revert the change that was made outside git).",
+            "Reconcile with `mlops deploy <stage>` (`mlops pipeline upsert` for retraining), or revert the"
+            " change that was made outside git.",
             "This issue closes itself when every stage matches git again.",
         ]
     )

@@ -6,6 +6,7 @@ pipeline parameter the template sends gets the definition's default (from build/
 block's value for it, checked as `mlops pipeline start --param` checks a value.
 """
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,22 @@ from .config import load_config
 from .errors import MlopsError
 from .pipelines import (
     BuiltPipeline,
+    build,
     parse_parameters,
     refuse_what_the_api_would,
     resolve_parameters,
 )
-from .project import project
+from .project import git, project
 from .schedules import SCHEDULE_PARAMETERS, stack_of
-from .stacks import apply_stack, delete_stack, describe_stack, read_template
+from .stacks import (
+    DONE,
+    apply_stack,
+    delete_stack,
+    deployed_parameters,
+    describe_stack,
+    differences,
+    read_template,
+)
 
 TEMPLATE = "retraining.yml"
 
@@ -30,6 +40,19 @@ class Plan:
     """What `upsert` will make of the retraining stack: its parameters, or None to delete it."""
 
     parameters: dict[str, str] | None
+
+
+@dataclass
+class ScheduleStatus:
+    """The retraining schedule git asks for against the deployed one, for `mlops status`."""
+
+    desired: str  # the schedule expression build/config.yml gives; "" without a block
+    deployed: str  # the deployed stack's; "" without a stack
+    differences: list[str]
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences)
 
 
 def stack_name() -> str:
@@ -75,7 +98,7 @@ def plan(built: BuiltPipeline) -> Plan:
     return Plan(
         {
             "Project": project().slug,
-            "GitCommit": built.commit,
+            "GitCommit": committed(),
             "SchedulerRoleArn": built.target.scheduler_role_arn,
             "ScheduleExpression": schedule.expression,
             "ScheduleTimezone": schedule.timezone,
@@ -83,6 +106,37 @@ def plan(built: BuiltPipeline) -> Plan:
             **{name: str(values[name]) for name in names},
         }
     )
+
+
+def committed() -> str:
+    """The last commit of build/config.yml or build/retraining.yml (what the schedule is made from),
+    "-dirty" with uncommitted changes to either; "unknown" outside git. Other commits leave it
+    unchanged, so they never update the schedule."""
+    files = [str(project().config_path), str(template_path())]
+    try:
+        commit = git("log", "-1", "--format=%H", "--", *files) or "unknown"
+        return commit + ("-dirty" if git("status", "--porcelain", "--", *files) else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def status() -> ScheduleStatus | None:
+    """The retraining schedule against git; None when there is neither a block nor a stack."""
+    wanted = load_config(project().config_path).retraining
+    stack = describe_stack(stack_name())
+    if wanted is None and stack is None:
+        return None
+    deployed = deployed_parameters(stack).get("ScheduleExpression", "") if stack else ""
+    if wanted is None:
+        return ScheduleStatus(
+            "", deployed, [f"stack {stack_name()} exists, but build/config.yml has no retraining block"]
+        )
+    if stack is None:
+        return ScheduleStatus(wanted.schedule.expression, "", [f"stack {stack_name()} does not exist"])
+    found = differences(stack, template_path(), plan(build()).parameters)
+    if stack["StackStatus"] not in DONE:
+        found.append(f"stack {stack_name()} is {stack['StackStatus']}")
+    return ScheduleStatus(wanted.schedule.expression, deployed, found)
 
 
 def apply(planned: Plan, on_status: Callable[[str], None]) -> str:
