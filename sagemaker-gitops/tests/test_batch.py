@@ -119,6 +119,18 @@ def test_a_batch_config_with_a_json_filter_is_refused(tmp_path):
         load_config(path)
 
 
+@batch_only
+def test_a_batch_pipeline_without_its_config_block_is_refused_in_one_line(mlops, tmp_path, use_project):
+    config = yaml.safe_load(project().config_path.read_text())
+    del config["batch"]
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    use_project(config=path)
+    code, out, err = mlops("pipeline", "definition", "--pipeline", "batch")
+    assert (code, out) == (1, "")
+    assert err.strip() == "error: build/config.yml has no batch block, which build/batch_pipeline.py reads"
+
+
 def test_mini_batches_fill_the_payload_limit_or_take_one_row_each():
     lines = ["a" * 9] * 5  # 10 bytes each with its newline
     assert [len(batch) for batch in mini_batches(lines, None, 25)] == [2, 2, 1]

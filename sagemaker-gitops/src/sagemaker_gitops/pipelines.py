@@ -85,6 +85,8 @@ def _no_telemetry() -> None:
 def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
     """Build the "build" or "batch" pipeline object; offline=True guarantees no AWS call."""
     config = load_config(project().config_path)
+    if kind == "batch" and config.batch is None:
+        raise MlopsError("build/config.yml has no batch block, which build/batch_pipeline.py reads")
     target = aws.resolve_target(offline=offline)
     if offline:
         # The SDK makes boto3 clients at import; with no credentials configured, botocore would
