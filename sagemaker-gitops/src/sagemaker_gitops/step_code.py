@@ -50,6 +50,22 @@ class StepCode:
         """S3 URI of all step scripts as the sourcedir.tar.gz that script mode expects."""
         return self._put("sourcedir.tar.gz", _sourcedir_tarball(self.steps_dir))
 
+    def folder(self, paths: list[Path]) -> str:
+        """S3 URI of a folder holding these files (a directory with what is under it), named by a hash
+        of them all: what a notebook job's input channel downloads."""
+        members = {}
+        for path in paths:
+            if path.is_dir():
+                found = sorted(file for file in path.rglob("*") if file.is_file())
+                members.update({f"{path.name}/{file.relative_to(path).as_posix()}": file for file in found})
+            else:
+                members[path.name] = path
+        bodies = {name: file.read_bytes() for name, file in sorted(members.items())}
+        listing = "\n".join(f"{name} {hashlib.sha256(body).hexdigest()}" for name, body in bodies.items())
+        folder = f"{self.prefix}/code/{hashlib.sha256(listing.encode()).hexdigest()[:16]}"
+        self.objects.update({f"{folder}/{name}": body for name, body in bodies.items()})
+        return f"s3://{self.bucket}/{folder}/"
+
     def upload(self, s3_client) -> int:
         """Upload every object the definition references; return how many."""
         for key, body in self.objects.items():

@@ -1,0 +1,180 @@
+"""Notebook steps (issue 19, the foundation): build/notebooks.yml is checked against the notebooks
+before anything runs, and a notebook job step builds offline, the same twice, its files staged
+under a content hash for `upsert` to upload."""
+
+import json
+
+import pytest
+import yaml
+from sagemaker_gitops import aws
+from sagemaker_gitops.errors import MlopsError
+from sagemaker_gitops.notebooks import load_workflow
+from sagemaker_gitops.step_code import StepCode
+
+
+def notebook(*cells: tuple[str, str, list[str]]) -> str:
+    """A notebook's JSON from (cell type, source, tags) triples."""
+    return json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "cells": [
+                {
+                    "cell_type": kind,
+                    "source": text,
+                    "metadata": {"tags": tags},
+                    "outputs": [],
+                    "execution_count": None,
+                }
+                if kind == "code"
+                else {"cell_type": kind, "source": text, "metadata": {}}
+                for kind, text, tags in cells
+            ],
+        }
+    )
+
+
+PREPARE = notebook(
+    ("markdown", "# Prepare", []),
+    (
+        "code",
+        "input_url = 's3://bucket/data.csv'\nseed = 42  # split seed\n%matplotlib inline",
+        ["parameters"],
+    ),
+    ("code", "print(input_url, seed)", []),
+)
+TRAIN = notebook(
+    ("code", "max_depth: int = 3", ["parameters"]),
+    ("code", "%run helpers.ipynb\nprint(max_depth)", []),
+)
+HELPERS = notebook(("code", "def helper():\n    return 1", []))
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    """A project folder with build/notebooks.yml and three notebooks."""
+    (tmp_path / "build").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    for name, text in {"prepare": PREPARE, "train": TRAIN, "helpers": HELPERS}.items():
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text(text)
+    return tmp_path
+
+
+WORKFLOW = {
+    "kernel": "python3",
+    "instance_type": "ml.m5.large",
+    "pipeline_parameters": {"InputDataUrl": "s3://bucket/data.csv"},
+    "steps": [
+        {
+            "name": "Prepare",
+            "notebook": "notebooks/prepare.ipynb",
+            "parameters": {"input_url": "{InputDataUrl}"},
+        },
+        {
+            "name": "Train",
+            "notebook": "notebooks/train.ipynb",
+            "after": ["Prepare"],
+            "parameters": {"max_depth": 4},
+            "dependencies": ["notebooks/helpers.ipynb"],
+        },
+    ],
+}
+
+
+def write(project_dir, workflow: dict):
+    path = project_dir / "build" / "notebooks.yml"
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False))
+    return path
+
+
+def changed(step: int, **fields) -> dict:
+    steps = [dict(s) for s in WORKFLOW["steps"]]
+    steps[step] = {**steps[step], **fields}
+    return {**WORKFLOW, "steps": steps}
+
+
+def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
+    workflow = load_workflow(write(project_dir, WORKFLOW))
+    assert [step.name for step in workflow.steps] == ["Prepare", "Train"]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "message"),
+    [
+        (
+            changed(0, parameters={"input_uri": "x"}),
+            "notebooks/prepare.ipynb (step Prepare): parameter 'input_uri' is not set in its `parameters`"
+            " cell (it sets input_url, seed)",
+        ),
+        (
+            changed(1, dependencies=[]),
+            "notebooks/train.ipynb (step Train): it runs `%run helpers.ipynb`, which is not in its"
+            " dependencies: add notebooks/helpers.ipynb to them",
+        ),
+        (
+            changed(1, dependencies=["notebooks/helper.ipynb"]),
+            "notebooks/train.ipynb (step Train): dependency notebooks/helper.ipynb does not exist",
+        ),
+        (changed(1, notebook="notebooks/training.ipynb"), "notebooks/training.ipynb: not found"),
+        (changed(1, after=["Prep"]), "step 'Train': after 'Prep', which is not a step"),
+        (changed(0, after=["Train"]), "the steps' `after` lists make a cycle: Prepare, Train"),
+        (changed(1, name="Prepare"), "step 'Prepare' is named twice"),
+        (changed(1, name="Train model"), "steps.1.name: String should match pattern"),
+        (changed(0, parameters={"input_url": "{InputUrl}"}), "step 'Prepare': {InputUrl} is not one of"),
+        ({**WORKFLOW, "kernel": ""}, "kernel: String should have at least 1 character"),
+    ],
+)
+def test_what_a_notebook_job_would_fail_on_is_refused_in_one_line(project_dir, workflow, message):
+    with pytest.raises(MlopsError) as refused:
+        load_workflow(write(project_dir, workflow))
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_parameters_for_a_notebook_without_a_parameters_cell_are_refused(project_dir):
+    (project_dir / "notebooks" / "helpers.ipynb").write_text(HELPERS)
+    workflow = changed(1, notebook="notebooks/helpers.ipynb", dependencies=[])
+    with pytest.raises(MlopsError, match="has no cell tagged `parameters` to put them after"):
+        load_workflow(write(project_dir, workflow))
+
+
+def build_step(project_dir, code: StepCode):
+    from sagemaker.core import image_uris
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker_gitops.notebook_steps import StagedNotebookJobStep
+    from sagemaker_gitops.pipelines import _pipeline_session
+
+    target = aws.resolve_target(offline=True)
+    image = image_uris.retrieve(
+        "sagemaker-distribution", region=target.region, version="3.2", instance_type="ml.m5.large"
+    )
+    session = _pipeline_session(target)
+    step = StagedNotebookJobStep(
+        name="Train",
+        input_notebook=str(project_dir / "notebooks" / "train.ipynb"),
+        additional_dependencies=[str(project_dir / "notebooks" / "helpers.ipynb")],
+        image_uri=image,
+        kernel_name="python3",
+        role=target.role_arn,
+        s3_root_uri=f"s3://{target.bucket}/notebooks",
+        parameters={"max_depth": "4"},
+        code=code,
+    )
+    return json.loads(Pipeline(name="p", steps=[step], sagemaker_session=session).definition())
+
+
+def test_a_notebook_step_builds_offline_the_same_twice_its_files_staged_by_content(project_dir, monkeypatch):
+    target = aws.resolve_target(offline=True)
+    first, second = StepCode(project_dir, target.bucket, "p"), StepCode(project_dir, target.bucket, "p")
+    assert build_step(project_dir, first) == build_step(project_dir, second)
+    request = build_step(project_dir, first)["Steps"][0]["Arguments"]
+    folder = request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert folder.startswith(f"s3://{target.bucket}/p/code/") and folder.endswith("/")
+    staged = {f"s3://{target.bucket}/{key}" for key in first.objects}
+    assert staged == {f"{folder}train.ipynb", f"{folder}helpers.ipynb"}
+    assert request["HyperParameters"] == {"max_depth": "4"}
+    (project_dir / "notebooks" / "helpers.ipynb").write_text(notebook(("code", "x = 2", [])))
+    changed_folder = build_step(project_dir, StepCode(project_dir, target.bucket, "p"))["Steps"][0][
+        "Arguments"
+    ]
+    assert changed_folder["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] != folder
