@@ -64,6 +64,10 @@ def interpreter(image_uri: str) -> Path:
         raise Unavailable(f"no package list for image {image}")
     if "python" not in image_packages()[image]:
         raise Unavailable(f"the package list for image {image} gives no Python version")
+    if image_packages()[image].get("conda"):
+        # Hundreds of conda packages (PyTorch, TensorFlow, JupyterLab): not one environment to
+        # install whole; its jobs' environments will hold what they import, at its versions.
+        raise Unavailable(f"{image} is a conda environment, not built locally as a whole")
     environment = folder(image)
     if not (environment / "bin" / "python").exists():
         _build(image, environment)
