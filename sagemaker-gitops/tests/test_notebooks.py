@@ -45,8 +45,8 @@ PREPARE = notebook(
     ("code", "print(input_url, seed)", []),
 )
 TRAIN = notebook(
-    ("code", "max_depth: int = 3", ["parameters"]),
-    ("code", "%run helpers.ipynb\nprint(max_depth)", []),
+    ("code", "max_depth: str = '3'\nmodel_dir = os.environ.get('SM_MODEL_DIR')", ["parameters"]),
+    ("code", "%run helpers.ipynb\nprint(int(max_depth))", []),
 )
 HELPERS = notebook(("code", "def helper():\n    return 1", []))
 
@@ -123,6 +123,11 @@ def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
         (changed(1, name="Train model"), "steps.1.name: String should match pattern"),
         (changed(0, parameters={"input_url": "{InputUrl}"}), "step 'Prepare': {InputUrl} is not one of"),
         ({**WORKFLOW, "kernel": ""}, "kernel: String should have at least 1 character"),
+        (
+            changed(0, parameters={"seed": 7}),
+            "notebooks/prepare.ipynb (step Prepare): seed is an int in its `parameters` cell, but a notebook"
+            " job passes every parameter as a string (seed = '7'): make the default a string",
+        ),
     ],
 )
 def test_what_a_notebook_job_would_fail_on_is_refused_in_one_line(project_dir, workflow, message):

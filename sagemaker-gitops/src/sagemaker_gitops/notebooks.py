@@ -3,7 +3,9 @@ notebooks themselves before anything is built, uploaded or run.
 
 A notebook job runs one notebook in an image with a kernel, its parameters injected after the cell
 tagged `parameters` (papermill's convention, which SageMaker's notebook jobs follow), with the
-files it `%run`s uploaded beside it. SageMaker finds a wrong parameter name, a missing `parameters`
+files it `%run`s uploaded beside it. The job's driver (sagemaker-headless-execution-driver 0.0.13,
+notebookrunner.py) hands papermill the training job's hyperparameters.json: every parameter
+arrives as a string. SageMaker finds a wrong parameter name, a missing `parameters`
 cell or a helper notebook left out only when the job runs ("Passed unknown parameter", an init
 error naming the wrong file). Here each is one line naming the notebook, at build time:
 
@@ -105,12 +107,19 @@ def check_step(root: Path, step: NotebookStep) -> None:
                 " (tag one: View > Cell Toolbar > Tags in Jupyter)"
             )
         defined = assigned_names(cell, where)
-        unknown = sorted(set(step.parameters) - defined)
+        unknown = sorted(set(step.parameters) - set(defined))
         if unknown:
             raise MlopsError(
                 f"{where}: parameter {unknown[0]!r} is not set in its `parameters` cell"
                 f" (it sets {', '.join(sorted(defined)) or 'nothing'})"
             )
+        for name in sorted(step.parameters):
+            if defined[name] not in (None, str):
+                raise MlopsError(
+                    f"{where}: {name} is {article(defined[name])} in its `parameters` cell, but a"
+                    f" notebook job passes every parameter as a string ({name} = '{step.parameters[name]}'):"
+                    f" make the default a string and convert it where it is used"
+                )
     for dependency in step.dependencies:
         if not (root / dependency).exists():
             raise MlopsError(f"{where}: dependency {dependency} does not exist")
@@ -121,6 +130,10 @@ def check_step(root: Path, step: NotebookStep) -> None:
                 f"{where}: it runs `%run {name}`, which is not in its dependencies: add"
                 f" {(step.notebook.parent / name).as_posix()} to them"
             )
+
+
+def article(kind: type) -> str:
+    return f"{'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}"
 
 
 def read_notebook(path: Path, shown: Path) -> dict:
@@ -152,8 +165,9 @@ def parameters_cell(notebook: dict) -> dict | None:
     return tagged[0] if tagged else None
 
 
-def assigned_names(cell: dict, where: str) -> set[str]:
-    """The names a `parameters` cell assigns at top level (magics and shell lines left out)."""
+def assigned_names(cell: dict, where: str) -> dict[str, type | None]:
+    """The names a `parameters` cell assigns at top level (magics and shell lines left out), with
+    the type of a literal value (None for anything else)."""
     lines = [line for line in source(cell).splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
         tree = ast.parse("\n".join(lines))
@@ -161,16 +175,15 @@ def assigned_names(cell: dict, where: str) -> set[str]:
         raise MlopsError(
             f"{where}: its `parameters` cell is not Python ({error.msg}, line {error.lineno})"
         ) from None
-    names = set()
+    names: dict[str, type | None] = {}
     for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign)
-            else []
-        )
-        names.update(target.id for target in targets if isinstance(target, ast.Name))
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            try:
+                kind = type(ast.literal_eval(node.value))
+            except (ValueError, TypeError, SyntaxError):  # not a literal: a call, a name
+                kind = None
+            names.update({target.id: kind for target in targets if isinstance(target, ast.Name)})
     return names
 
 
