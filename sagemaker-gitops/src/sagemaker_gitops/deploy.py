@@ -21,12 +21,11 @@ from .errors import MlopsError
 from .local import emulator
 from .project import git, is_commit, project
 from .stacks import (
-    DONE,
     apply_stack,
     delete_stack,
     deployed_parameters,
     describe_stack,
-    differences,
+    drift,
     outputs_of,
     stack_output,
 )
@@ -298,9 +297,7 @@ PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
 def drift_of(stack: dict, template: Path, desired: dict[str, str]) -> tuple[list[str], bool]:
     """How a stack differs from git, and whether every difference is a parameter that a promotion
     changes (not the template, not the stack's state)."""
-    found = differences(stack, template, desired)
-    if stack["StackStatus"] not in DONE:
-        found.append(f"stack {stack['StackName']} is {stack['StackStatus']}")
+    found = drift(stack, template, desired)
     deployed = deployed_parameters(stack)
     changed = {key for key, value in desired.items() if deployed.get(key) != value}
     return found, len(found) == len(changed) and changed <= PROMOTION_KEYS

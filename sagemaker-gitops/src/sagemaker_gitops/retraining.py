@@ -23,12 +23,11 @@ from .pipelines import (
 from .project import git, project
 from .schedules import SCHEDULE_PARAMETERS, stack_of
 from .stacks import (
-    DONE,
     apply_stack,
     delete_stack,
     deployed_parameters,
     describe_stack,
-    differences,
+    drift,
     read_template,
 )
 
@@ -133,9 +132,7 @@ def status() -> ScheduleStatus | None:
         )
     if stack is None:
         return ScheduleStatus(wanted.schedule.expression, "", [f"stack {stack_name()} does not exist"])
-    found = differences(stack, template_path(), plan(build()).parameters)
-    if stack["StackStatus"] not in DONE:
-        found.append(f"stack {stack_name()} is {stack['StackStatus']}")
+    found = drift(stack, template_path(), plan(build()).parameters)
     return ScheduleStatus(wanted.schedule.expression, deployed, found)
 
 

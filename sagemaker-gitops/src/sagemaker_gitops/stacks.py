@@ -134,6 +134,14 @@ def differences(stack: dict, template_path: Path, parameters: dict[str, str | ob
     return found
 
 
+def drift(stack: dict, template_path: Path, parameters: dict[str, str | object]) -> list[str]:
+    """differences(), and a stack not in a finished state (being changed, or rolled back)."""
+    found = differences(stack, template_path, parameters)
+    if stack["StackStatus"] not in DONE:
+        found.append(f"stack {stack['StackName']} is {stack['StackStatus']}")
+    return found
+
+
 def describe_stack(name: str) -> dict | None:
     try:
         return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
