@@ -45,7 +45,7 @@ PREPARE = notebook(
     ("code", "print(input_url, seed)", []),
 )
 TRAIN = notebook(
-    ("code", "max_depth: str = '3'\nmodel_dir = os.environ.get('SM_MODEL_DIR')", ["parameters"]),
+    ("code", "import os\n\nmax_depth: str = '3'\nmodel_dir = os.environ.get('SM_MODEL_DIR')", ["parameters"]),
     ("code", "%run helpers.ipynb\nprint(int(max_depth))", []),
 )
 HELPERS = notebook(("code", "def helper():\n    return 1", []))
@@ -183,3 +183,92 @@ def test_a_notebook_step_builds_offline_the_same_twice_its_files_staged_by_conte
         "Arguments"
     ]
     assert changed_folder["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] != folder
+
+
+# --- A notebook job run on this machine, as its driver runs it (moto for S3) ----------------------
+
+
+def notebook_pipeline(project_dir, code: StepCode, failing: bool = False) -> dict:
+    """Prepare -> Train (which %runs helpers.ipynb), as notebook job steps; Train divides by zero
+    in its second cell when `failing`."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.workflow.parameters import ParameterString
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker_gitops.notebook_steps import StagedNotebookJobStep
+    from sagemaker_gitops.pipelines import _pipeline_session
+
+    if failing:
+        (project_dir / "notebooks" / "train.ipynb").write_text(
+            notebook(("code", "max_depth = '3'", ["parameters"]), ("code", "1 / 0", []))
+        )
+    target = aws.resolve_target()
+    image = image_uris.retrieve(
+        "sagemaker-distribution", region=target.region, version="3.2", instance_type="ml.m5.large"
+    )
+    depth = ParameterString("MaxDepth", default_value="4")
+    common = {"image_uri": image, "kernel_name": "python3", "role": target.role_arn, "code": code}
+    common["s3_root_uri"] = f"s3://{target.bucket}/notebooks"
+    prepare = StagedNotebookJobStep(
+        name="Prepare", input_notebook=str(project_dir / "notebooks" / "prepare.ipynb"), **common
+    )
+    train = StagedNotebookJobStep(
+        name="Train",
+        input_notebook=str(project_dir / "notebooks" / "train.ipynb"),
+        additional_dependencies=[str(project_dir / "notebooks" / "helpers.ipynb")],
+        parameters={"max_depth": depth},
+        **common,
+    )
+    train.add_depends_on([prepare])
+    session = _pipeline_session(target)
+    return json.loads(
+        Pipeline(name="p", parameters=[depth], steps=[prepare, train], sagemaker_session=session).definition()
+    )
+
+
+@pytest.fixture
+def moto_account(monkeypatch):
+    from moto import mock_aws
+
+    with mock_aws():
+        target = aws.resolve_target()
+        aws.create_bucket(target.bucket)
+        yield target
+
+
+def run_locally(definition: dict, code: StepCode, target, workspace, overrides=()):
+    import boto3
+    from sagemaker_gitops.local.runner import Progress, run_definition
+
+    code.upload(boto3.client("s3", region_name=target.region))
+    return run_definition(definition, list(overrides), target, workspace, Progress())
+
+
+def test_notebook_jobs_run_here_in_their_images_libraries_with_their_parameters(
+    project_dir, moto_account, tmp_path
+):
+    code = StepCode(project_dir, moto_account.bucket, "p")
+    definition = notebook_pipeline(project_dir, code)
+    result = run_locally(
+        definition, code, moto_account, tmp_path / "runs", [{"Name": "MaxDepth", "Value": "7"}]
+    )
+    assert result.failed is None, result.failed.failure
+    assert [(step.name, step.status) for step in result.steps] == [
+        ("Prepare", "Succeeded"),
+        ("Train", "Succeeded"),
+    ]
+    executed = json.loads((result.workspace / "Train" / "opt/ml/output/data" / "Train.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert "".join(injected[0]["source"]).strip().endswith('max_depth = "7"')  # a string, as in SageMaker
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("name") == "stdout"]
+    printed = "".join("".join(o["text"]) for o in outputs)
+    assert printed.strip() == "7"  # int(max_depth), after %run helpers.ipynb
+
+
+def test_a_failing_cell_fails_its_step_with_the_cells_error_in_one_line(project_dir, moto_account, tmp_path):
+    code = StepCode(project_dir, moto_account.bucket, "p")
+    definition = notebook_pipeline(project_dir, code, failing=True)
+    result = run_locally(definition, code, moto_account, tmp_path / "runs")
+    assert result.failed.name == "Train", result.failed.failure
+    # papermill's count: the parameters cell, the cell it injects after it, then 1 / 0.
+    assert result.failed.failure.endswith("train.ipynb, cell [3]: ZeroDivisionError: division by zero")
+    assert "\n" not in result.failed.failure

@@ -20,6 +20,7 @@ error naming the wrong file). Here each is one line naming the notebook, at buil
 """
 
 import ast
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -28,10 +29,13 @@ from pydantic import Field, model_validator
 
 from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
 from .errors import MlopsError
+from .images import imported_modules
 
 STEP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # also a notebook job name: letters first, no spaces
 RUN_MAGIC = re.compile(r"^\s*%run\s+(?:-\w+\s+)*['\"]?([^'\"\s]+)['\"]?", re.MULTILINE)
 PIPELINE_PARAMETER = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)\}")
+# IPython line magics that import a library (a magic is no `import` statement).
+MAGIC_IMPORTS = {"matplotlib": "matplotlib"}
 
 
 class NotebookStep(StrictModel):
@@ -185,6 +189,22 @@ def assigned_names(cell: dict, where: str) -> dict[str, type | None]:
                 kind = None
             names.update({target.id: kind for target in targets if isinstance(target, ast.Name)})
     return names
+
+
+def notebook_imports(folder: Path) -> set[str]:
+    """The top-level modules the notebooks in a folder import, and those their magics load
+    (`%matplotlib inline` imports matplotlib); shell lines left out."""
+    found = set()
+    for path in sorted(folder.rglob("*.ipynb")):
+        for cell in code_cells(read_notebook(path, path)):
+            lines = source(cell).splitlines()
+            found |= {
+                MAGIC_IMPORTS[m] for line in lines if (m := line.strip()[1:].split(" ")[0]) in MAGIC_IMPORTS
+            }
+            lines = [line for line in lines if not line.lstrip().startswith(("%", "!"))]
+            with contextlib.suppress(SyntaxError):  # the kernel reports it, in the cell it is in
+                found |= imported_modules("\n".join(lines))
+    return found
 
 
 def run_targets(notebook: dict) -> list[str]:

@@ -134,6 +134,54 @@ def _version_order(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", path.parts[-3]))
 
 
+# What a notebook job's driver needs beside the notebooks' own imports (headless_execution.sh runs
+# papermill; the kernel is ipykernel's python3).
+NOTEBOOK_EXECUTOR = ("papermill", "ipykernel", "nbclient", "nbformat")
+
+
+def notebook_interpreter(image_uri: str, imported: set[str]) -> Path:
+    """The Python of an environment holding what a notebook job uses of its image: papermill and
+    the kernel, and each library the notebooks import that the image ships, at the image's
+    versions; every package these pull in is held to the image's version too (a constraint), so
+    the environment is the image's, cut down to the job. Built once per machine; Unavailable if
+    it cannot be."""
+    image = image_name(image_uri)
+    listed = image_packages().get(image)
+    if listed is None or "python" not in listed:
+        raise Unavailable(f"no package list with a Python version for image {image}")
+    packages = listed["packages"]
+    wanted = sorted({*NOTEBOOK_EXECUTOR, *imported} & set(packages))
+    requested = [f"{name}=={packages[name]}" for name in wanted]
+    key = hashlib.sha256(json.dumps([listed["python"], requested]).encode()).hexdigest()[:12]
+    environment = cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-notebooks-{key}"
+    if not (environment / "bin" / "python").exists():
+        _build_environment(image, listed["python"], environment, requested, pins(image))
+    return environment / "bin" / "python"
+
+
+def _build_environment(
+    image: str, version: str, destination: Path, requested: list[str], constraints: list[str]
+) -> None:
+    base = base_python(version) or version
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=destination.parent))
+    try:
+        try:
+            _uv("venv", "--quiet", "--relocatable", "--python", str(base), str(scratch))
+        except Unavailable:
+            raise Unavailable(
+                f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
+            ) from None
+        pinned = scratch / "image-constraints.txt"
+        pinned.write_text("\n".join(constraints) + "\n")
+        python = str(scratch / "bin" / "python")
+        _uv("pip", "install", "--quiet", "--python", python, "--constraint", str(pinned), *requested)
+        with contextlib.suppress(OSError):  # another run built it first: theirs is the same
+            scratch.rename(destination)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 class Interpreters:
     """Which Python runs each image's jobs in one run, saying once why an image falls back."""
 

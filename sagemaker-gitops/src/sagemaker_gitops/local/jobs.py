@@ -132,9 +132,9 @@ def run_training(job: Job, request: dict, region: str) -> dict:
 
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job.name}/output/model.tar.gz"
-    put_bytes(job, model_uri, _tar_gz(ml / "model"))
+    put_bytes(job, model_uri, tar_gz(ml / "model"))
     if any((ml / "output" / "data").iterdir()):
-        put_bytes(job, f"{output_path}/{job.name}/output/output.tar.gz", _tar_gz(ml / "output" / "data"))
+        put_bytes(job, f"{output_path}/{job.name}/output/output.tar.gz", tar_gz(ml / "output" / "data"))
     return {
         **request,
         "TrainingJobName": job.name,
@@ -249,7 +249,7 @@ def _metrics(log: str, algorithm: dict, built_in: bool) -> list[dict]:
     return [{"MetricName": name, "Value": value} for name, value in found.items()]
 
 
-def _tar_gz(folder: Path) -> bytes:
+def tar_gz(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for path in sorted(folder.rglob("*")):

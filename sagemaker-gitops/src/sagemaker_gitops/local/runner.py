@@ -7,6 +7,7 @@ it: what runs here is what the service would run, wiring mistakes included.
 import json
 import secrets
 import string
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,8 @@ from .endpoints import LocalEndpoints, RuntimeFault, model_container
 from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
-from .launchers import Launcher
+from .launchers import FreshProcesses, Launcher
+from .notebook_jobs import is_notebook_job, run_notebook_job
 from .transform import run_transform
 from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
 
@@ -282,6 +284,12 @@ class LocalRun:
             return self._job_outputs(step)
         folder = self.workspace / step.name
         folder.mkdir(parents=True, exist_ok=True)
+        if step.type == "Training" and is_notebook_job(request):
+            # Its driver runs papermill in a fresh process, never in a warm step host.
+            job = Job(step.name, name, folder, self.s3, FreshProcesses(), Path(sys.executable))
+            self.scope.properties[step.name] = run_notebook_job(job, request)
+            executed = sorted((folder / "opt" / "ml" / "output" / "data").glob("*.ipynb"))
+            return [f"output notebook: {path}" for path in executed]
         if step.type == "Processing":
             image = request["AppSpecification"]["ImageUri"]
         else:
