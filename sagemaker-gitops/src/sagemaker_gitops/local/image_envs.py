@@ -13,6 +13,7 @@ jobs run in the project's virtualenv and the run says so once.
 """
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from platformdirs import user_cache_path
@@ -49,12 +51,11 @@ def pins(image: str) -> list[str]:
     return [f"{name}=={version}" for name, version in sorted(packages.items()) if not GPU_ONLY.match(name)]
 
 
-def folder(image: str) -> Path:
-    """Where the image's environment lives: named by the image, keyed by its Python and packages."""
-    listed = image_packages()[image]
-    recipe = [listed["python"], pins(image), IMAGE_PATCHES]
+def folder(image: str, recipe: list, kind: str = "") -> Path:
+    """Where an environment of the image lives: named by the image (and its kind), keyed by what
+    it is built from."""
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:12]
-    return cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-{key}"
+    return cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-{kind}{key}"
 
 
 def interpreter(image_uri: str) -> Path:
@@ -68,13 +69,21 @@ def interpreter(image_uri: str) -> Path:
         # Hundreds of conda packages (PyTorch, TensorFlow, JupyterLab): not one environment to
         # install whole; its jobs' environments will hold what they import, at its versions.
         raise Unavailable(f"{image} is a conda environment, not built locally as a whole")
-    environment = folder(image)
+    environment = folder(image, [image_packages()[image]["python"], pins(image), IMAGE_PATCHES])
     if not (environment / "bin" / "python").exists():
-        _build(image, environment)
+        _build(image, environment, _install_the_whole_lock)
     return environment / "bin" / "python"
 
 
-def _build(image: str, destination: Path) -> None:
+def _install_the_whole_lock(image: str, python: str, environment: Path) -> None:
+    # --no-deps: the list is the image's whole resolved lock, installed exactly as it is.
+    _uv("pip", "install", "--quiet", "--no-deps", "--python", python, *pins(image))
+    _patch(environment)
+
+
+def _build(image: str, destination: Path, install: Callable[[str, str, Path], None]) -> None:
+    """A virtualenv on the image's Python at `destination`, filled by install(image, its python,
+    its folder)."""
     version = image_packages()[image]["python"]
     base = base_python(version) or version  # a version uv may still download
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -89,10 +98,7 @@ def _build(image: str, destination: Path) -> None:
             raise Unavailable(
                 f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
             ) from None
-        # --no-deps: the list is the image's whole resolved lock, installed exactly as it is.
-        python = str(scratch / "bin" / "python")
-        _uv("pip", "install", "--quiet", "--no-deps", "--python", python, *pins(image))
-        _patch(scratch)
+        install(image, str(scratch / "bin" / "python"), scratch)
         with contextlib.suppress(OSError):  # another run built it first: theirs is the same
             scratch.rename(destination)
     finally:
@@ -152,34 +158,17 @@ def notebook_interpreter(image_uri: str, imported: set[str]) -> Path:
     packages = listed["packages"]
     wanted = sorted({*NOTEBOOK_EXECUTOR, *imported} & set(packages))
     requested = [f"{name}=={packages[name]}" for name in wanted]
-    key = hashlib.sha256(json.dumps([listed["python"], requested]).encode()).hexdigest()[:12]
-    environment = cache_folder() / f"{re.sub(r'[^A-Za-z0-9.-]+', '-', image)}-notebooks-{key}"
+    environment = folder(image, [listed["python"], requested], kind="notebooks-")
     if not (environment / "bin" / "python").exists():
-        _build_environment(image, listed["python"], environment, requested, pins(image))
+        _build(image, environment, functools.partial(_install_held_to_the_image, requested))
     return environment / "bin" / "python"
 
 
-def _build_environment(
-    image: str, version: str, destination: Path, requested: list[str], constraints: list[str]
-) -> None:
-    base = base_python(version) or version
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=destination.parent))
-    try:
-        try:
-            _uv("venv", "--quiet", "--relocatable", "--python", str(base), str(scratch))
-        except Unavailable:
-            raise Unavailable(
-                f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
-            ) from None
-        pinned = scratch / "image-constraints.txt"
-        pinned.write_text("\n".join(constraints) + "\n")
-        python = str(scratch / "bin" / "python")
-        _uv("pip", "install", "--quiet", "--python", python, "--constraint", str(pinned), *requested)
-        with contextlib.suppress(OSError):  # another run built it first: theirs is the same
-            scratch.rename(destination)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def _install_held_to_the_image(requested: list[str], image: str, python: str, environment: Path) -> None:
+    """`requested`, and every package they pull in at the image's version (its list, a constraint)."""
+    constraints = environment / "image-constraints.txt"
+    constraints.write_text("\n".join(pins(image)) + "\n")
+    _uv("pip", "install", "--quiet", "--python", python, "--constraint", str(constraints), *requested)
 
 
 class Interpreters:

@@ -15,13 +15,12 @@ CSV only: the batch pipeline writes text/csv requests, and other formats are ref
 import csv
 import http.client
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..csv_filters import column_filter
 from . import endpoints
 from .expressions import StepError
-from .jobs import Job, JobFailed, bucket_and_key, get_bytes, put_bytes
+from .jobs import Job, JobFailed, download_prefix, put_bytes
 
 MEGABYTE = 1024 * 1024
 
@@ -68,10 +67,14 @@ def run_transform(
 
 
 def read_records(job: Job, uri: str, keep) -> list[Records]:
-    """Every object under the input prefix, split into CSV records and filtered."""
+    """Every object under the input prefix (downloaded as a channel is: jobs.download_prefix), split
+    into CSV records and filtered."""
+    folder = job.folder / "input"
+    download_prefix(job, uri, folder)
     found = []
-    for key, body in _objects(job, uri):
-        rows = [row for row in csv.reader(io.StringIO(body.decode())) if row]
+    for path in sorted(path for path in folder.rglob("*") if path.is_file()):
+        key = path.relative_to(folder).as_posix()
+        rows = [row for row in csv.reader(io.StringIO(path.read_text())) if row]
         try:
             sent = [_csv_line(keep(row)).rstrip("\n") for row in rows]
         except IndexError:
@@ -80,23 +83,6 @@ def read_records(job: Job, uri: str, keep) -> list[Records]:
             ) from None
         found.append(Records(key, rows, sent))
     return found
-
-
-def _objects(job: Job, uri: str) -> Iterator[tuple[str, bytes]]:
-    """(name relative to the prefix, bytes) of each object under an S3 prefix."""
-    bucket, prefix = bucket_and_key(job, uri)
-    keys = [
-        item["Key"]
-        for page in job.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if not item["Key"].endswith("/")
-    ]
-    if not keys:
-        raise JobFailed(f"ClientError: no S3 objects found under S3 URL {uri!r} given in input data source")
-    folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
-    for key in keys:
-        name = key.rsplit("/", 1)[-1] if key == prefix else key.removeprefix(folder)
-        yield name, get_bytes(job, f"s3://{bucket}/{key}")
 
 
 def mini_batches(lines: list[str], size: int | None, limit: int) -> list[list[str]]:
