@@ -10,7 +10,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import batch_definition, batch_only
+from conftest import BATCH, batch_definition, batch_only
 from sagemaker_gitops import aws, batch_stack, deploy, promote
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.csv_filters import column_filter
@@ -129,6 +129,25 @@ def test_a_batch_pipeline_without_its_config_block_is_refused_in_one_line(mlops,
     code, out, err = mlops("pipeline", "definition", "--pipeline", "batch")
     assert (code, out) == (1, "")
     assert err.strip() == "error: build/config.yml has no batch block, which build/batch_pipeline.py reads"
+
+
+@pytest.mark.skipif(BATCH, reason="the preset scores in batch: this needs a project without the pipeline")
+def test_the_batch_pipeline_of_a_project_without_one_is_refused_in_one_line(mlops):
+    code, out, err = mlops("pipeline", "definition", "--pipeline", "batch")
+    assert (code, out) == (1, "")
+    assert err.strip() == "error: batch_pipeline.py: not found (this project has no batch pipeline)"
+
+
+@pytest.mark.parametrize(
+    "value", ["", "my-model-models/1", "arn:aws:sagemaker:us-east-1:123456789012:model/x"]
+)
+def test_a_model_package_parameter_that_is_no_version_arn_is_refused_before_anything_runs(mlops, value):
+    code, out, err = mlops("pipeline", "start", "--aws", "real", "--param", f"ModelPackageArn={value}")
+    assert (code, out) == (1, "")
+    assert err.strip().splitlines()[-1] == (
+        f"error: --param ModelPackageArn={value}: expected a model package version's ARN"
+        " (arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
+    )
 
 
 def test_mini_batches_fill_the_payload_limit_or_take_one_row_each():

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,11 +44,8 @@ def description(kind: str = "build") -> str:
     return f"{project().slug} {kind} pipeline"
 
 
-def _load_get_pipeline(kind: str):
+def _load_get_pipeline(kind: str, path: Path):
     # build/ is a folder of the project, not a package: load its file directly.
-    path = project().pipeline_file_of(kind)
-    if not path.is_file():
-        raise MlopsError(f"{path.name}: not found (this project has no {kind} pipeline)")
     spec = importlib.util.spec_from_file_location(f"{project().slug}_{kind}_pipeline", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -84,6 +82,9 @@ def _no_telemetry() -> None:
 
 def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
     """Build the "build" or "batch" pipeline object; offline=True guarantees no AWS call."""
+    path = project().pipeline_file_of(kind)
+    if not path.is_file():
+        raise MlopsError(f"{path.name}: not found (this project has no {kind} pipeline)")
     config = load_config(project().config_path)
     if kind == "batch" and config.batch is None:
         raise MlopsError("build/config.yml has no batch block, which build/batch_pipeline.py reads")
@@ -96,7 +97,7 @@ def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
     code = StepCode(project().steps_dir, target.bucket, project().slug)
     commit = git_commit()
-    pipeline = _load_get_pipeline(kind)(config, target, code, _pipeline_session(target), commit)
+    pipeline = _load_get_pipeline(kind, path)(config, target, code, _pipeline_session(target), commit)
     return BuiltPipeline(pipeline, code, target, commit, kind)
 
 
