@@ -75,7 +75,7 @@ WORKFLOW = {
             "name": "Train",
             "notebook": "notebooks/train.ipynb",
             "after": ["Prepare"],
-            "parameters": {"max_depth": 4},
+            "parameters": {"max_depth": "4"},
             "dependencies": ["notebooks/helpers.ipynb"],
         },
     ],
@@ -117,14 +117,21 @@ def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
             "notebooks/train.ipynb (step Train): dependency notebooks/helper.ipynb does not exist",
         ),
         (changed(1, notebook="notebooks/training.ipynb"), "notebooks/training.ipynb: not found"),
-        (changed(1, after=["Prep"]), "step 'Train': after 'Prep', which is not a step"),
-        (changed(0, after=["Train"]), "the steps' `after` lists make a cycle: Prepare, Train"),
+        (changed(1, after=["Prep"]), "step 'Train': after 'Prep', which is not a step before it"),
+        (changed(0, after=["Train"]), "step 'Prepare': after 'Train', which is not a step before it"),
         (changed(1, name="Prepare"), "step 'Prepare' is named twice"),
         (changed(1, name="Train model"), "steps.1.name: String should match pattern"),
-        (changed(0, parameters={"input_url": "{InputUrl}"}), "step 'Prepare': {InputUrl} is not one of"),
+        (
+            changed(1, parameters={"max_depth": 4}),
+            "steps.1.parameters.max_depth: Input should be a valid string",
+        ),
+        (
+            {**WORKFLOW, "pipeline_parameters": {"input-url": "x"}},
+            "pipeline_parameters: 'input-url': a pipeline parameter's name is letters and digits",
+        ),
         ({**WORKFLOW, "kernel": ""}, "kernel: String should have at least 1 character"),
         (
-            changed(0, parameters={"seed": 7}),
+            changed(0, parameters={"seed": "7"}),
             "notebooks/prepare.ipynb (step Prepare): seed is an int in its `parameters` cell, but a notebook"
             " job passes every parameter as a string (seed = '7'): make the default a string",
         ),
@@ -143,7 +150,101 @@ def test_parameters_for_a_notebook_without_a_parameters_cell_are_refused(project
         load_workflow(write(project_dir, workflow))
 
 
-def build_step(project_dir, code: StepCode):
+def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_refused(project_dir):
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.core.workflow.parameters import ParameterString
+    from sagemaker_gitops.notebook_steps import notebook_parameters
+    from sagemaker_gitops.notebooks import NotebookStep
+
+    output = ParameterString("OutputDataUrl", default_value="s3://b/o")
+    variables = {
+        "OutputDataUrl": output,
+        "RunFolder": Join(on="/", values=[output, ExecutionVariables.PIPELINE_EXECUTION_ID]),
+    }
+    step = NotebookStep(
+        name="Train",
+        notebook="notebooks/train.ipynb",
+        parameters={"out": "{OutputDataUrl}", "data": "{RunFolder}/prepared", "plain": "x", "empty": ""},
+    )
+    values = notebook_parameters(step, variables)
+    assert values["out"] is output and values["plain"] == "x" and values["empty"] == ""
+    assert values["data"].expr == {
+        "Std:Join": {
+            "On": "",
+            "Values": [output.expr, "/", ExecutionVariables.PIPELINE_EXECUTION_ID.expr, "/prepared"],
+        }
+    }
+    unknown = step.model_copy(update={"parameters": {"data": "{RunFolders}/x"}})
+    with pytest.raises(MlopsError, match=r"step 'Train': parameters.data: \{RunFolders\} is not a pipeline"):
+        notebook_parameters(unknown, variables)
+
+
+@pytest.mark.parametrize(
+    ("region", "version", "kernel", "expected"),
+    [
+        (
+            "eu-west-1",
+            "3.2",
+            "python3",
+            "819792524951.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-distribution-prod:3.2-cpu",
+        ),
+        (
+            "il-central-1",
+            "3.2",
+            "python3",
+            "image_version 3.2: no SageMaker Distribution image of it in il-central-1",
+        ),
+        (
+            "us-east-1",
+            "9.9",
+            "python3",
+            "image_version 9.9: not a release whose libraries are listed, so neither a local run nor",
+        ),
+        (
+            "us-east-1",
+            "3.2",
+            "ir",
+            "kernel 'ir' is not one sagemaker-distribution-prod:3.2-cpu has (python3)",
+        ),
+    ],
+)
+def test_the_image_is_the_regions_release_and_has_the_kernel(project_dir, region, version, kernel, expected):
+    from sagemaker_gitops.notebooks import NotebookWorkflow
+
+    workflow = NotebookWorkflow.model_validate({**WORKFLOW, "image_version": version, "kernel": kernel})
+    if expected.endswith("-cpu"):
+        assert workflow.image_uri(region) == expected
+    else:
+        with pytest.raises(MlopsError) as refused:
+            workflow.image_uri(region)
+        assert expected in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modules_are_not(project_dir):
+    from sagemaker_gitops.notebooks import import_problems
+
+    target = aws.resolve_target(offline=True)
+    (project_dir / "notebooks" / "local_helpers.py").write_text("import pandas\n")
+    (project_dir / "notebooks" / "train.ipynb").write_text(
+        notebook(
+            ("code", "max_depth = '3'", ["parameters"]),
+            (
+                "code",
+                "%run helpers.ipynb\nimport pandas, local_helpers\nfrom tabpfn import TabPFNClassifier",
+                [],
+            ),
+        )
+    )
+    code = StepCode(project_dir, target.bucket, "p")
+    definition = build_step(project_dir, code, [project_dir / "notebooks" / "local_helpers.py"])
+    assert import_problems(definition, code) == [
+        "Train: train.ipynb imports tabpfn, which sagemaker-distribution-prod:3.2-cpu does not ship"
+        " (ModuleNotFoundError in the notebook job): install it in an init script or drop it"
+    ]
+
+
+def build_step(project_dir, code: StepCode, more=()):
     from sagemaker.core import image_uris
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker_gitops.notebook_steps import StagedNotebookJobStep
@@ -157,7 +258,7 @@ def build_step(project_dir, code: StepCode):
     step = StagedNotebookJobStep(
         name="Train",
         input_notebook=str(project_dir / "notebooks" / "train.ipynb"),
-        additional_dependencies=[str(project_dir / "notebooks" / "helpers.ipynb")],
+        additional_dependencies=[str(project_dir / "notebooks" / "helpers.ipynb"), *map(str, more)],
         image_uri=image,
         kernel_name="python3",
         role=target.role_arn,

@@ -80,13 +80,15 @@ class Stage(StrEnum):
 class PipelineChoice(StrEnum):
     build = "build"
     batch = "batch"
+    notebooks = "notebooks"
 
 
 WhichPipeline = Annotated[
     PipelineChoice,
     typer.Option(
         "--pipeline",
-        help="build: build/pipeline.py (training); batch: build/batch_pipeline.py (batch scoring).",
+        help="build: build/pipeline.py (training); batch: build/batch_pipeline.py (batch scoring);"
+        " notebooks: build/notebook_pipeline.py (the notebook workflow).",
     ),
 ]
 

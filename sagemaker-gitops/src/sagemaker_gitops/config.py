@@ -167,12 +167,14 @@ class Schedule(StrictModel):
     enabled: bool = True
 
 
-class Retraining(StrictModel):
-    """A schedule that starts this pipeline (build/retraining.yml, deployed by `mlops pipeline upsert`)."""
+class ScheduledRuns(StrictModel):
+    """A schedule that starts a pipeline and what it gives each run: build/config.yml's `retraining`
+    (build/retraining.yml) and build/notebooks.yml's `scheduled_runs` (build/notebook_schedule.yml),
+    deployed by `mlops pipeline upsert`."""
 
     schedule: Schedule
-    # What each scheduled run is given over the definition's defaults (which come from this file),
-    # such as InputDataUrl for the newest data: only parameters build/retraining.yml sends.
+    # What each scheduled run is given over the definition's defaults, such as InputDataUrl for the
+    # newest data: only parameters the schedule's template sends.
     parameters: dict[str, str | int | float] = Field(default_factory=dict)
 
 
@@ -303,7 +305,7 @@ class BuildConfig(StrictModel):
     hyperparameters: dict[str, str | int | float | bool]
     tuning: Tuning | None = None
     batch: Batch | None = None  # read by build/batch_pipeline.py, for projects that score in batch
-    retraining: Retraining | None = None
+    retraining: ScheduledRuns | None = None
 
     @model_validator(mode="after")
     def _choices_fit_the_problem(self):

@@ -125,6 +125,21 @@ def _scripts_of(step: Step) -> Iterator[StepScript]:
                 yield StepScript(step.name, container["Image"], program, None)
 
 
+def shipped_by(image_uri: str) -> set[str] | None:
+    """The (canonical) names of the distributions an image ships; None when no list has the image."""
+    listed = image_packages().get(image_name(image_uri))
+    if listed is None:
+        return None
+    return {canonical(name) for name in [*listed["packages"], *listed.get("also_installed", {})]}
+
+
+def missing_from(shipped: set[str], module: str) -> bool:
+    """Whether importing `module` fails in an image shipping `shipped` (the standard library never does)."""
+    if module in sys.stdlib_module_names or module == "__future__":
+        return False
+    return not providers(module) & shipped
+
+
 def problems(definition: dict, steps_dir: Path) -> list[str]:
     """One line per import a step's image cannot satisfy (empty when every step can run)."""
     return [problem for found in step_scripts(definition) for problem in _check(found, steps_dir)]
@@ -135,14 +150,13 @@ def _check(found: StepScript, steps_dir: Path) -> Iterator[str]:
         yield f"{found.step}: its image is set at run time, so what {found.script} imports cannot be checked"
         return
     image = image_name(found.image)
-    if image not in image_packages():
+    shipped = shipped_by(found.image)
+    if shipped is None:
         yield (
             f"{found.step}: no package list for image {image}: list what it ships in the file"
             f" [tool.mlops] image-packages names before running {found.script} in it"
         )
         return
-    shipped = {canonical(name) for name in image_packages()[image]["packages"]}
-    shipped |= {canonical(name) for name in image_packages()[image].get("also_installed", {})}
     pending, seen = [(found.script, found.script)], set()
     while pending:
         name, importer = pending.pop()
@@ -162,7 +176,7 @@ def _check(found: StepScript, steps_dir: Path) -> Iterator[str]:
                     yield f"{found.step}: {name} imports {module}, but the job is not given {module}.py"
                 else:
                     pending.append((f"{module}.py", name))
-            elif not providers(module) & shipped:
+            elif missing_from(shipped, module):
                 yield (
                     f"{found.step}: {name}{by} imports {module}, which {image} does not ship "
                     "(ModuleNotFoundError in SageMaker): run the step in an image that has it"

@@ -12,7 +12,7 @@ error naming the wrong file). Here each is one line naming the notebook, at buil
     steps:
       - name: Prepare
         notebook: notebooks/prepare.ipynb
-        parameters: {output_url: "{RunPrefix}/prepared"}   # {Name}: a pipeline parameter
+        parameters: {output_url: "{RunFolder}/prepared"}   # {Name}: a pipeline variable
       - name: Train
         notebook: notebooks/train.ipynb
         after: [Prepare]
@@ -25,26 +25,31 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .config import INSTANCE_TYPE_PATTERN, StrictModel, load_validated
+from .config import INSTANCE_TYPE_PATTERN, ScheduledRuns, StrictModel, load_validated
 from .errors import MlopsError
-from .images import imported_modules
+from .images import image_name, image_packages, imported_modules, missing_from, shipped_by
+from .step_code import StepCode
 
 STEP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # also a notebook job name: letters first, no spaces
 RUN_MAGIC = re.compile(r"^\s*%run\s+(?:-\w+\s+)*['\"]?([^'\"\s]+)['\"]?", re.MULTILINE)
-PIPELINE_PARAMETER = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)\}")
+PIPELINE_VARIABLE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)\}")
 # IPython line magics that import a library (a magic is no `import` statement).
 MAGIC_IMPORTS = {"matplotlib": "matplotlib"}
+# The kernel each kernel package installs (the image must ship the package for the job to start).
+KERNELS = {"python3": "ipykernel"}
+IMAGE = "sagemaker-distribution"  # the SageMaker SDK's name for the image notebook jobs run in
+NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]  # what a notebook job's container runs
 
 
 class NotebookStep(StrictModel):
     name: str = Field(pattern=STEP_NAME)
     notebook: Path
-    # Steps that must end first (SageMaker's depends_on: notebook jobs pass no properties).
+    # Earlier steps that must end first (SageMaker's depends_on: notebook jobs pass no properties).
     after: list[str] = Field(default_factory=list)
-    # Values injected after the `parameters` cell; "{Name}" inside a value is a pipeline parameter.
-    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Values injected after the `parameters` cell; "{Name}" inside a value is a pipeline variable.
+    parameters: dict[str, str] = Field(default_factory=dict)
     # Files the notebook needs beside it: the notebooks it `%run`s, helper modules.
     dependencies: list[Path] = Field(default_factory=list)
     instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE_PATTERN)
@@ -55,39 +60,64 @@ class NotebookWorkflow(StrictModel):
 
     # The SageMaker Distribution image release the notebooks run in (its packages are published).
     image_version: str = Field(default="3.2", pattern=r"^\d+\.\d+(\.\d+)?$")
-    kernel: str = Field(min_length=1, pattern=r"^\S+$")
-    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    kernel: str = Field(default="python3", min_length=1, pattern=r"^\S+$")
+    instance_type: str = Field(default="ml.m5.large", pattern=INSTANCE_TYPE_PATTERN)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=172_800)  # a notebook job's limit: 2 days
-    # Pipeline parameters and their defaults, for "{Name}" in the steps' parameter values.
+    # Pipeline parameters of the workflow's own and their defaults, for "{Name}" in the steps' values.
     pipeline_parameters: dict[str, str] = Field(default_factory=dict)
     steps: list[NotebookStep] = Field(min_length=1)
+    # Run the workflow on a schedule (build/notebook_schedule.yml, deployed by `mlops pipeline upsert`).
+    scheduled_runs: ScheduledRuns | None = None
+
+    @field_validator("pipeline_parameters")
+    @classmethod
+    def _parameter_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,255}", name):
+                raise ValueError(
+                    f"{name!r}: a pipeline parameter's name is letters and digits, a letter first"
+                )
+        return value
 
     @model_validator(mode="after")
-    def _a_dag_of_known_steps(self):
-        names = [step.name for step in self.steps]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"step {repeated[0]!r} is named twice")
+    def _steps_in_order(self):
+        seen: list[str] = []
         for step in self.steps:
-            unknown = [name for name in step.after if name not in names]
-            if unknown:
-                raise ValueError(f"step {step.name!r}: after {unknown[0]!r}, which is not a step")
-            for value in step.parameters.values():
-                for name in PIPELINE_PARAMETER.findall(str(value)):
-                    if name not in self.pipeline_parameters:
-                        raise ValueError(f"step {step.name!r}: {{{name}}} is not one of pipeline_parameters")
-        _refuse_cycles(self.steps)
+            if step.name in seen:
+                raise ValueError(f"step {step.name!r} is named twice")
+            later = [name for name in step.after if name not in seen]
+            if later:
+                raise ValueError(f"step {step.name!r}: after {later[0]!r}, which is not a step before it")
+            seen.append(step.name)
         return self
 
+    def image_uri(self, region: str) -> str:
+        """The SageMaker Distribution image of this release in `region`, checked to be one whose
+        libraries are listed (image_packages.json) and to have the kernel; MlopsError otherwise."""
+        from sagemaker.core import image_uris
 
-def _refuse_cycles(steps: list[NotebookStep]) -> None:
-    after = {step.name: set(step.after) for step in steps}
-    done: set[str] = set()
-    while len(done) < len(after):
-        ready = [name for name, needs in after.items() if name not in done and needs <= done]
-        if not ready:
-            raise ValueError("the steps' `after` lists make a cycle: " + ", ".join(sorted(set(after) - done)))
-        done.update(ready)
+        where = f"build/notebooks.yml: image_version {self.image_version}"
+        try:
+            uri = image_uris.retrieve(IMAGE, region, version=self.image_version, instance_type="ml.m5.large")
+        except ValueError as error:
+            reason = str(error).split(". ")[0]  # "Unsupported region: x"
+            message = f"{where}: no SageMaker Distribution image of it in {region} ({reason})"
+            raise MlopsError(message) from None
+        listed = sorted(name for name in image_packages() if name.startswith(f"{IMAGE}-prod:"))
+        # (The SDK answers its only release for a version it does not know.)
+        if image_name(uri) != f"{IMAGE}-prod:{self.image_version}-cpu" or image_name(uri) not in listed:
+            raise MlopsError(
+                f"{where}: not a release whose libraries are listed, so neither a local run nor"
+                f" `validate` would know them (listed: {', '.join(listed)})"
+            )
+        shipped = image_packages()[image_name(uri)]["packages"]
+        if KERNELS.get(self.kernel) not in shipped:
+            kernels = ", ".join(sorted(k for k, package in KERNELS.items() if package in shipped))
+            raise MlopsError(
+                f"build/notebooks.yml: kernel {self.kernel!r} is not one {image_name(uri)} has"
+                f" ({kernels or 'none listed'})"
+            )
+        return uri
 
 
 def load_workflow(path: Path) -> NotebookWorkflow:
@@ -97,6 +127,11 @@ def load_workflow(path: Path) -> NotebookWorkflow:
     for step in workflow.steps:
         check_step(root, step)
     return workflow
+
+
+def variables_in(value: str) -> list[str]:
+    """The "{Name}" pipeline variables a parameter value holds."""
+    return PIPELINE_VARIABLE.findall(value)
 
 
 def check_step(root: Path, step: NotebookStep) -> None:
@@ -142,9 +177,14 @@ def article(kind: type) -> str:
 
 def read_notebook(path: Path, shown: Path) -> dict:
     try:
-        notebook = json.loads(path.read_text())
+        return read_notebook_text(path.read_bytes(), shown)
     except FileNotFoundError:
         raise MlopsError(f"{shown}: not found") from None
+
+
+def read_notebook_text(body: bytes, shown: object) -> dict:
+    try:
+        notebook = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise MlopsError(f"{shown}: not a notebook (not JSON: {error})") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
@@ -192,18 +232,51 @@ def assigned_names(cell: dict, where: str) -> dict[str, type | None]:
 
 
 def notebook_imports(folder: Path) -> set[str]:
-    """The top-level modules the notebooks in a folder import, and those their magics load
-    (`%matplotlib inline` imports matplotlib); shell lines left out."""
+    """The top-level modules the notebooks in a folder import (imports_of each)."""
+    return {
+        module for path in sorted(folder.rglob("*.ipynb")) for module in imports_of(read_notebook(path, path))
+    }
+
+
+def imports_of(notebook: dict) -> set[str]:
+    """The top-level modules a notebook imports, and those its magics load (`%matplotlib inline`
+    imports matplotlib); shell lines left out."""
     found = set()
-    for path in sorted(folder.rglob("*.ipynb")):
-        for cell in code_cells(read_notebook(path, path)):
-            lines = source(cell).splitlines()
-            found |= {
-                MAGIC_IMPORTS[m] for line in lines if (m := line.strip()[1:].split(" ")[0]) in MAGIC_IMPORTS
-            }
-            lines = [line for line in lines if not line.lstrip().startswith(("%", "!"))]
-            with contextlib.suppress(SyntaxError):  # the kernel reports it, in the cell it is in
-                found |= imported_modules("\n".join(lines))
+    for cell in code_cells(notebook):
+        lines = source(cell).splitlines()
+        found |= {
+            MAGIC_IMPORTS[m] for line in lines if (m := line.strip()[1:].split(" ")[0]) in MAGIC_IMPORTS
+        }
+        lines = [line for line in lines if not line.lstrip().startswith(("%", "!"))]
+        with contextlib.suppress(SyntaxError):  # the kernel reports it, in the cell it is in
+            found |= imported_modules("\n".join(lines))
+    return found
+
+
+def import_problems(definition: dict, code: StepCode) -> list[str]:
+    """One line per import a notebook job's image cannot satisfy: each notebook the job is given
+    (its staged folder) against what the image ships."""
+    found = []
+    for step in definition.get("Steps", []):
+        arguments = step.get("Arguments", {})
+        if arguments.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") != NOTEBOOK_ENTRYPOINT:
+            continue
+        image = arguments["AlgorithmSpecification"]["TrainingImage"]
+        folder = arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+        files = code.files_under(folder)
+        shipped = shipped_by(image)
+        for name, body in sorted(files.items()):
+            if not name.endswith(".ipynb"):
+                continue
+            for module in sorted(imports_of(read_notebook_text(body, name))):
+                if f"{module}.py" in files or shipped is None or not missing_from(shipped, module):
+                    continue
+                found.append(
+                    f"{step['Name']}: {name} imports {module}, which {image_name(image)} does not ship"
+                    " (ModuleNotFoundError in the notebook job): install it in an init script or drop it"
+                )
+        if shipped is None:
+            found.append(f"{step['Name']}: no package list for image {image_name(image)}")
     return found
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import api_requests, aws, images
+from . import api_requests, aws, images, notebooks
 from .config import Gate, load_config
 from .desired_state import MODEL_PACKAGE_ARN
 from .errors import MlopsError
@@ -127,8 +127,10 @@ def problems(built: BuiltPipeline) -> list[str]:
         "RoleArn": built.target.role_arn,
         "ClientRequestToken": "0" * 36,  # the SDK sends a UUID
     }
-    return images.problems(definition, project().steps_dir) + api_requests.problems(
-        definition, create_pipeline
+    return (
+        images.problems(definition, project().steps_dir)
+        + notebooks.import_problems(definition, built.code)
+        + api_requests.problems(definition, create_pipeline)
     )
 
 

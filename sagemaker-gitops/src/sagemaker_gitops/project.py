@@ -12,6 +12,8 @@ above the working directory). The table is written by the template and owned by 
     config = "build/config.yml"
     pipeline = "build/pipeline.py"
     batch-pipeline = "build/batch_pipeline.py"  # scores in batch when the file exists
+    notebook-pipeline = "build/notebook_pipeline.py"  # runs notebooks when the file exists
+    notebooks = "build/notebooks.yml"  # which notebooks it runs, with what
     steps = "build/steps"
     snapshot = "tests/snapshots/pipeline-definition.json"
     # Optional: what images of the project's own ship, as the package's image_packages.json lists
@@ -35,6 +37,7 @@ from .config import StrictModel, validated
 from .errors import MlopsError
 
 PYPROJECT = "pyproject.toml"
+PIPELINE_KINDS = ("build", "batch", "notebooks")
 
 
 class Settings(StrictModel):
@@ -49,6 +52,8 @@ class Settings(StrictModel):
     config: Path = Path("build/config.yml")
     pipeline: Path = Path("build/pipeline.py")
     batch_pipeline: Path = Path("build/batch_pipeline.py")
+    notebook_pipeline: Path = Path("build/notebook_pipeline.py")
+    notebooks: Path = Path("build/notebooks.yml")
     steps: Path = Path("build/steps")
     snapshot: Path = Path("tests/snapshots/pipeline-definition.json")
     # What the project's own images ship, in image_packages.json's format, for `validate`.
@@ -88,20 +93,21 @@ class Project:
 
     @property
     def pipelines(self) -> tuple[str, ...]:
-        """The project's pipelines: "build", and "batch" when it has build/batch_pipeline.py."""
-        return ("build", "batch") if (self.root / self.settings.batch_pipeline).is_file() else ("build",)
+        """The project's pipelines: "build", then "batch" and "notebooks" when their files exist."""
+        return tuple(kind for kind in PIPELINE_KINDS if self.pipeline_file_of(kind).is_file())
 
     def pipeline_name_of(self, kind: str) -> str:
-        """The SageMaker name of the "build" (training) or "batch" (scoring) pipeline."""
+        """The SageMaker name of the "build" (training), "batch" (scoring) or "notebooks" pipeline."""
         return self.pipeline_name if kind == "build" else f"{self.slug}-{kind}"
 
     def pipeline_file_of(self, kind: str) -> Path:
-        return self.pipeline_file if kind == "build" else self.root / self.settings.batch_pipeline
+        setting = {"build": "pipeline", "batch": "batch_pipeline", "notebooks": "notebook_pipeline"}[kind]
+        return self.root / getattr(self.settings, setting)
 
     def sample_file_of(self, kind: str) -> Path:
-        """The pipeline's default input: data/sample.csv (training), data/batch/sample.csv (scoring,
-        in a folder of its own: every CSV directly in data/ is training data)."""
-        return self.root / "data" / ("sample.csv" if kind == "build" else f"{kind}/sample.csv")
+        """The pipeline's default input: data/sample.csv (training, notebooks), data/batch/sample.csv
+        (scoring, in a folder of its own: every CSV directly in data/ is training data)."""
+        return self.root / "data" / ("batch/sample.csv" if kind == "batch" else "sample.csv")
 
     def sample_data_key_of(self, kind: str) -> str:
         """Where `upsert` puts sample_file_of(kind)."""
@@ -119,6 +125,10 @@ class Project:
     @property
     def config_path(self) -> Path:
         return self.root / self.settings.config
+
+    @property
+    def notebooks_path(self) -> Path:
+        return self.root / self.settings.notebooks
 
     @property
     def pipeline_file(self) -> Path:

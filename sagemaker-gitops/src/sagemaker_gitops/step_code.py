@@ -66,6 +66,13 @@ class StepCode:
         self.objects.update({f"{folder}/{name}": body for name, body in bodies.items()})
         return f"s3://{self.bucket}/{folder}/"
 
+    def files_under(self, folder_uri: str) -> dict[str, bytes]:
+        """The staged files under a folder() URI, by their names in it."""
+        prefix = folder_uri.removeprefix(f"s3://{self.bucket}/")
+        return {
+            key.removeprefix(prefix): body for key, body in self.objects.items() if key.startswith(prefix)
+        }
+
     def upload(self, s3_client) -> int:
         """Upload every object the definition references; return how many."""
         for key, body in self.objects.items():
