@@ -7,7 +7,8 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
-from sagemaker_gitops import aws, retraining
+from sagemaker_gitops import aws, pipeline_schedules
+from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stacks import deployed_parameters, describe_stack
 
@@ -241,7 +242,7 @@ def test_bad_approvals_are_refused_and_change_nothing(mlops, registry, args, mes
 # --- Scheduled retraining: build/retraining.yml as <project>-retraining, deployed by upsert (moto's
 # CloudFormation keeps the stack and its parameters but skips the AWS::Scheduler::Schedule) -----------
 
-RETRAINING = {
+RETRAINING_BLOCK = {
     "schedule": {"expression": "rate(7 days)", "enabled": False},
     "parameters": {"InputDataUrl": "s3://fresh-data/churn/", "GateThreshold": 0.5},
 }
@@ -265,11 +266,11 @@ def with_retraining(tmp_path, use_project):
 def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_deletes_it(
     mlops, account, with_retraining
 ):
-    with_retraining(RETRAINING)
+    with_retraining(RETRAINING_BLOCK)
     code, out, err = mlops("pipeline", "upsert")
     assert code == 0, err
-    assert f"retraining schedule: stack {retraining.stack_name()} created" in out
-    deployed = deployed_parameters(describe_stack(retraining.stack_name()))
+    assert f"retraining schedule: stack {RETRAINING.stack_name} created" in out
+    deployed = deployed_parameters(describe_stack(RETRAINING.stack_name))
     assert (deployed["ScheduleExpression"], deployed["ScheduleState"]) == ("rate(7 days)", "DISABLED")
     assert (deployed["InputDataUrl"], deployed["GateThreshold"]) == ("s3://fresh-data/churn/", "0.5")
     assert deployed["TrainingInstanceType"]  # the definition's default, sent explicitly
@@ -278,30 +279,30 @@ def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_delet
     assert code == 0, err
     sagemaker = boto3.client("sagemaker", region_name=account.region)
     given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=out.strip())
-    sent = retraining.sent({"Parameters": deployed})
+    sent = pipeline_schedules.sent({"Parameters": deployed})
     assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {
         name: deployed[name] for name in sent
     }
 
     code, out, err = mlops("pipeline", "upsert")
-    assert code == 0 and f"retraining schedule: stack {retraining.stack_name()} unchanged" in out, err
+    assert code == 0 and f"retraining schedule: stack {RETRAINING.stack_name} unchanged" in out, err
     with_retraining(None)
     code, out, err = mlops("pipeline", "upsert")
     assert code == 0, err
-    assert f"retraining schedule: stack {retraining.stack_name()} deleted" in out
-    assert describe_stack(retraining.stack_name()) is None
+    assert f"retraining schedule: stack {RETRAINING.stack_name} deleted" in out
+    assert describe_stack(RETRAINING.stack_name) is None
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 def test_mlops_status_reports_a_retraining_schedule_that_differs_from_git(mlops, account, with_retraining):
-    with_retraining(RETRAINING)
+    with_retraining(RETRAINING_BLOCK)
     assert mlops("pipeline", "upsert")[0] == 0
     code, out, _ = mlops("status")
     assert code == 0
     assert [line.split()[:3] for line in out.splitlines() if line.strip().startswith("retraining")] == [
         ["retraining", "rate(7", "days)"]
     ]
-    with_retraining({**RETRAINING, "parameters": {"InputDataUrl": "s3://other-data/"}})
+    with_retraining({**RETRAINING_BLOCK, "parameters": {"InputDataUrl": "s3://other-data/"}})
     code, out, _ = mlops("status")
     said = " ".join(out.split())  # the table wraps the state column
     assert (
@@ -310,18 +311,21 @@ def test_mlops_status_reports_a_retraining_schedule_that_differs_from_git(mlops,
     with_retraining(None)
     code, out, _ = mlops("status")
     said = " ".join(out.split())
-    assert code == 3 and f"stack {retraining.stack_name()} exists, but build/config.yml has no" in said
+    # (The file is named as [tool.mlops] gives it: here, this test's copy, a long path the table cuts.)
+    assert code == 3 and f"stack {RETRAINING.stack_name} exists, but /" in said
+    assert "has no retraining block" in said
 
 
 def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
     mlops, account, with_retraining
 ):
-    with_retraining({**RETRAINING, "parameters": {"WarmStartParent": "x"}})
+    with_retraining({**RETRAINING_BLOCK, "parameters": {"WarmStartParent": "x"}})
     code, out, err = mlops("pipeline", "upsert")
     assert code == 1 and not out
     assert err.strip().splitlines()[-1] == (
-        "error: build/config.yml: retraining.parameters.WarmStartParent: build/retraining.yml does not send"
-        " it (add it to the template's Parameters and PipelineParameterList)"
+        f"error: {project().settings.config.as_posix()}: retraining.parameters.WarmStartParent:"
+        " build/retraining.yml does not send it (add it to the template's Parameters and"
+        " PipelineParameterList)"
     )
     sagemaker = boto3.client("sagemaker", region_name=account.region)
     assert sagemaker.list_pipelines()["PipelineSummaries"] == []
@@ -330,7 +334,7 @@ def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
 def test_a_schedule_in_config_with_an_expression_the_service_refuses_is_refused(
     mlops, account, with_retraining
 ):
-    with_retraining({**RETRAINING, "schedule": {"expression": "rate(1 weeks)"}})
+    with_retraining({**RETRAINING_BLOCK, "schedule": {"expression": "rate(1 weeks)"}})
     code, out, err = mlops("pipeline", "upsert")
     assert code == 1 and not out
     assert "retraining.schedule.expression: 'rate(1 weeks)': use rate(1 day) or cron" in err

@@ -9,7 +9,7 @@ import re
 import boto3
 import pytest
 from conftest import BUILT_FROM
-from sagemaker_gitops import aws, deploy, retraining, stacks
+from sagemaker_gitops import aws, deploy, pipeline_schedules, stacks
 from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
 from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.endpoint_stack import stack_parameters
@@ -244,7 +244,7 @@ def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeyp
     monkeypatch.setattr(
         deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, drifted.get(stage, []))
     )
-    monkeypatch.setattr(retraining, "status", lambda: None)  # no retraining schedule
+    monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)  # no retraining schedule
     assert mlops("status", "--issue")[0] == 3
     assert mlops("status", "--issue")[0] == 3
     drifted.clear()
@@ -269,7 +269,7 @@ def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeyp
 
 def test_status_issue_without_github_credentials_is_refused_in_one_line(mlops, monkeypatch):
     monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
-    monkeypatch.setattr(retraining, "status", lambda: None)
+    monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)
     code, _, err = mlops("status", "--issue")
     assert code == 1
     assert err.strip().splitlines() == [

@@ -25,9 +25,9 @@ from . import (
     github,
     models,
     pipeline_diff,
+    pipeline_schedules,
     pipelines,
     promote,
-    retraining,
     schedules,
     template_update,
     trials,
@@ -51,7 +51,7 @@ local_app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 schedule_app = typer.Typer(
-    help="The schedules that start the pipelines: each stage's batch scoring, and retraining.",
+    help="The schedules that start the pipelines: each stage's batch scoring, retraining, notebooks.",
     no_args_is_help=True,
 )
 app.add_typer(schedule_app, name="schedule")
@@ -233,17 +233,22 @@ def diff(
 
 @pipeline_app.command("upsert")
 def upsert(aws_choice: ChosenAws = None) -> None:
-    """Upload the step code and create or update the pipelines (build, and batch when the project
-    scores in batch), each tagged with the git commit; then the retraining schedule, as
-    build/config.yml's retraining block says (none: deleted)."""
+    """Upload the step code and create or update the pipelines (build; batch and notebooks when the
+    project has them), each tagged with the git commit; then their schedules, as build/config.yml's
+    retraining block and build/notebooks.yml's scheduled_runs block say (none: deleted)."""
     with chosen_aws(aws_choice, "pipeline upsert"), err.status("upserting") as status:
-        everything = pipelines.build_all()
-        planned = retraining.plan(everything[0])  # refused here, before anything changes
-        for arn in pipelines.upsert(everything):
+        everything = {built.kind: built for built in pipelines.build_all()}
+        # Planned first: a schedule that could not run is refused before anything changes.
+        planned = [
+            (schedule, pipeline_schedules.plan(schedule, everything[schedule.kind]))
+            for schedule in pipeline_schedules.of_pipelines(list(everything))
+        ]
+        for arn in pipelines.upsert(list(everything.values())):
             out.print(f"pipeline ready: {arn}")
-        action = retraining.apply(planned, status.update)
-        if action:
-            out.print(f"retraining schedule: stack {retraining.stack_name()} {action}")
+        for schedule, plan in planned:
+            action = pipeline_schedules.apply(schedule, plan, status.update)
+            if action:
+                out.print(f"{schedule.name} schedule: stack {schedule.stack_name} {action}")
 
 
 @pipeline_app.command("start")
@@ -401,13 +406,17 @@ class ScheduleName(StrEnum):
     staging = "staging"
     prod = "prod"
     retraining = "retraining"
+    notebooks = "notebooks"
 
 
 @schedule_app.command("fire")
 def schedule_fire(
     name: Annotated[
         ScheduleName,
-        typer.Argument(help="staging or prod: the stage's batch scoring; retraining: the build pipeline's."),
+        typer.Argument(
+            help="staging or prod: the stage's batch scoring; retraining: the build pipeline's;"
+            " notebooks: the notebook workflow's."
+        ),
     ],
     aws_choice: ChosenAws = None,
 ) -> None:
@@ -602,15 +611,16 @@ def stage_status(
         ),
     ] = False,
 ) -> None:
-    """Desired (git) against actual (cloud) for each stage, and the retraining schedule when there is
-    one. Exit code 3 on drift, with the difference."""
+    """Desired (git) against actual (cloud) for each stage, and the retraining and notebook schedules
+    when there are any. Exit code 3 on drift, with the difference."""
     found = [deploy.status(stage.value) for stage in Stage]
     rows = status_rows(found)
     drift = any(stage.drift for stage in found)
-    schedule = retraining.status()
-    if schedule is not None:
-        rows.append(retraining_row(schedule))
-        drift = drift or schedule.drift
+    for which in pipeline_schedules.of_pipelines(list(project().pipelines)):
+        schedule = pipeline_schedules.status(which)
+        if schedule is not None:
+            rows.append(schedule_row(which.name, schedule))
+            drift = drift or schedule.drift
     table = Table("stage", "git says", "deployed", "state", box=box.SIMPLE_HEAD, show_edge=False)
     for row in rows:
         table.add_row(*row)
@@ -621,9 +631,9 @@ def stage_status(
         raise typer.Exit(3)
 
 
-def retraining_row(schedule: retraining.ScheduleStatus) -> tuple[str, str, str, str]:
+def schedule_row(name: str, schedule: pipeline_schedules.ScheduleStatus) -> tuple[str, str, str, str]:
     desired, deployed = schedule.desired or "(none)", schedule.deployed or "(no stack)"
-    return ("retraining", desired, deployed, state_cell(schedule.differences))
+    return (name, desired, deployed, state_cell(schedule.differences))
 
 
 def status_rows(found: list[deploy.StageStatus]) -> list[tuple[str, str, str, str]]:
@@ -660,12 +670,12 @@ def sync_drift_issue(rows: list[tuple[str, str, str, str]], drift: bool) -> str:
         lines.append("| " + " | ".join(Text.from_markup(cell).plain for cell in row) + " |")
     body = "\n".join(
         [
-            "`mlops status` found deployed stacks that differ from git (`deploy/*.yml`, and the retraining"
-            " block of `build/config.yml`):",
+            "`mlops status` found deployed stacks that differ from git (`deploy/*.yml`, the retraining"
+            " block of `build/config.yml`, the scheduled_runs block of `build/notebooks.yml`):",
             "",
             *lines,
             "",
-            "Reconcile with `mlops deploy <stage>` (`mlops pipeline upsert` for retraining), or revert the"
+            "Reconcile with `mlops deploy <stage>` (`mlops pipeline upsert` for the schedules), or revert the"
             " change that was made outside git.",
             "This issue closes itself when every stage matches git again.",
         ]

@@ -4,7 +4,10 @@ AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from
     staging, prod   deploy/batch.yml as <project>-<stage>-batch, from deploy/<stage>.yml's batch block
                     (batch_stack.py, deployed by `mlops deploy`): starts the batch pipeline
     retraining      build/retraining.yml as <project>-retraining, from build/config.yml's retraining
-                    block (retraining.py, deployed by `mlops pipeline upsert`): starts the build pipeline
+                    block (pipeline_schedules.py, deployed by `mlops pipeline upsert`): starts the build
+                    pipeline
+    notebooks       build/notebook_schedule.yml as <project>-notebooks, from build/notebooks.yml's
+                    scheduled_runs block (the same): starts the notebook pipeline
 """
 
 from . import batch_stack
@@ -24,16 +27,22 @@ SCHEDULE_PARAMETERS = frozenset(
         "ScheduleState",
     }
 )
-NAMES = ("staging", "prod", "retraining")
+NAMES = ("staging", "prod", "retraining", "notebooks")
+# Where each schedule of a build/ pipeline is asked for, and the pipeline it starts.
+BUILD_SCHEDULES = {
+    "retraining": ("build/config.yml a retraining block", "build"),
+    "notebooks": ("build/notebooks.yml a scheduled_runs block", "notebooks"),
+}
 
 
 def stack_of(name: str) -> str:
-    return f"{project().slug}-retraining" if name == "retraining" else batch_stack.stack_name(name)
+    return f"{project().slug}-{name}" if name in BUILD_SCHEDULES else batch_stack.stack_name(name)
 
 
 def pipeline_of(name: str) -> str:
-    """Which pipeline the schedule starts: "build" for retraining, "batch" for a stage's."""
-    return "build" if name == "retraining" else "batch"
+    """Which pipeline the schedule starts: "build" for retraining, "notebooks" for the notebook
+    workflow's, "batch" for a stage's."""
+    return BUILD_SCHEDULES[name][1] if name in BUILD_SCHEDULES else "batch"
 
 
 def sent_by(name: str) -> list[str]:
@@ -42,8 +51,8 @@ def sent_by(name: str) -> list[str]:
     stack = describe_stack(stack_of(name))
     if stack is None:
         where = (
-            "build/config.yml a retraining block and run `mlops pipeline upsert`"
-            if name == "retraining"
+            f"{BUILD_SCHEDULES[name][0]} and run `mlops pipeline upsert`"
+            if name in BUILD_SCHEDULES
             else (f"deploy/{name}.yml a batch block and deploy it (`mlops deploy {name}`)")
         )
         raise MlopsError(f"{name} has no schedule (stack {stack_of(name)}): give {where}")

@@ -1,0 +1,189 @@
+"""The schedules that start a pipeline from build/, each a stack of one EventBridge Scheduler
+schedule, deployed by `mlops pipeline upsert` (and deleted once its block is gone):
+
+    retraining   build/retraining.yml as <project>-retraining, from build/config.yml's
+                 `retraining` block: starts the build pipeline
+    notebooks    build/notebook_schedule.yml as <project>-notebooks, from build/notebooks.yml's
+                 `scheduled_runs` block: starts the notebook pipeline
+
+Every pipeline parameter a template sends gets the definition's default or the block's value for
+it, checked as `mlops pipeline start --param` checks a value.
+"""
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ScheduledRuns, load_config
+from .errors import MlopsError
+from .notebooks import load_workflow
+from .pipelines import (
+    BuiltPipeline,
+    build,
+    parse_parameters,
+    refuse_what_the_api_would,
+    resolve_parameters,
+)
+from .project import git, project
+from .schedules import SCHEDULE_PARAMETERS, stack_of
+from .stacks import (
+    apply_stack,
+    delete_stack,
+    deployed_parameters,
+    describe_stack,
+    drift,
+    read_template,
+)
+
+
+@dataclass(frozen=True)
+class PipelineSchedule:
+    """One schedule of a build/ pipeline: what it starts, from which block of which file."""
+
+    name: str  # "retraining" or "notebooks": also `mlops schedule fire NAME`
+    kind: str  # the pipeline it starts
+    template: str  # its CloudFormation template, in build/
+    block: str  # the key of the block that asks for it
+
+    @property
+    def stack_name(self) -> str:
+        return stack_of(self.name)
+
+    @property
+    def template_path(self) -> Path:
+        """In build/, beside the pipeline it schedules."""
+        return project().pipeline_file.parent / self.template
+
+    @property
+    def block_file(self) -> Path:
+        return project().config_path if self.kind == "build" else project().notebooks_path
+
+    @property
+    def block_shown(self) -> str:
+        """The block's file as [tool.mlops] names it: build/config.yml."""
+        settings = project().settings
+        return (settings.config if self.kind == "build" else settings.notebooks).as_posix()
+
+    def wanted(self) -> ScheduledRuns | None:
+        """The block, or None without one (or without the pipeline it would start)."""
+        if self.kind == "build":
+            return load_config(project().config_path).retraining
+        if "notebooks" not in project().pipelines:
+            return None
+        return load_workflow(project().notebooks_path).scheduled_runs
+
+
+RETRAINING = PipelineSchedule("retraining", "build", "retraining.yml", "retraining")
+NOTEBOOKS = PipelineSchedule("notebooks", "notebooks", "notebook_schedule.yml", "scheduled_runs")
+ALL = (RETRAINING, NOTEBOOKS)
+
+
+def of_pipelines(kinds: list[str]) -> list[PipelineSchedule]:
+    """The schedules of these pipelines."""
+    return [schedule for schedule in ALL if schedule.kind in kinds]
+
+
+@dataclass
+class Plan:
+    """What `upsert` will make of a schedule's stack: its parameters, or None to delete it."""
+
+    parameters: dict[str, str] | None
+
+
+@dataclass
+class ScheduleStatus:
+    """The schedule git asks for against the deployed one, for `mlops status`."""
+
+    desired: str  # the schedule expression the block gives; "" without a block
+    deployed: str  # the deployed stack's; "" without a stack
+    differences: list[str]
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences)
+
+
+def sent(template: dict) -> list[str]:
+    """The pipeline parameters the template's schedule sends."""
+    return [name for name in template["Parameters"] if name not in SCHEDULE_PARAMETERS]
+
+
+def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
+    """The schedule's stack parameters for its pipeline as built; MlopsError, before anything is
+    changed, for a block the schedule could not run."""
+    wanted = schedule.wanted()
+    if wanted is None:
+        return Plan(None)
+    if not schedule.template_path.is_file():
+        raise MlopsError(
+            f"{schedule.block_file.name} schedules runs, but build/{schedule.template} is missing"
+        )
+    names = sent(read_template(schedule.template_path))
+    unsent = sorted(set(wanted.parameters) - set(names))
+    if unsent:
+        raise MlopsError(
+            f"{schedule.block_shown}: {schedule.block}.parameters.{unsent[0]}: build/{schedule.template}"
+            " does not send it"
+            " (add it to the template's Parameters and PipelineParameterList)"
+        )
+    definition = built.definition()
+    declared = definition.get("Parameters", [])
+    undeclared = [name for name in names if name not in {p["Name"] for p in declared}]
+    if undeclared:
+        raise MlopsError(
+            f"build/{schedule.template} sends {undeclared[0]!r}, a parameter"
+            f" {project().pipeline_file_of(schedule.kind).relative_to(project().root)} does not declare"
+        )
+    overrides = parse_parameters([f"{name}={value}" for name, value in wanted.parameters.items()])
+    values = resolve_parameters(declared, overrides)
+    refuse_what_the_api_would(definition, values, f"{schedule.name} not scheduled")
+    return Plan(
+        {
+            "Project": project().slug,
+            "GitCommit": committed(schedule),
+            "SchedulerRoleArn": built.target.scheduler_role_arn,
+            "ScheduleExpression": wanted.schedule.expression,
+            "ScheduleTimezone": wanted.schedule.timezone,
+            "ScheduleState": "ENABLED" if wanted.schedule.enabled else "DISABLED",
+            **{name: str(values[name]) for name in names},
+        }
+    )
+
+
+def committed(schedule: PipelineSchedule) -> str:
+    """The last commit of the block's file or the template (what the schedule is made from),
+    "-dirty" with uncommitted changes to either; "unknown" outside git. Other commits leave it
+    unchanged, so they never update the schedule."""
+    files = [str(schedule.block_file), str(schedule.template_path)]
+    try:
+        commit = git("log", "-1", "--format=%H", "--", *files) or "unknown"
+        return commit + ("-dirty" if git("status", "--porcelain", "--", *files) else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def status(schedule: PipelineSchedule) -> ScheduleStatus | None:
+    """The schedule against git; None when there is neither a block nor a stack."""
+    wanted = schedule.wanted()
+    stack = describe_stack(schedule.stack_name)
+    if wanted is None and stack is None:
+        return None
+    deployed = deployed_parameters(stack).get("ScheduleExpression", "") if stack else ""
+    if wanted is None:
+        return ScheduleStatus(
+            "",
+            deployed,
+            [f"stack {schedule.stack_name} exists, but {schedule.block_shown} has no {schedule.block} block"],
+        )
+    if stack is None:
+        return ScheduleStatus(wanted.schedule.expression, "", [f"stack {schedule.stack_name} does not exist"])
+    found = drift(stack, schedule.template_path, plan(schedule, build(kind=schedule.kind)).parameters)
+    return ScheduleStatus(wanted.schedule.expression, deployed, found)
+
+
+def apply(schedule: PipelineSchedule, planned: Plan, on_status: Callable[[str], None]) -> str:
+    """Make the schedule's stack what `planned` says; "" when there is none and should be none."""
+    if planned.parameters is None:
+        return delete_stack(schedule.stack_name, on_status) if describe_stack(schedule.stack_name) else ""
+    return apply_stack(schedule.stack_name, schedule.template_path, planned.parameters, on_status)
