@@ -59,6 +59,7 @@ CONDA_TO_PYPI = {
     "sagemaker-python-sdk": "sagemaker",
     "msgpack-python": "msgpack",
     "pytables": "tables",
+    "nbconvert-core": "nbconvert",
 }
 # A conda file name: <name>-<version>-<build>.conda (or .tar.bz2).
 CONDA_FILE = re.compile(r"/([^/]+)-([^-/]+)-([^-/]+)\.(?:conda|tar\.bz2)(?:#\w+)?$")

@@ -95,7 +95,7 @@ def changed(step: int, **fields) -> dict:
 
 
 def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
-    workflow = load_workflow(write(project_dir, WORKFLOW))
+    workflow = load_workflow(write(project_dir, WORKFLOW), project_dir)
     assert [step.name for step in workflow.steps] == ["Prepare", "Train"]
 
 
@@ -139,7 +139,7 @@ def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
 )
 def test_what_a_notebook_job_would_fail_on_is_refused_in_one_line(project_dir, workflow, message):
     with pytest.raises(MlopsError) as refused:
-        load_workflow(write(project_dir, workflow))
+        load_workflow(write(project_dir, workflow), project_dir)
     assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
@@ -147,7 +147,7 @@ def test_parameters_for_a_notebook_without_a_parameters_cell_are_refused(project
     (project_dir / "notebooks" / "helpers.ipynb").write_text(HELPERS)
     workflow = changed(1, notebook="notebooks/helpers.ipynb", dependencies=[])
     with pytest.raises(MlopsError, match="has no cell tagged `parameters` to put them after"):
-        load_workflow(write(project_dir, workflow))
+        load_workflow(write(project_dir, workflow), project_dir)
 
 
 def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_refused(project_dir):

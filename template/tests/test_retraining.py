@@ -5,7 +5,8 @@ CloudFormation skips AWS::Scheduler::Schedule, so the schedule is read from the 
 import cfnlint.api
 import pytest
 import yaml
-from sagemaker_gitops import retraining
+from sagemaker_gitops import pipeline_schedules
+from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.pipelines import build
 from sagemaker_gitops.project import project
@@ -30,29 +31,29 @@ def retraining_config(tmp_path, use_project):
 
 
 def test_the_schedule_template_passes_cfn_lint():
-    assert cfnlint.api.lint_file(retraining.template_path()) == []
+    assert cfnlint.api.lint_file(RETRAINING.template_path) == []
 
 
 def test_the_schedule_sends_parameters_the_pipeline_declares(definition, read_template):
-    template = read_template(retraining.template_path())
+    template = read_template(RETRAINING.template_path)
     sent = template["Resources"]["Schedule"]["Properties"]["Target"]["SageMakerPipelineParameters"]
     pairs = sent["PipelineParameterList"]
-    assert [p["Name"] for p in pairs] == retraining.sent(template)
+    assert [p["Name"] for p in pairs] == pipeline_schedules.sent(template)
     assert all(p["Value"] == {"Ref": p["Name"]} for p in pairs)
-    assert set(retraining.sent(template)) <= {p["Name"] for p in definition["Parameters"]}
+    assert set(pipeline_schedules.sent(template)) <= {p["Name"] for p in definition["Parameters"]}
 
 
 def test_no_block_means_no_schedule():
-    assert retraining.plan(build(offline=True)).parameters is None
+    assert pipeline_schedules.plan(RETRAINING, build(offline=True)).parameters is None
 
 
 def test_each_run_gets_the_defaults_or_the_blocks_values(retraining_config, definition, read_template):
     retraining_config(BLOCK)
-    given = retraining.plan(build(offline=True)).parameters
+    given = pipeline_schedules.plan(RETRAINING, build(offline=True)).parameters
     defaults = {p["Name"]: str(p["DefaultValue"]) for p in definition["Parameters"] if "DefaultValue" in p}
     assert given["InputDataUrl"] == "s3://fresh-data/churn/"
     others = [
-        name for name in retraining.sent(read_template(retraining.template_path())) if name != "InputDataUrl"
+        name for name in pipeline_schedules.sent(read_template(RETRAINING.template_path)) if name != "InputDataUrl"
     ]
     assert {name: given[name] for name in others} == {name: defaults[name] for name in others}
     assert (given["ScheduleExpression"], given["ScheduleState"]) == ("cron(0 3 ? * MON *)", "ENABLED")
@@ -71,5 +72,5 @@ def test_a_block_the_schedule_could_not_run_is_refused_before_anything_changes(
 ):
     retraining_config({**BLOCK, "parameters": parameters})
     with pytest.raises(MlopsError) as refused:
-        retraining.plan(build(offline=True))
+        pipeline_schedules.plan(RETRAINING, build(offline=True))
     assert message in str(refused.value) and "\n" not in str(refused.value)

@@ -58,7 +58,8 @@ app.add_typer(schedule_app, name="schedule")
 models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 report_app = typer.Typer(
-    help="Reports comparing runs: tuning jobs' trials, pipeline executions.", no_args_is_help=True
+    help="Reports: tuning jobs' trials, pipeline executions compared, a run's output notebooks.",
+    no_args_is_help=True,
 )
 app.add_typer(report_app, name="report")
 
@@ -773,6 +774,31 @@ def report_tuning(
 
     page = tuning_report.write(tuning_report.load_with_parents(jobs), out_dir)
     out.print(f"wrote {page} and {len(tuning_report.PLOTS)} PNGs beside it")
+
+
+@report_app.command("notebooks")
+def report_notebooks(
+    execution: Annotated[
+        str,
+        typer.Argument(
+            help="A notebook pipeline execution: its id or ARN, or a `mlops local run` id.",
+            show_default="the newest",
+        ),
+    ] = "",
+    html: Annotated[bool, typer.Option(help="Render each notebook to HTML beside it (nbconvert).")] = True,
+    out_dir: ReportDir = Path("reports/notebooks"),
+) -> None:
+    """An execution's output notebooks (each step's notebook as its job ran it, outputs and plots
+    included), downloaded to OUT_DIR/<execution>/<step>.ipynb and rendered to HTML, with the
+    libraries of the notebooks' image."""
+    from . import notebook_outputs
+
+    found = notebook_outputs.download(execution, out_dir)
+    if html:
+        with err.status("rendering HTML"):
+            notebook_outputs.render_html(found)
+    for output in found:
+        out.print(f"{output.step}: {output.html or output.notebook}")
 
 
 @report_app.command("experiments")

@@ -120,10 +120,10 @@ class NotebookWorkflow(StrictModel):
         return uri
 
 
-def load_workflow(path: Path) -> NotebookWorkflow:
-    """build/notebooks.yml, validated, and every notebook checked against what it is given."""
+def load_workflow(path: Path, root: Path) -> NotebookWorkflow:
+    """build/notebooks.yml, validated, and every notebook checked against what it is given (the
+    paths in it are relative to the project's `root`)."""
     workflow = load_validated(path, NotebookWorkflow)
-    root = path.parent.parent  # build/notebooks.yml: paths are the project's
     for step in workflow.steps:
         check_step(root, step)
     return workflow

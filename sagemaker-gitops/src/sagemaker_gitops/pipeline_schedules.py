@@ -71,7 +71,7 @@ class PipelineSchedule:
             return load_config(project().config_path).retraining
         if "notebooks" not in project().pipelines:
             return None
-        return load_workflow(project().notebooks_path).scheduled_runs
+        return load_workflow(project().notebooks_path, project().root).scheduled_runs
 
 
 RETRAINING = PipelineSchedule("retraining", "build", "retraining.yml", "retraining")

@@ -127,6 +127,11 @@ class Project:
         return self.root / self.settings.config
 
     @property
+    def notebook_jobs_prefix(self) -> str:
+        """Where the notebook pipeline's jobs keep their outputs, in the project's bucket."""
+        return f"{self.settings.slug}/notebook-jobs"
+
+    @property
     def notebooks_path(self) -> Path:
         return self.root / self.settings.notebooks
 
