@@ -141,6 +141,8 @@ PRESETS["multiclass_classification-xgboost"] |= {
 }
 # One cell scores in batch too: its tests run the batch pipeline and a stage's schedule on the emulator.
 PRESETS["binary_classification-xgboost"] |= {"enable_batch": True}
+# One runs notebooks too: its tests build the notebook pipeline and run every notebook locally.
+PRESETS["custom-names-key-split"] |= {"enable_notebooks": True}
 UPDATED_FROM = {
     "regression-xgboost": PREVIOUS,
     "binary_classification-sklearn": PREVIOUS,  # tunes, as it could in the previous release

@@ -30,7 +30,7 @@ from sagemaker_gitops.pytest_plugin import isolate_from_aws
 TEMPLATE = Path(__file__).resolve().parents[2]
 # Between them, the presets take every branch the package has for a project's shape: built-in
 # XGBoost (a stand-in for its image) and a scikit-learn script; training once and tuning; an
-# endpoint alone and an endpoint with batch scoring.
+# endpoint alone and an endpoint with batch scoring; with and without a notebook workflow.
 PRESETS = {
     "xgboost": {},  # the template's defaults: regression, built-in XGBoost, no tuning
     "sklearn-tuning": {
@@ -40,6 +40,7 @@ PRESETS = {
         "tuning_strategy": "Bayesian",
         "tuning_max_jobs": 6,
         "enable_batch": True,
+        "enable_notebooks": True,
     },
 }
 PRESET = os.environ.get("MLOPS_TEST_PRESET", "xgboost")
@@ -98,6 +99,10 @@ isolate_from_aws(ANSWERS["aws_region"])
 tuning_only = pytest.mark.skipif(not TUNING, reason="the preset trains once: see MLOPS_TEST_PRESET")
 BATCH = ANSWERS["enable_batch"]
 batch_only = pytest.mark.skipif(not BATCH, reason="the preset has no batch scoring: see MLOPS_TEST_PRESET")
+NOTEBOOKS = ANSWERS["enable_notebooks"]
+notebooks_only = pytest.mark.skipif(
+    not NOTEBOOKS, reason="the preset runs no notebooks: see MLOPS_TEST_PRESET"
+)
 # Tests whose subject does not depend on the project's shape run on the defaults' preset only.
 any_shape = pytest.mark.skipif(PRESET != "xgboost", reason="the same for any project: runs on preset xgboost")
 

@@ -1,14 +1,23 @@
-"""Notebook steps (issue 19, the foundation): build/notebooks.yml is checked against the notebooks
-before anything runs, and a notebook job step builds offline, the same twice, its files staged
-under a content hash for `upsert` to upload."""
+"""Notebook steps: build/notebooks.yml is checked against the notebooks before anything runs; a
+notebook job step builds offline, the same twice, its files staged under a content hash for
+`upsert` to upload; a notebook job runs here as its driver runs it; and a project's notebook
+workflow is scheduled as its block says and its output notebooks are rendered to HTML."""
 
+import io
 import json
+import tarfile
+import time
 
+import boto3
 import pytest
 import yaml
-from sagemaker_gitops import aws
+from conftest import notebooks_only
+from sagemaker_gitops import aws, pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.notebooks import load_workflow
+from sagemaker_gitops.pipeline_schedules import NOTEBOOKS
+from sagemaker_gitops.project import project
+from sagemaker_gitops.stacks import deployed_parameters, describe_stack
 from sagemaker_gitops.step_code import StepCode
 
 
@@ -373,3 +382,93 @@ def test_a_failing_cell_fails_its_step_with_the_cells_error_in_one_line(project_
     # papermill's count: the parameters cell, the cell it injects after it, then 1 / 0.
     assert result.failed.failure.endswith("train.ipynb, cell [3]: ZeroDivisionError: division by zero")
     assert "\n" not in result.failed.failure
+
+
+# --- The project's notebook workflow (preset sklearn-tuning): its schedule and its output notebooks --
+
+
+@notebooks_only
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
+def test_the_notebook_schedule_follows_its_block_and_sends_what_it_says(
+    mlops, moto_account, use_project, tmp_path
+):
+    workflow = yaml.safe_load(project().notebooks_path.read_text())
+    block = {
+        "schedule": {"expression": "rate(1 day)", "enabled": False},
+        "parameters": {"MaxIterations": "20"},
+    }
+    path = tmp_path / "notebooks.yml"
+    path.write_text(yaml.safe_dump({**workflow, "scheduled_runs": block}))
+    use_project(notebooks=path)
+    code, out, err = mlops("pipeline", "upsert")
+    assert code == 0, err
+    assert f"notebooks schedule: stack {NOTEBOOKS.stack_name} created" in out
+    deployed = deployed_parameters(describe_stack(NOTEBOOKS.stack_name))
+    assert (deployed["ScheduleExpression"], deployed["ScheduleState"]) == ("rate(1 day)", "DISABLED")
+    assert (
+        deployed["MaxIterations"] == "20"
+        and deployed["LearningRate"] == workflow["pipeline_parameters"]["LearningRate"]
+    )
+
+    code, out, err = mlops("schedule", "fire", "notebooks", "--aws", "real")
+    assert code == 0, err
+    assert f":pipeline/{project().pipeline_name_of('notebooks')}/execution/" in out
+    sagemaker = boto3.client("sagemaker", region_name=moto_account.region)
+    given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=out.strip())
+    sent = pipeline_schedules.sent({"Parameters": deployed})
+    assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {
+        name: deployed[name] for name in sent
+    }
+    code, out, _ = mlops("status")
+    assert code == 0 and [
+        line.split()[:3] for line in out.splitlines() if line.strip().startswith("notebooks")
+    ] == [["notebooks", "rate(1", "day)"]]
+
+    path.write_text(yaml.safe_dump(workflow))
+    code, out, err = mlops("pipeline", "upsert")
+    assert code == 0 and f"notebooks schedule: stack {NOTEBOOKS.stack_name} deleted" in out, err
+
+
+def output_archive(step: str, printed: str) -> bytes:
+    """What a notebook job keeps: output.tar.gz holding its executed notebook."""
+    executed = json.loads(notebook(("markdown", f"# {step}", []), ("code", f"print({printed!r})", [])))
+    executed["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": [printed]}]
+    body = json.dumps(executed).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo(f"{step}.ipynb")
+        info.size = len(body)
+        archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+@notebooks_only
+def test_report_notebooks_renders_the_newest_executions_notebooks_in_workflow_order(
+    mlops, moto_account, tmp_path
+):
+    s3 = boto3.client("s3", region_name=moto_account.region)
+    prefix = f"{project().notebook_jobs_prefix}/{project().pipeline_name_of('notebooks')}"
+
+    def keep(execution: str, step: str, printed: str) -> None:
+        key = f"{prefix}/{execution}/{step}/job-{step}/output/output.tar.gz"
+        s3.put_object(Bucket=moto_account.bucket, Key=key, Body=output_archive(step, printed))
+
+    keep("olderexecution", "Prepare", "old")
+    time.sleep(1.1)  # S3 keeps LastModified to the second
+    keep("newexecution", "Train", "trained on 455 rows")
+    keep("newexecution", "Prepare", "split 569 rows")
+
+    code, out, err = mlops("report", "notebooks", "--out-dir", str(tmp_path))
+    assert code == 0, err
+    pages = [tmp_path / "newexecution" / f"{step}.html" for step in ("Prepare", "Train")]
+    assert out.splitlines()[-2:] == [f"Prepare: {pages[0]}", f"Train: {pages[1]}"]  # notebooks.yml's order
+    assert "trained on 455 rows" in pages[1].read_text() and "<html" in pages[1].read_text()
+
+    code, out, err = mlops("report", "notebooks", "olderexecution", "--no-html", "--out-dir", str(tmp_path))
+    assert (
+        code == 0 and out.splitlines()[-1] == f"Prepare: {tmp_path / 'olderexecution' / 'Prepare.ipynb'}"
+    ), err
+    code, _, err = mlops("report", "notebooks", "nosuchexecution", "--out-dir", str(tmp_path))
+    assert code == 1 and err.strip().splitlines()[-1].startswith(
+        "error: execution nosuchexecution: no output notebooks"
+    )

@@ -6,8 +6,8 @@ import cfnlint.api
 import pytest
 import yaml
 from sagemaker_gitops import pipeline_schedules
-from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.errors import MlopsError
+from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.pipelines import build
 from sagemaker_gitops.project import project
 
@@ -52,9 +52,8 @@ def test_each_run_gets_the_defaults_or_the_blocks_values(retraining_config, defi
     given = pipeline_schedules.plan(RETRAINING, build(offline=True)).parameters
     defaults = {p["Name"]: str(p["DefaultValue"]) for p in definition["Parameters"] if "DefaultValue" in p}
     assert given["InputDataUrl"] == "s3://fresh-data/churn/"
-    others = [
-        name for name in pipeline_schedules.sent(read_template(RETRAINING.template_path)) if name != "InputDataUrl"
-    ]
+    sent = pipeline_schedules.sent(read_template(RETRAINING.template_path))
+    others = [name for name in sent if name != "InputDataUrl"]
     assert {name: given[name] for name in others} == {name: defaults[name] for name in others}
     assert (given["ScheduleExpression"], given["ScheduleState"]) == ("cron(0 3 ? * MON *)", "ENABLED")
 

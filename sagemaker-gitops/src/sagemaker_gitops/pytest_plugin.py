@@ -101,15 +101,19 @@ class Emulated:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def put_s3(self, key: str, body: bytes) -> str:
-        """Put an object in the project's bucket; its s3:// URI."""
+    @property
+    def bucket(self) -> str:
+        """The project's bucket in the emulator."""
         from . import aws
         from .local import emulator
 
         with emulator.routed(self.found):
-            bucket = aws.resolve_target().bucket
-        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        return f"s3://{bucket}/{key}"
+            return aws.resolve_target().bucket
+
+    def put_s3(self, key: str, body: bytes) -> str:
+        """Put an object in the project's bucket; its s3:// URI."""
+        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+        return f"s3://{self.bucket}/{key}"
 
     def model_packages(self) -> list[dict]:
         """The versions in the project's model package group, oldest first."""
