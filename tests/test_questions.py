@@ -95,6 +95,13 @@ BAD_ANSWERS = [
     ({"staging_endpoint": "lambda"}, "staging_endpoint", "Invalid choice"),
     ({"prod_instance_type": "large"}, "prod_instance_type", "use e.g. ml.m5.large"),
     ({"prod_deployment_strategy": "rolling"}, "prod_deployment_strategy", "Invalid choice"),
+    ({"enable_batch": "maybe"}, "enable_batch", "must be yes or no"),
+    ({"enable_notebooks": "maybe"}, "enable_notebooks", "must be yes or no"),
+    (
+        {"aws_region": "il-central-1", "enable_notebooks": True},
+        "enable_notebooks",
+        "no notebook image in region",
+    ),
 ]
 
 

@@ -3,12 +3,15 @@ notebook job step builds offline, the same twice, its files staged under a conte
 `upsert` to upload; a notebook job runs here as its driver runs it; and a project's notebook
 workflow is scheduled as its block says and its output notebooks are rendered to HTML."""
 
+import ast
 import io
 import json
+import re
 import tarfile
 import time
 
 import boto3
+import conftest
 import pytest
 import yaml
 from conftest import notebooks_only
@@ -230,6 +233,29 @@ def test_the_image_is_the_regions_release_and_has_the_kernel(project_dir, region
         assert expected in str(refused.value) and "\n" not in str(refused.value)
 
 
+def test_the_copier_question_refuses_exactly_the_offered_regions_without_the_image():
+    """copier.yml's enable_notebooks rule names the regions it refuses; they must be the offered
+    regions the SDK's registry has no SageMaker Distribution image in (where image_uri refuses)."""
+    from conftest import TEMPLATE
+    from sagemaker_gitops.notebooks import NotebookWorkflow
+
+    questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    offered = set(questions["aws_region"]["choices"])
+    refused = re.search(r"aws_region in (\[[^\]]*\])", questions["enable_notebooks"]["validator"])
+    workflow = NotebookWorkflow.model_validate(WORKFLOW)
+
+    def has_the_image(region: str) -> bool:
+        try:
+            workflow.image_uri(region)
+        except MlopsError:
+            return False
+        return True
+
+    assert set(ast.literal_eval(refused.group(1))) == {
+        region for region in offered if not has_the_image(region)
+    }
+
+
 def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modules_are_not(project_dir):
     from sagemaker_gitops.notebooks import import_problems
 
@@ -249,7 +275,7 @@ def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modul
     definition = build_step(project_dir, code, [project_dir / "notebooks" / "local_helpers.py"])
     assert import_problems(definition, code) == [
         "Train: train.ipynb imports tabpfn, which sagemaker-distribution-prod:3.2-cpu does not ship"
-        " (ModuleNotFoundError in the notebook job): install it in an init script or drop it"
+        " (ModuleNotFoundError in the notebook job): use a library the image ships"
     ]
 
 
@@ -471,4 +497,13 @@ def test_report_notebooks_renders_the_newest_executions_notebooks_in_workflow_or
     code, _, err = mlops("report", "notebooks", "nosuchexecution", "--out-dir", str(tmp_path))
     assert code == 1 and err.strip().splitlines()[-1].startswith(
         "error: execution nosuchexecution: no output notebooks"
+    )
+
+
+@pytest.mark.skipif(conftest.NOTEBOOKS, reason="the preset runs notebooks: see MLOPS_TEST_PRESET")
+def test_report_notebooks_in_a_project_without_notebooks_says_so(mlops):
+    code, _, err = mlops("report", "notebooks")
+    assert code == 1
+    assert (
+        err.strip() == "error: build/notebook_pipeline.py: not found (this project has no notebook pipeline)"
     )

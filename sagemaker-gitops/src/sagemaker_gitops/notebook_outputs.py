@@ -51,6 +51,9 @@ def newest_execution(s3, bucket: str) -> str:
 def download(execution: str, folder: Path) -> list[OutputNotebook]:
     """Each step's executed notebook of `execution` (an id, or a pipeline execution ARN; "" for
     the newest), saved in folder/<execution id>/<step>.ipynb."""
+    if "notebooks" not in project().pipelines:
+        path = project().pipeline_file_of("notebooks").relative_to(project().root)
+        raise MlopsError(f"{path}: not found (this project has no notebook pipeline)")
     s3, bucket = aws.client("s3"), aws.resolve_target().bucket
     execution = execution.rsplit("/", 1)[-1] or newest_execution(s3, bucket)
     prefix = f"{executions_prefix()}{execution}/"
@@ -68,7 +71,14 @@ def download(execution: str, folder: Path) -> list[OutputNotebook]:
 
 
 def _save(step: str, archive: bytes, folder: Path) -> OutputNotebook:
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+    try:
+        return _extract(step, tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz"), folder)
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise MlopsError(f"step {step}: its output.tar.gz cannot be read ({error})") from None
+
+
+def _extract(step: str, tar: tarfile.TarFile, folder: Path) -> OutputNotebook:
+    with tar:
         members = [
             member for member in tar.getmembers() if member.isfile() and member.name.endswith(".ipynb")
         ]

@@ -273,7 +273,7 @@ def import_problems(definition: dict, code: StepCode) -> list[str]:
                     continue
                 found.append(
                     f"{step['Name']}: {name} imports {module}, which {image_name(image)} does not ship"
-                    " (ModuleNotFoundError in the notebook job): install it in an init script or drop it"
+                    " (ModuleNotFoundError in the notebook job): use a library the image ships"
                 )
         if shipped is None:
             found.append(f"{step['Name']}: no package list for image {image_name(image)}")
