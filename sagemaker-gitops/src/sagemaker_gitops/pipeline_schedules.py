@@ -57,7 +57,8 @@ class PipelineSchedule:
 
     @property
     def block_file(self) -> Path:
-        return project().config_path if self.kind == "build" else project().notebooks_path
+        """build/config.yml or build/notebooks.yml, wherever [tool.mlops] puts it."""
+        return project().root / self.block_shown
 
     @property
     def block_shown(self) -> str:
