@@ -238,13 +238,9 @@ def upsert(aws_choice: ChosenAws = None) -> None:
     project has them), each tagged with the git commit; then their schedules, as build/config.yml's
     retraining block and build/notebooks.yml's scheduled_runs block say (none: deleted)."""
     with chosen_aws(aws_choice, "pipeline upsert"), err.status("upserting") as status:
-        everything = {built.kind: built for built in pipelines.build_all()}
-        # Planned first: a schedule that could not run is refused before anything changes.
-        planned = [
-            (schedule, pipeline_schedules.plan(schedule, everything[schedule.kind]))
-            for schedule in pipeline_schedules.of_pipelines(list(everything))
-        ]
-        for arn in pipelines.upsert(list(everything.values())):
+        everything = pipelines.build_all()
+        planned = pipeline_schedules.plan_for(everything)  # refused here, before anything changes
+        for arn in pipelines.upsert(everything):
             out.print(f"pipeline ready: {arn}")
         for schedule, plan in planned:
             action = pipeline_schedules.apply(schedule, plan, status.update)

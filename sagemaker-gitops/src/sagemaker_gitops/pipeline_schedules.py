@@ -152,6 +152,13 @@ def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
     )
 
 
+def plan_for(built: list[BuiltPipeline]) -> list[tuple[PipelineSchedule, Plan]]:
+    """Each schedule of these pipelines, planned against the pipeline it starts; MlopsError for one
+    that could not run, before anything is changed."""
+    by_kind = {pipeline.kind: pipeline for pipeline in built}
+    return [(schedule, plan(schedule, by_kind[schedule.kind])) for schedule in of_pipelines(list(by_kind))]
+
+
 def committed(schedule: PipelineSchedule) -> str:
     """The last commit of the block's file or the template (what the schedule is made from),
     "-dirty" with uncommitted changes to either; "unknown" outside git. Other commits leave it
