@@ -8,8 +8,8 @@ import pytest
 import yaml
 from moto import mock_aws
 from sagemaker_gitops import aws, pipeline_schedules
-from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.project import project
+from sagemaker_gitops.schedules import RETRAINING
 from sagemaker_gitops.stacks import deployed_parameters, describe_stack
 
 
@@ -338,3 +338,20 @@ def test_a_schedule_in_config_with_an_expression_the_service_refuses_is_refused(
     code, out, err = mlops("pipeline", "upsert")
     assert code == 1 and not out
     assert "retraining.schedule.expression: 'rate(1 weeks)': use rate(1 day) or cron" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "block"),
+    [
+        ("retraining", "build/config.yml a retraining block"),
+        ("notebooks", "build/notebooks.yml a scheduled_runs block"),
+    ],
+)
+def test_firing_a_schedule_that_is_not_deployed_says_which_block_makes_it(mlops, account, name, block):
+    code, out, err = mlops("schedule", "fire", name, "--aws", "real")
+    assert code == 1 and not out
+    assert err.strip() == (
+        f"error: {name} has no schedule (stack {project().slug}-{name}): give {block} and run"
+        " `mlops pipeline upsert`"
+    )
+    assert boto3.client("sagemaker", region_name=account.region).list_pipelines()["PipelineSummaries"] == []

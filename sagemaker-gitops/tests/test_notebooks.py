@@ -18,8 +18,8 @@ from conftest import notebooks_only
 from sagemaker_gitops import aws, pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.notebooks import load_workflow
-from sagemaker_gitops.pipeline_schedules import NOTEBOOKS
 from sagemaker_gitops.project import project
+from sagemaker_gitops.schedules import NOTEBOOKS
 from sagemaker_gitops.stacks import deployed_parameters, describe_stack
 from sagemaker_gitops.step_code import StepCode
 

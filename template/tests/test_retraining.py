@@ -7,9 +7,9 @@ import pytest
 import yaml
 from sagemaker_gitops import pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.pipeline_schedules import RETRAINING
 from sagemaker_gitops.pipelines import build
 from sagemaker_gitops.project import project
+from sagemaker_gitops.schedules import RETRAINING
 
 BLOCK = {
     "schedule": {"expression": "cron(0 3 ? * MON *)"},

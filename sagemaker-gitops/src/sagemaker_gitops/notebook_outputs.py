@@ -1,5 +1,5 @@
 """An execution's output notebooks: the executed notebooks its notebook jobs kept, fetched from S3
-and rendered to HTML (`mlops notebooks show`).
+and rendered to HTML (`mlops report notebooks`).
 
 SageMaker keeps each notebook job's output (the executed notebook, as the driver wrote it) in
 <S3OutputPath>/<job>/output/output.tar.gz, and build/notebook_pipeline.py's S3OutputPath is

@@ -253,30 +253,33 @@ def imports_of(notebook: dict) -> set[str]:
     return found
 
 
+def is_notebook_job(request: dict) -> bool:
+    """Whether a CreateTrainingJob request is a notebook job's (its container runs the notebook driver)."""
+    return request.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") == NOTEBOOK_ENTRYPOINT
+
+
 def import_problems(definition: dict, code: StepCode) -> list[str]:
     """One line per import a notebook job's image cannot satisfy: each notebook the job is given
     (its staged folder) against what the image ships."""
     found = []
     for step in definition.get("Steps", []):
         arguments = step.get("Arguments", {})
-        if arguments.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") != NOTEBOOK_ENTRYPOINT:
+        if not is_notebook_job(arguments):
             continue
         image = arguments["AlgorithmSpecification"]["TrainingImage"]
-        folder = arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
-        files = code.files_under(folder)
         shipped = shipped_by(image)
-        for name, body in sorted(files.items()):
-            if not name.endswith(".ipynb"):
-                continue
-            for module in sorted(imports_of(read_notebook_text(body, name))):
-                if f"{module}.py" in files or shipped is None or not missing_from(shipped, module):
-                    continue
-                found.append(
-                    f"{step['Name']}: {name} imports {module}, which {image_name(image)} does not ship"
-                    " (ModuleNotFoundError in the notebook job): use a library the image ships"
-                )
         if shipped is None:
             found.append(f"{step['Name']}: no package list for image {image_name(image)}")
+            continue
+        files = code.files_under(arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"])
+        notebooks = {name: body for name, body in sorted(files.items()) if name.endswith(".ipynb")}
+        for name, body in notebooks.items():
+            for module in sorted(imports_of(read_notebook_text(body, name))):
+                if f"{module}.py" not in files and missing_from(shipped, module):
+                    found.append(
+                        f"{step['Name']}: {name} imports {module}, which {image_name(image)} does not ship"
+                        " (ModuleNotFoundError in the notebook job): use a library the image ships"
+                    )
     return found
 
 

@@ -6,18 +6,16 @@ schedule, deployed by `mlops pipeline upsert` (and deleted once its block is gon
     notebooks    build/notebook_schedule.yml as <project>-notebooks, from build/notebooks.yml's
                  `scheduled_runs` block: starts the notebook pipeline
 
-Every pipeline parameter a template sends gets the definition's default or the block's value for
-it, checked as `mlops pipeline start --param` checks a value.
+Which schedules there are, and the block and template of each, is schedules.py's (PipelineSchedule);
+this module plans and deploys them. Every pipeline parameter a template sends gets the definition's
+default or the block's value for it, checked as `mlops pipeline start --param` checks a value.
 """
 
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from .config import ScheduledRuns, load_config
 from .errors import MlopsError
-from .notebooks import load_workflow
 from .pipelines import (
     BuiltPipeline,
     build,
@@ -26,7 +24,7 @@ from .pipelines import (
     resolve_parameters,
 )
 from .project import git, project
-from .schedules import SCHEDULE_PARAMETERS, stack_of
+from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule
 from .stacks import (
     apply_stack,
     delete_stack,
@@ -35,49 +33,6 @@ from .stacks import (
     drift,
     read_template,
 )
-
-
-@dataclass(frozen=True)
-class PipelineSchedule:
-    """One schedule of a build/ pipeline: what it starts, from which block of which file."""
-
-    name: str  # "retraining" or "notebooks": also `mlops schedule fire NAME`
-    kind: str  # the pipeline it starts
-    template: str  # its CloudFormation template, in build/
-    block: str  # the key of the block that asks for it
-
-    @property
-    def stack_name(self) -> str:
-        return stack_of(self.name)
-
-    @property
-    def template_path(self) -> Path:
-        """In build/, beside the pipeline it schedules."""
-        return project().pipeline_file.parent / self.template
-
-    @property
-    def block_file(self) -> Path:
-        """build/config.yml or build/notebooks.yml, wherever [tool.mlops] puts it."""
-        return project().root / self.block_shown
-
-    @property
-    def block_shown(self) -> str:
-        """The block's file as [tool.mlops] names it: build/config.yml."""
-        settings = project().settings
-        return (settings.config if self.kind == "build" else settings.notebooks).as_posix()
-
-    def wanted(self) -> ScheduledRuns | None:
-        """The block, or None without one (or without the pipeline it would start)."""
-        if self.kind == "build":
-            return load_config(project().config_path).retraining
-        if "notebooks" not in project().pipelines:
-            return None
-        return load_workflow(project().notebooks_path, project().root).scheduled_runs
-
-
-RETRAINING = PipelineSchedule("retraining", "build", "retraining.yml", "retraining")
-NOTEBOOKS = PipelineSchedule("notebooks", "notebooks", "notebook_schedule.yml", "scheduled_runs")
-ALL = (RETRAINING, NOTEBOOKS)
 
 
 def of_pipelines(kinds: list[str]) -> list[PipelineSchedule]:

@@ -112,8 +112,9 @@ class Emulated:
 
     def put_s3(self, key: str, body: bytes) -> str:
         """Put an object in the project's bucket; its s3:// URI."""
-        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
-        return f"s3://{self.bucket}/{key}"
+        bucket = self.bucket  # resolved once: each lookup asks the emulator's STS
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        return f"s3://{bucket}/{key}"
 
     def model_packages(self) -> list[dict]:
         """The versions in the project's model package group, oldest first."""

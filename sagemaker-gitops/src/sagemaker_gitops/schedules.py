@@ -4,14 +4,19 @@ AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from
     staging, prod   deploy/batch.yml as <project>-<stage>-batch, from deploy/<stage>.yml's batch block
                     (batch_stack.py, deployed by `mlops deploy`): starts the batch pipeline
     retraining      build/retraining.yml as <project>-retraining, from build/config.yml's retraining
-                    block (pipeline_schedules.py, deployed by `mlops pipeline upsert`): starts the build
-                    pipeline
+                    block (PipelineSchedule here; planned and deployed by pipeline_schedules.py, with
+                    `mlops pipeline upsert`): starts the build pipeline
     notebooks       build/notebook_schedule.yml as <project>-notebooks, from build/notebooks.yml's
                     scheduled_runs block (the same): starts the notebook pipeline
 """
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from . import batch_stack
+from .config import ScheduledRuns, load_config
 from .errors import MlopsError
+from .notebooks import load_workflow
 from .project import project
 from .stacks import deployed_parameters, describe_stack
 
@@ -27,12 +32,51 @@ SCHEDULE_PARAMETERS = frozenset(
         "ScheduleState",
     }
 )
-NAMES = ("staging", "prod", "retraining", "notebooks")
-# Where each schedule of a build/ pipeline is asked for, and the pipeline it starts.
-BUILD_SCHEDULES = {
-    "retraining": ("build/config.yml a retraining block", "build"),
-    "notebooks": ("build/notebooks.yml a scheduled_runs block", "notebooks"),
-}
+
+
+@dataclass(frozen=True)
+class PipelineSchedule:
+    """One schedule of a build/ pipeline: what it starts, from which block of which file."""
+
+    name: str  # "retraining" or "notebooks": also `mlops schedule fire NAME`
+    kind: str  # the pipeline it starts
+    template: str  # its CloudFormation template, in build/
+    block: str  # the key of the block that asks for it
+
+    @property
+    def stack_name(self) -> str:
+        return stack_of(self.name)
+
+    @property
+    def template_path(self) -> Path:
+        """In build/, beside the pipeline it schedules."""
+        return project().pipeline_file.parent / self.template
+
+    @property
+    def block_file(self) -> Path:
+        """build/config.yml or build/notebooks.yml, wherever [tool.mlops] puts it."""
+        return project().root / self.block_shown
+
+    @property
+    def block_shown(self) -> str:
+        """The block's file as [tool.mlops] names it: build/config.yml."""
+        settings = project().settings
+        return (settings.config if self.kind == "build" else settings.notebooks).as_posix()
+
+    def wanted(self) -> ScheduledRuns | None:
+        """The block, or None without one (or without the pipeline it would start)."""
+        if self.kind == "build":
+            return load_config(self.block_file).retraining
+        if "notebooks" not in project().pipelines:
+            return None
+        return load_workflow(self.block_file, project().root).scheduled_runs
+
+
+RETRAINING = PipelineSchedule("retraining", "build", "retraining.yml", "retraining")
+NOTEBOOKS = PipelineSchedule("notebooks", "notebooks", "notebook_schedule.yml", "scheduled_runs")
+ALL = (RETRAINING, NOTEBOOKS)
+BUILD_SCHEDULES = {schedule.name: schedule for schedule in ALL}
+NAMES = ("staging", "prod", *BUILD_SCHEDULES)
 
 
 def stack_of(name: str) -> str:
@@ -42,7 +86,7 @@ def stack_of(name: str) -> str:
 def pipeline_of(name: str) -> str:
     """Which pipeline the schedule starts: "build" for retraining, "notebooks" for the notebook
     workflow's, "batch" for a stage's."""
-    return BUILD_SCHEDULES[name][1] if name in BUILD_SCHEDULES else "batch"
+    return BUILD_SCHEDULES[name].kind if name in BUILD_SCHEDULES else "batch"
 
 
 def sent_by(name: str) -> list[str]:
@@ -51,7 +95,8 @@ def sent_by(name: str) -> list[str]:
     stack = describe_stack(stack_of(name))
     if stack is None:
         where = (
-            f"{BUILD_SCHEDULES[name][0]} and run `mlops pipeline upsert`"
+            f"{BUILD_SCHEDULES[name].block_shown} a {BUILD_SCHEDULES[name].block} block and run"
+            " `mlops pipeline upsert`"
             if name in BUILD_SCHEDULES
             else (f"deploy/{name}.yml a batch block and deploy it (`mlops deploy {name}`)")
         )

@@ -13,17 +13,13 @@ import json
 from pathlib import Path
 
 from ..images import image_name, providers
-from ..notebooks import NOTEBOOK_ENTRYPOINT, notebook_imports
+from ..notebooks import notebook_imports
 from .expressions import StepError
 from .image_envs import Unavailable, notebook_interpreter
 from .jobs import Job, download_prefix, put_bytes, tar_gz
 
 HOST = Path(__file__).with_name("notebook_host.py")
 DEFAULT_INPUT = "/opt/ml/input/data/sagemaker_headless_execution"
-
-
-def is_notebook_job(request: dict) -> bool:
-    return request.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") == NOTEBOOK_ENTRYPOINT
 
 
 def run_notebook_job(job: Job, request: dict) -> dict:

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws
 from ..images import step_scripts
+from ..notebooks import is_notebook_job
 from ..pipelines import (
     build,
     parse_parameters,
@@ -35,7 +36,7 @@ from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
 from .launchers import FreshProcesses, Launcher
-from .notebook_jobs import is_notebook_job, run_notebook_job
+from .notebook_jobs import run_notebook_job
 from .transform import run_transform
 from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
 
