@@ -500,6 +500,24 @@ def test_report_notebooks_renders_the_newest_executions_notebooks_in_workflow_or
     )
 
 
+@notebooks_only
+def test_report_notebooks_refuses_an_output_it_cannot_read_in_one_line(mlops, moto_account, tmp_path):
+    s3 = boto3.client("s3", region_name=moto_account.region)
+    prefix = f"{project().notebook_jobs_prefix}/{project().pipeline_name_of('notebooks')}"
+    empty = io.BytesIO()
+    with tarfile.open(fileobj=empty, mode="w:gz"):
+        pass  # a job that failed before writing its notebook
+    for execution, body in {"broken": b"not a tar.gz", "empty": empty.getvalue()}.items():
+        key = f"{prefix}/{execution}/Train/job-Train/output/output.tar.gz"
+        s3.put_object(Bucket=moto_account.bucket, Key=key, Body=body)
+    code, out, err = mlops("report", "notebooks", "broken", "--out-dir", str(tmp_path))
+    assert code == 1 and not out and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: step Train: its output.tar.gz cannot be read (")
+    code, out, err = mlops("report", "notebooks", "empty", "--out-dir", str(tmp_path))
+    assert code == 1 and not out
+    assert err.strip() == "error: step Train: its output holds no notebook (the job failed before writing it)"
+
+
 @pytest.mark.skipif(conftest.NOTEBOOKS, reason="the preset runs notebooks: see MLOPS_TEST_PRESET")
 def test_report_notebooks_in_a_project_without_notebooks_says_so(mlops):
     code, _, err = mlops("report", "notebooks")
