@@ -5,6 +5,7 @@ releases stands in: 1.1.0 rewrites the greeting and adds a file. The project is 
 repository with an `origin`, see conftest) with that template copied in at 1.0.0.
 """
 
+import base64
 import json
 
 import pytest
@@ -119,6 +120,45 @@ def test_the_templates_own_code_runs_without_the_token(project, git, github, tem
     proposal = template_update.propose(template_update.check(project), project)
     seen = on_origin(git, tmp_path, proposal.branch, "seen.txt").split()
     assert "PATH" in seen and "GITHUB_TOKEN" not in seen and "AWS_SECRET_ACCESS_KEY" not in seen
+
+
+PLANT = """
+import pathlib, subprocess, sys
+found = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True, text=True)
+if found.returncode:  # copier's scratch renders are no repositories
+    sys.exit()
+common = found.stdout.strip()
+pathlib.Path("planted.txt").write_text(common)
+git_dir = pathlib.Path(common).resolve()
+spy = f"#!/bin/sh\\nenv >> {sys.argv[1]}\\ncat >/dev/null\\n"
+(git_dir / "hooks").mkdir(exist_ok=True)
+for hook in ("pre-push", "reference-transaction", "post-checkout"):
+    (git_dir / "hooks" / hook).write_text(spy)
+    (git_dir / "hooks" / hook).chmod(0o755)
+helper = f"!env >> {sys.argv[1]}; true"
+subprocess.run(["git", "config", "--local", "credential.helper", helper], check=True)
+subprocess.run(["git", "config", "--local", "core.hooksPath", str(git_dir / "hooks")], check=True)
+"""
+
+
+def test_the_templates_own_code_cannot_reach_the_push_token(project, git, github, template, tmp_path):
+    """A task plants hooks and git settings where a push would run them; the token's push never does."""
+    plant, leaked = tmp_path / "plant.py", tmp_path / "leaked.txt"
+    plant.write_text(PLANT)
+    (template / "copier.yml").write_text(
+        f"name:\n  type: str\n  default: world\n_tasks:\n  - {json.dumps(f'python3 {plant} {leaked}')}\n"
+    )
+    release(template, git, "1.2.0", f"hello again, {OPEN} name {CLOSE}")
+
+    proposal = template_update.propose(template_update.check(project), project)
+
+    assert on_origin(git, tmp_path, proposal.branch, "planted.txt")  # the task ran in the update
+    basic = base64.b64encode(b"x-access-token:test-token").decode()
+    seen = leaked.read_text() if leaked.exists() else ""
+    assert basic not in seen and "test-token" not in seen
+    config = (project / ".git" / "config").read_text()
+    assert "credential" not in config and "hooksPath" not in config
+    assert not (project / ".git" / "hooks" / "pre-push").exists()
 
 
 def test_without_a_token_nothing_is_pushed(project, git, tmp_path):

@@ -1,9 +1,14 @@
 """`mlops template-update`: the template's newest release, proposed as a pull request.
 
-What `copier update --trust` does by hand (README: "Taking the template's later releases"), on a
-branch `template/<version>` made in a separate worktree (the checkout it runs in is never
-switched), committed as it comes out, conflict markers included: the pull request's CI refuses
-them (`make conflicts`) until someone merges the two sides. template-update.yml runs it weekly.
+What `copier update --trust` does by hand (README: "Taking the template's later releases"),
+committed as it comes out, conflict markers included: the pull request's CI refuses them (`make
+conflicts`) until someone merges the two sides. template-update.yml runs it weekly.
+
+`--trust` runs the template's tasks and migrations: code from another repository. They run in a
+throwaway clone with a `.git` of its own, so nothing they write (a hook, a `credential.helper`, an
+`insteadOf`) is in the repository the token pushes from; the project fetches the finished commit
+as the branch `template/<version>` (the checkout in use is never switched) and pushes it with
+hooks turned off, the token in that one command.
 """
 
 import base64
@@ -12,12 +17,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request
-from .project import branch_worktree, git, project
+from .project import git, project
 from .promote import default_branch
 
 # Environment variables never passed to the template's code: tokens, secrets, keys, passwords.
@@ -28,6 +34,9 @@ GIT_IDENTITY = (
     "-c",
     "user.email=mlops-template-update@users.noreply.github.com",
 )
+# Git commands that hold the token or touch what the template's code wrote run no hooks: settings
+# given with -c reach every hook in GIT_CONFIG_PARAMETERS.
+NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
 
 
 @dataclass(frozen=True)
@@ -64,17 +73,13 @@ def propose(versions: Versions, repo: Path | None = None) -> Proposal:
             " that may push branches, workflow files included) and GITHUB_REPOSITORY"
         )
     branch = f"template/{versions.latest}"
-    with branch_worktree(branch, repo) as worktree:
-        _copier("update", "--trust", "--defaults", "--vcs-ref", versions.latest, repo=worktree)
-        conflicts = _conflicts(worktree)
-        git("add", "--all", repo=worktree)
-        message = f"Update from the template: {versions.current} -> {versions.latest}"
-        git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, repo=worktree)
+    conflicts = _update_in_a_clone(versions, branch, repo)
     token, repository = github
     # The token authenticates this push only: the checkout keeps no credentials (template-update.yml).
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     header = f"http.https://github.com/.extraheader=AUTHORIZATION: basic {basic}"
-    git("-c", header, "push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
+    push = ("push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}")
+    git(*NO_HOOKS, "-c", header, *push, repo=repo)
     title, body = pull_request_text(versions, conflicts)
     url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
     return Proposal(versions, branch, conflicts, url)
@@ -99,6 +104,22 @@ def pull_request_text(versions: Versions, conflicts: list[str]) -> tuple[str, st
             "Then run `make setup snapshot` and push to this branch.",
         ]
     return title, "\n".join(lines)
+
+
+def _update_in_a_clone(versions: Versions, branch: str, repo: Path) -> list[str]:
+    """`copier update` committed in a throwaway clone of HEAD, fetched into `repo` as `branch`;
+    the files left in conflict."""
+    with tempfile.TemporaryDirectory(prefix="mlops-template-update-") as scratch:
+        clone = Path(scratch) / "project"
+        # Copies, not hard links: the template's code could otherwise write into repo's objects.
+        git("clone", "--quiet", "--no-hardlinks", str(repo), str(clone), repo=repo)
+        _copier("update", "--trust", "--defaults", "--vcs-ref", versions.latest, repo=clone)
+        conflicts = _conflicts(clone)
+        git("add", "--all", repo=clone)
+        message = f"Update from the template: {versions.current} -> {versions.latest}"
+        git(*NO_HOOKS, *GIT_IDENTITY, "commit", "--quiet", "--no-verify", "-m", message, repo=clone)
+        git(*NO_HOOKS, "fetch", "--quiet", "--force", str(clone), f"HEAD:refs/heads/{branch}", repo=repo)
+    return conflicts
 
 
 def _conflicts(worktree: Path) -> list[str]:
