@@ -25,6 +25,7 @@ from conftest import ANSWERS, PRESET, PRESETS, TUNING
 from moto import mock_aws
 from sagemaker_gitops import aws, bootstrap, stacks
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
+from sagemaker_gitops.pipelines import build
 from sagemaker_gitops.project import project
 
 GITHUB_ROLES = {
@@ -473,3 +474,24 @@ def test_a_bucket_left_from_an_earlier_bootstrap_is_named_before_anything_is_cre
     assert code == 1
     assert f"bucket {aws.resolve_target().bucket} already exists" in err
     assert stacks.describe_stack(stack_name()) is None
+
+
+def test_every_pipeline_records_its_runs_where_the_execution_role_may(template):
+    """A pipeline's experiment (the SDK's default is named after the pipeline) is created by the
+    execution role on the pipeline's first run: outside the role's experiments, that run fails."""
+    granted = [
+        resource["Fn::Sub"].replace("${Project}", project().slug)
+        for name, statement in statements(template)
+        if name == "SageMakerExecutionRole" and "sagemaker:CreateExperiment" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+    for kind in project().pipelines:
+        built = build(offline=True, kind=kind)
+        config = built.definition().get("PipelineExperimentConfig")
+        if config is None:  # the pipeline records no experiment
+            continue
+        name = config["ExperimentName"]
+        if name == {"Get": "Execution.PipelineName"}:
+            name = built.name
+        arn = f"arn:aws:sagemaker:{aws.region()}:123456789012:experiment/{name}"
+        assert any(covers(arn, pattern) for pattern in granted), f"{built.name} records experiment {name}"
