@@ -103,6 +103,9 @@ NOTEBOOKS = ANSWERS["enable_notebooks"]
 notebooks_only = pytest.mark.skipif(
     not NOTEBOOKS, reason="the preset runs no notebooks: see MLOPS_TEST_PRESET"
 )
+# A GateThreshold stricter than build/config.yml's: a run may tighten the reviewed gate, not loosen it.
+GATE = load_config(PROJECT / "build" / "config.yml").gate
+TIGHTER_GATE = str(GATE.threshold / 2 if GATE.lower_is_better else (GATE.threshold + 1) / 2)
 # Tests whose subject does not depend on the project's shape run on the defaults' preset only.
 any_shape = pytest.mark.skipif(PRESET != "xgboost", reason="the same for any project: runs on preset xgboost")
 

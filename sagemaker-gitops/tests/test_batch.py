@@ -80,7 +80,18 @@ BLOCK = {
 
 @pytest.mark.parametrize(
     "expression",
-    ["rate(1 day)", "rate(12 hours)", "rate(5 minutes)", "cron(0 6 * * ? *)", "cron(0 6 ? * MON *)"],
+    [
+        "rate(1 day)",
+        "rate(12 hours)",
+        "rate(5 minutes)",
+        "cron(0 6 * * ? *)",
+        "cron(0 6 ? * MON *)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+        "cron(0 6 L * ? 2027-2030)",
+        "cron(0 6 15W * ? *)",
+        "cron(0 6 ? * 2#1 *)",
+        "cron(0 6 ? * 6L *)",
+    ],
 )
 def test_schedules_eventbridge_scheduler_takes_are_taken(tmp_path, expression):
     block = {**BLOCK, "schedule": {"expression": expression, "timezone": "Europe/Paris"}}
@@ -94,6 +105,10 @@ def test_schedules_eventbridge_scheduler_takes_are_taken(tmp_path, expression):
         ({"schedule": {"expression": "rate(2 day)"}}, "the unit singular for 1 only"),
         ({"schedule": {"expression": "cron(0 6 * * *)"}}, "cron takes six fields"),
         ({"schedule": {"expression": "cron(0 6 * * * *)"}}, "one of day-of-month and day-of-week must be ?"),
+        ({"schedule": {"expression": "cron(61 25 32 13 ? *)"}}, "minutes '61' is not in 0-59"),
+        ({"schedule": {"expression": "cron(0 6 ? * 8 *)"}}, "day-of-week '8' is not in 1-7 or SUN-SAT"),
+        ({"schedule": {"expression": "cron(0 6 ? JAN-FOO * *)"}}, "month 'FOO' is not in 1-12"),
+        ({"schedule": {"expression": "cron(0 6 * * ? 1969)"}}, "year '1969' is not in 1970-2199"),
         ({"schedule": {"expression": "daily"}}, "use rate(1 day) or cron(0 6 * * ? *)"),
         ({"schedule": {"expression": "rate(1 day)", "timezone": "Mars/Base"}}, "is not a time zone name"),
         ({"instance_type": "m5.large"}, "batch.instance_type"),
@@ -253,6 +268,22 @@ def test_a_batch_block_is_refused_before_anything_is_deployed_when_the_pipeline_
     with pytest.raises(MlopsError, match=f"pipeline '{project().pipeline_name_of('batch')}' does not exist"):
         deploy.deploy("staging", repo=repo)
     assert deploy.describe_stack(deploy.stack_name("staging")) is None
+
+
+@batch_only
+def test_a_batch_block_the_batch_job_would_refuse_is_refused_before_anything_is_deployed(
+    repo, registry, record, git
+):
+    """The instance type is checked as `--param` checks one: in the batch pipeline's request, against
+    CreateTransformJob's list of instance types (the block's own check is of form only)."""
+    record("staging", registry())
+    add_batch_block(repo, git, "staging", {**BLOCK, "instance_type": "ml.bogus.huge"})
+    with pytest.raises(MlopsError) as refused:
+        deploy.deploy("staging", repo=repo)
+    assert str(refused.value).startswith("deploy/staging.yml's batch block: Score: CreateTransformJob")
+    assert "'ml.bogus.huge' is not one of" in str(refused.value)
+    assert deploy.describe_stack(deploy.stack_name("staging")) is None
+    assert schedule_stack("staging") is None
 
 
 @batch_only

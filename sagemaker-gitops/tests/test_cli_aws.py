@@ -2,14 +2,17 @@
 which `upsert` deploys."""
 
 import json
+import re
 
 import boto3
 import pytest
 import yaml
+from conftest import TIGHTER_GATE
 from moto import mock_aws
 from sagemaker_gitops import aws, pipeline_schedules
+from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
-from sagemaker_gitops.schedules import RETRAINING
+from sagemaker_gitops.schedules import RETRAINING, refuse_what_the_scheduler_would
 from sagemaker_gitops.stacks import deployed_parameters, describe_stack
 
 
@@ -58,12 +61,12 @@ def test_upsert_twice_updates_in_place(mlops, account):
 
 def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account):
     mlops("pipeline", "upsert")
-    code, out, err = mlops("pipeline", "start", "--param", "GateThreshold=0.5")
+    code, out, err = mlops("pipeline", "start", "--param", f"GateThreshold={TIGHTER_GATE}")
     assert code == 0, err
     arn = out.strip()
     sagemaker = boto3.client("sagemaker", region_name=account.region)
     response = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
-    assert response["PipelineParameters"] == [{"Name": "GateThreshold", "Value": "0.5"}]
+    assert response["PipelineParameters"] == [{"Name": "GateThreshold", "Value": TIGHTER_GATE}]
 
 
 def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
@@ -71,7 +74,7 @@ def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
 ):
     mlops("pipeline", "upsert")
     # How build.yml passes the manual dispatch's overrides: one variable, space-separated.
-    monkeypatch.setenv("MLOPS_PIPELINE_PARAMETERS", "GateThreshold=0.5 ProcessingInstanceCount=2")
+    monkeypatch.setenv("MLOPS_PIPELINE_PARAMETERS", f"GateThreshold={TIGHTER_GATE} ProcessingInstanceCount=2")
     summary = tmp_path / "summary.md"
     code, out, err = mlops("pipeline", "start", "--summary", str(summary))
     assert code == 0, err
@@ -79,11 +82,11 @@ def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
     sagemaker = boto3.client("sagemaker", region_name=account.region)
     response = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
     assert {p["Name"]: p["Value"] for p in response["PipelineParameters"]} == {
-        "GateThreshold": "0.5",
+        "GateThreshold": TIGHTER_GATE,
         "ProcessingInstanceCount": "2",
     }
     text = summary.read_text()
-    assert f"execution: `{arn}`" in text and "`GateThreshold=0.5`" in text
+    assert f"execution: `{arn}`" in text and f"`GateThreshold={TIGHTER_GATE}`" in text
     assert f"https://{account.region}.console.aws.amazon.com/sagemaker/" in text
 
 
@@ -94,6 +97,7 @@ def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
         ("GateThreshold=inf", "finite number"),
         ("GateThreshold=nan", "finite number"),
         ("GateThreshold=OUT_OF_RANGE", "threshold must be"),
+        ("GateThreshold=LOOSER", "looser than build/config.yml's gate"),
         ("GateThreshold=high", "valid number"),
         ("ProcessingInstanceType=ml.fake.large", "not started: Preprocess: CreateProcessingJob"),
     ],
@@ -104,7 +108,9 @@ def test_start_refuses_an_override_that_skips_the_gate_or_that_the_api_refuses(
     """Checked as build/config.yml and SageMaker's API would check them, from --param and from
     MLOPS_PIPELINE_PARAMETERS alike; nothing is started."""
     out_of_range = "-1" if config.gate.lower_is_better else "2"
-    overrides = overrides.replace("OUT_OF_RANGE", out_of_range)
+    # An error metric's gate has no upper bound of its own: 1e9 would pass every model.
+    looser = "1e9" if config.gate.lower_is_better else f"{config.gate.threshold / 2:g}"
+    overrides = overrides.replace("OUT_OF_RANGE", out_of_range).replace("LOOSER", looser)
     mlops("pipeline", "upsert")
     monkeypatch.setenv("MLOPS_PIPELINE_PARAMETERS", overrides)
     for args in (["--param", overrides], []):
@@ -227,6 +233,8 @@ def test_approve_keeps_the_metadata_and_records_the_reason(mlops, registry):
     [
         (["approve", "9", "--reason", "x"], "has no version 9 (the latest is 2)"),
         (["reject", "1", "--reason", " "], "--reason must say why"),
+        # UpdateModelPackage's ApprovalDescription: at most 1,024 characters (botocore's model).
+        (["approve", "1", "--reason", "x" * 1025], "--reason: ApprovalDescription: 1025 characters"),
     ],
 )
 def test_bad_approvals_are_refused_and_change_nothing(mlops, registry, args, message):
@@ -244,7 +252,7 @@ def test_bad_approvals_are_refused_and_change_nothing(mlops, registry, args, mes
 
 RETRAINING_BLOCK = {
     "schedule": {"expression": "rate(7 days)", "enabled": False},
-    "parameters": {"InputDataUrl": "s3://fresh-data/churn/", "GateThreshold": 0.5},
+    "parameters": {"InputDataUrl": "s3://fresh-data/churn/", "GateThreshold": float(TIGHTER_GATE)},
 }
 
 
@@ -272,7 +280,7 @@ def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_delet
     assert f"retraining schedule: stack {RETRAINING.stack_name} created" in out
     deployed = deployed_parameters(describe_stack(RETRAINING.stack_name))
     assert (deployed["ScheduleExpression"], deployed["ScheduleState"]) == ("rate(7 days)", "DISABLED")
-    assert (deployed["InputDataUrl"], deployed["GateThreshold"]) == ("s3://fresh-data/churn/", "0.5")
+    assert (deployed["InputDataUrl"], deployed["GateThreshold"]) == ("s3://fresh-data/churn/", TIGHTER_GATE)
     assert deployed["TrainingInstanceType"]  # the definition's default, sent explicitly
 
     code, out, err = mlops("schedule", "fire", "retraining", "--aws", "real")
@@ -331,13 +339,46 @@ def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
     assert sagemaker.list_pipelines()["PipelineSummaries"] == []
 
 
-def test_a_schedule_in_config_with_an_expression_the_service_refuses_is_refused(
-    mlops, account, with_retraining
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"schedule": {"expression": "rate(1 weeks)"}}, "'rate(1 weeks)': use rate(1 day) or cron"),
+        ({"schedule": {"expression": "cron(61 25 32 13 ? *)"}}, "minutes '61' is not in 0-59"),
+        ({"parameters": {"InputDataUrl": ""}}, "S3Input.S3Uri: '' does not match the pattern"),
+        ({"parameters": {"GateThreshold": "LOOSER"}}, "looser than build/config.yml's gate"),
+    ],
+)
+def test_a_retraining_block_the_service_or_the_gate_would_refuse_deploys_nothing(
+    mlops, account, with_retraining, config, change, reason
 ):
-    with_retraining({**RETRAINING_BLOCK, "schedule": {"expression": "rate(1 weeks)"}})
+    looser = 1e9 if config.gate.lower_is_better else config.gate.threshold / 2
+    if change.get("parameters", {}).get("GateThreshold") == "LOOSER":
+        change = {"parameters": {"GateThreshold": looser}}
+    with_retraining({**RETRAINING_BLOCK, **change})
     code, out, err = mlops("pipeline", "upsert")
     assert code == 1 and not out
-    assert "retraining.schedule.expression: 'rate(1 weeks)': use rate(1 day) or cron" in err
+    assert reason in err and len(err.strip().splitlines()) == 1, err
+    sagemaker = boto3.client("sagemaker", region_name=account.region)
+    assert sagemaker.list_pipelines()["PipelineSummaries"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("", "valid min length: 1"), ("x" * 1025, "1025 characters, at most 1024 allowed")],
+)
+def test_every_value_a_schedule_sends_is_checked_as_eventbridge_scheduler_checks_it(value, reason):
+    """botocore's model of the scheduler API: 1 to 1,024 characters per pipeline parameter, which
+    neither CloudFormation's parameter types nor cfn-lint check."""
+    parameters = {
+        "ScheduleExpression": "rate(1 day)",
+        "ScheduleTimezone": "UTC",
+        "ScheduleState": "ENABLED",
+        "SchedulerRoleArn": "arn:aws:iam::123456789012:role/scheduler",
+        "Notes": value,
+    }
+    with pytest.raises(MlopsError, match="^x: CreateSchedule .*" + re.escape(reason)):
+        refuse_what_the_scheduler_would("my-model-notebooks", parameters, "x")
+    refuse_what_the_scheduler_would("my-model-notebooks", {**parameters, "Notes": "fine"}, "x")
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,54 @@ def test_a_bad_value_is_refused_with_the_field_named(tmp_path, path, value, mess
     assert "\n" not in str(raised.value)
 
 
+XGBOOST = {**VALID, "framework": "xgboost"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hyperparameters": {"num_round": -5}}, "num_round=-5: XGBoost takes values in [1, inf)"),
+        ({"hyperparameters": {"num_round": 2.5}}, "num_round=2.5: XGBoost takes a whole number"),
+        ({"hyperparameters": {"num_round": 9, "eta": 1.5}}, "eta=1.5: XGBoost takes values in [0, 1]"),
+        ({"hyperparameters": {"subsample": 0}}, "subsample=0: XGBoost takes values in (0, 1]"),
+        ({"hyperparameters": {"num_class": 1}}, "num_class=1: XGBoost takes values in [2, inf)"),
+        (
+            {"batch": {"instance_type": "ml.m5.large", "instance_count": 1, "max_payload_mb": 7}},
+            "batch.max_payload_mb: the built-in XGBoost container refuses requests over 6 MB",
+        ),
+    ],
+)
+def test_values_the_built_in_xgboost_algorithm_refuses_are_refused(tmp_path, change, message):
+    """Its ranges as its container checks them (sagemaker-xgboost-container's
+    hyperparameter_validation.py), where a run would fail minutes in with a UserError."""
+    bad = tmp_path / "config.yml"
+    bad.write_text(yaml.safe_dump({**XGBOOST, "tuning": None, **change}))
+    with pytest.raises(MlopsError) as raised:
+        load_config(bad)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_tuning_range_reaching_outside_what_xgboost_takes_is_refused(tmp_path):
+    tuning = {
+        "strategy": "Random",
+        "max_jobs": 2,
+        "max_parallel_jobs": 1,
+        "objective": {"metric": "validation:rmse", "type": "Minimize"},
+        "ranges": {"eta": {"type": "continuous", "min": 0.1, "max": 2.0}},
+    }
+    hyperparameters = {"num_round": 10, "eval_metric": "rmse"}
+    config = {**XGBOOST, "problem_type": "regression", "hyperparameters": hyperparameters}
+    config["gate"] = {"metric": "rmse", "threshold": 1.0}
+    config["split"] = {**VALID["split"], "strategy": "random", "key": None}
+    bad = tmp_path / "config.yml"
+    bad.write_text(yaml.safe_dump({**config, "tuning": tuning}))
+    with pytest.raises(MlopsError, match=r"tuning.ranges.eta=2.0: XGBoost takes values in \[0, 1\]"):
+        load_config(bad)
+    tuning["ranges"]["eta"]["max"] = 0.5
+    bad.write_text(yaml.safe_dump({**config, "tuning": tuning}))
+    assert load_config(bad).tuning.ranges["eta"].max == 0.5
+
+
 def test_the_key_column_may_not_be_the_target(tmp_path):
     config = with_change("split.strategy", "key")
     config["split"]["key"] = config["target_column"]

@@ -46,8 +46,8 @@ class Unknown(str):
 
 
 @cache
-def service_model():
-    return botocore.session.get_session().get_service_model("sagemaker")
+def service_model(service: str = "sagemaker"):
+    return botocore.session.get_session().get_service_model(service)
 
 
 def problems(definition: dict, pipeline_request: dict | None = None, values: dict | None = None) -> list[str]:
@@ -68,9 +68,9 @@ def problems(definition: dict, pipeline_request: dict | None = None, values: dic
     return found
 
 
-def check(operation: str, request: dict) -> list[str]:
+def check(operation: str, request: dict, service: str = "sagemaker") -> list[str]:
     """botocore's own validation, then the constraints of the model it leaves out."""
-    shape = service_model().operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     request = _typed(request, shape)
     report = ParamValidator().validate(request, shape)
     found = [" ".join(line.split()) for line in report.generate_report().splitlines() if line.strip()]

@@ -43,6 +43,59 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The built-in XGBoost algorithm's own ranges (sagemaker-xgboost-container,
+# algorithm_mode/hyperparameter_validation.py): name -> (type, low, low included, high, high
+# included). A value outside fails the training job with a UserError, minutes into a run.
+XGBOOST_RANGES: dict[str, tuple[type, float | None, bool, float | None, bool]] = {
+    "num_round": (int, 1, True, None, False),
+    "early_stopping_rounds": (int, 1, True, None, False),
+    "max_depth": (int, 0, True, None, False),
+    "max_leaves": (int, 0, True, None, False),
+    "max_bin": (int, 0, True, None, False),
+    "num_class": (int, 2, True, None, False),
+    "num_parallel_tree": (int, 1, True, None, False),
+    "nthread": (int, 1, True, None, False),
+    "verbosity": (int, 0, True, 3, True),
+    "eta": (float, 0, True, 1, True),
+    "gamma": (float, 0, True, None, False),
+    "min_child_weight": (float, 0, True, None, False),
+    "max_delta_step": (float, 0, True, None, False),
+    "subsample": (float, 0, False, 1, True),
+    "colsample_bytree": (float, 0, False, 1, True),
+    "colsample_bylevel": (float, 0, False, 1, True),
+    "colsample_bynode": (float, 0, False, 1, True),
+    "lambda": (float, 0, True, None, False),
+    "alpha": (float, 0, True, None, False),
+    "scale_pos_weight": (float, 0, False, None, False),
+    "base_score": (float, 0, True, None, False),
+    "rate_drop": (float, 0, True, 1, True),
+    "skip_drop": (float, 0, True, 1, True),
+    "tweedie_variance_power": (float, 1, False, 2, False),
+}
+# The largest request body the built-in XGBoost container takes (its MAX_CONTENT_LENGTH, 6 MiB).
+XGBOOST_MAX_PAYLOAD_MB = 6
+
+
+def xgboost_range_problem(name: str, value: object) -> str:
+    """Why the built-in XGBoost algorithm refuses `value` for hyperparameter `name`, or ""."""
+    if name not in XGBOOST_RANGES:
+        return ""
+    kind, low, low_in, high, high_in = XGBOOST_RANGES[name]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        return f"{name}={value!r}: XGBoost takes {'a whole number' if kind is int else 'a number'}"
+    if kind is int and number != float(value):
+        return f"{name}={value!r}: XGBoost takes a whole number"
+    below = low is not None and (number < low or (number == low and not low_in))
+    above = high is not None and (number > high or (number == high and not high_in))
+    if below or above:
+        opening, closing = "[" if low_in else "(", "]" if high_in else ")"
+        shown = f"{opening}{low}, {high if high is not None else 'inf'}{closing}"
+        return f"{name}={value}: XGBoost takes values in {shown}"
+    return ""
+
+
 class Split(StrictModel):
     strategy: Literal["random", "stratified", "ordered", "key"]
     validation_fraction: float = Field(gt=0, lt=1)
@@ -71,6 +124,10 @@ class Gate(StrictModel):
     @property
     def lower_is_better(self) -> bool:
         return self.metric in LOWER_IS_BETTER
+
+    def looser(self, threshold: float) -> bool:
+        """Whether `threshold` lets through a model this gate would stop."""
+        return threshold > self.threshold if self.lower_is_better else threshold < self.threshold
 
     @model_validator(mode="after")
     def _threshold_in_range(self):
@@ -122,6 +179,18 @@ class Batch(StrictModel):
 
 
 RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# EventBridge Scheduler's cron fields: name, range, names for 1.., and the special forms each takes
+# (its "Cron expressions" reference); the service refuses a value out of range at create time.
+CRON_FIELDS = (
+    ("minutes", 0, 59, (), ""),
+    ("hours", 0, 23, (), ""),
+    ("day-of-month", 1, 31, (), "?LW"),
+    ("month", 1, 12, MONTHS, ""),
+    ("day-of-week", 1, 7, DAYS, "?L#"),
+    ("year", 1970, 2199, (), ""),
+)
 
 
 def check_schedule(expression: str) -> str:
@@ -145,8 +214,36 @@ def check_schedule(expression: str) -> str:
             )
         if (fields[2] == "?") == (fields[4] == "?"):
             raise ValueError(f"{expression!r}: one of day-of-month and day-of-week must be ?, not both")
+        for text, field in zip(fields, CRON_FIELDS, strict=True):
+            problem = _cron_field_problem(text, *field)
+            if problem:
+                raise ValueError(f"{expression!r}: {problem}")
         return expression
     raise ValueError(f"{expression!r}: use rate(1 day) or cron(0 6 * * ? *), as EventBridge Scheduler does")
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple, special: str) -> str:
+    """What is wrong with one cron field, or "": lists, ranges and steps of values in range."""
+    if text == "?" and "?" in special:
+        return ""
+    for part in text.split(","):
+        values, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) >= 1):
+            return f"{name} step {step!r} is not a whole number from 1"
+        if values == "*" or (values in {"L", "LW"} and "L" in special):
+            continue
+        if "#" in values and "#" in special:  # the nth weekday of the month: 2#1
+            values, _, nth = values.partition("#")
+            if nth not in {"1", "2", "3", "4", "5"}:
+                return f"{name} {part!r}: the week after # is 1 to 5"
+        elif values[-1:] in {"L", "W"} and values[-1] in special:  # 15W, 5L
+            values = values[:-1]
+        for value in values.split("-", 1):
+            number = names.index(value.upper()) + 1 if value.upper() in names else value
+            if not str(number).isdigit() or not low <= int(number) <= high:
+                named = f" or {names[0]}-{names[-1]}" if names else ""
+                return f"{name} {value!r} is not in {low}-{high}{named}"
+    return ""
 
 
 def check_timezone(name: str) -> str:
@@ -321,7 +418,25 @@ class BuildConfig(StrictModel):
             raise ValueError(f"split.key {self.split.key!r} is the target column: name the keys' column")
         if self.tuning is not None:
             self._tuning_fits_the_training()
+        if self.framework == "xgboost":
+            self._xgboost_accepts_it()
         return self
+
+    def _xgboost_accepts_it(self) -> None:
+        for name, value in self.hyperparameters.items():
+            problem = xgboost_range_problem(name, value)
+            if problem:
+                raise ValueError(f"hyperparameters.{problem}")
+        for name, tuned in (self.tuning.ranges if self.tuning else {}).items():
+            ends = tuned.values if isinstance(tuned, CategoricalRange) else (tuned.min, tuned.max)
+            problem = next(filter(None, (xgboost_range_problem(name, end) for end in ends)), "")
+            if problem:
+                raise ValueError(f"tuning.ranges.{problem}")
+        if self.batch is not None and self.batch.max_payload_mb > XGBOOST_MAX_PAYLOAD_MB:
+            raise ValueError(
+                f"batch.max_payload_mb: the built-in XGBoost container refuses requests over"
+                f" {XGBOOST_MAX_PAYLOAD_MB} MB; use at most {XGBOOST_MAX_PAYLOAD_MB}"
+            )
 
     def _tuning_fits_the_training(self) -> None:
         tuning = self.tuning

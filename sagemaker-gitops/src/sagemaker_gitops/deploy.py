@@ -6,6 +6,7 @@ state (git is the record), and for prod a model with no passed staging smoke tes
 """
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
+from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
 from .project import git, is_commit, project
+from .schedules import SCHEDULE_PARAMETERS, refuse_what_the_scheduler_would
 from .stacks import (
     apply_stack,
     delete_stack,
@@ -60,7 +63,7 @@ def deploy(
     if stage == "prod":
         require_staged(state.model_package_arn, repo)
     if state.batch is not None:
-        require_batch_pipeline(stage)
+        check_batch_run(stage, batch_stack.stack_parameters(stage, state, target, commit))
     parameters = stack_parameters(stage, state, target, commit)
     action = apply_stack(stack_name(stage), repo / "deploy" / "endpoint.yml", parameters, on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
@@ -71,11 +74,13 @@ def deploy(
     return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
 
 
-def require_batch_pipeline(stage: str) -> None:
-    """A stage that scores in batch needs the batch pipeline its schedule starts, in this account."""
+def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
+    """A stage that scores in batch needs the batch pipeline its schedule starts, in this account,
+    and a batch block whose values that pipeline's run and the schedule accept (an instance type
+    CreateTransformJob knows, parameter values Scheduler takes), as `--param` values are checked."""
     name = project().pipeline_name_of("batch")
     try:
-        aws.client("sagemaker").describe_pipeline(PipelineName=name)
+        described = aws.client("sagemaker").describe_pipeline(PipelineName=name)
     except ClientError as error:
         if error.response["Error"]["Code"] not in {"ResourceNotFound", "ValidationException"}:
             raise
@@ -83,6 +88,12 @@ def require_batch_pipeline(stage: str) -> None:
             f"deploy/{stage}.yml schedules batch scoring, but pipeline {name!r} does not exist in"
             f" {aws.region()}: create it with `mlops pipeline upsert`"
         ) from None
+    refused = f"deploy/{stage}.yml's batch block"
+    definition = json.loads(described["PipelineDefinition"])
+    sent = [f"{key}={value}" for key, value in parameters.items() if key not in SCHEDULE_PARAMETERS]
+    values = resolve_parameters(definition.get("Parameters", []), parse_parameters(sent))
+    refuse_what_the_api_would(definition, values, refused)
+    refuse_what_the_scheduler_would(batch_stack.stack_name(stage), parameters, refused)
 
 
 def reconcile_batch(

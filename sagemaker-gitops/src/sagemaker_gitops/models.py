@@ -41,10 +41,19 @@ def describe(version: int) -> dict:
     return aws.client("sagemaker").describe_model_package(ModelPackageName=match["ModelPackageArn"])
 
 
+# Any version's ARN: the approval's request is checked for its reason, not for which version.
+SAMPLE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/group/1"
+
+
 def set_approval(version: int, status: str, reason: str) -> dict:
     """Approve or reject a version; returns it as it was before. Metadata is kept as it is."""
     if not reason.strip():
         raise MlopsError("--reason must say why (it is kept with the version)")
+    from .api_requests import check  # botocore's model: only approving needs it
+
+    refused = check("UpdateModelPackage", {"ModelPackageArn": SAMPLE_ARN, "ApprovalDescription": reason})
+    if refused:
+        raise MlopsError(f"--reason: {refused[0]}")
     described = describe(version)
     if described.get("ModelApprovalStatus") == status:
         return described

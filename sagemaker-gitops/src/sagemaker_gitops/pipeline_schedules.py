@@ -24,7 +24,7 @@ from .pipelines import (
     resolve_parameters,
 )
 from .project import git, project
-from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule
+from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_the_scheduler_would
 from .stacks import (
     apply_stack,
     delete_stack,
@@ -94,17 +94,17 @@ def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
     overrides = parse_parameters([f"{name}={value}" for name, value in wanted.parameters.items()])
     values = resolve_parameters(declared, overrides)
     refuse_what_the_api_would(definition, values, f"{schedule.name} not scheduled")
-    return Plan(
-        {
-            "Project": project().slug,
-            "GitCommit": committed(schedule),
-            "SchedulerRoleArn": built.target.scheduler_role_arn,
-            "ScheduleExpression": wanted.schedule.expression,
-            "ScheduleTimezone": wanted.schedule.timezone,
-            "ScheduleState": "ENABLED" if wanted.schedule.enabled else "DISABLED",
-            **{name: str(values[name]) for name in names},
-        }
-    )
+    parameters = {
+        "Project": project().slug,
+        "GitCommit": committed(schedule),
+        "SchedulerRoleArn": built.target.scheduler_role_arn,
+        "ScheduleExpression": wanted.schedule.expression,
+        "ScheduleTimezone": wanted.schedule.timezone,
+        "ScheduleState": "ENABLED" if wanted.schedule.enabled else "DISABLED",
+        **{name: str(values[name]) for name in names},
+    }
+    refuse_what_the_scheduler_would(schedule.stack_name, parameters, f"{schedule.name} not scheduled")
+    return Plan(parameters)
 
 
 def plan_for(built: list[BuiltPipeline]) -> list[tuple[PipelineSchedule, Plan]]:

@@ -237,13 +237,21 @@ def refuse_what_the_api_would(definition: dict, values: dict[str, Any], refused:
 
 
 def _check_gate_threshold(value: str) -> None:
-    """The rule build/config.yml's gate.threshold follows, for a per-run threshold."""
+    """The rule build/config.yml's gate.threshold follows, for a per-run threshold; and no looser
+    than that reviewed gate: a run (a workflow_dispatch, the retraining block) may raise the bar
+    for what gets registered, never lower it."""
     gate = load_config(project().config_path).gate
     try:
-        Gate.model_validate({"metric": gate.metric, "threshold": value})
+        asked = Gate.model_validate({"metric": gate.metric, "threshold": value})
     except ValidationError as error:
         reason = error.errors()[0]["msg"].removeprefix("Value error, ")
         raise MlopsError(f"--param GateThreshold={value}: {reason}") from None
+    if gate.looser(asked.threshold):
+        sign = "<=" if gate.lower_is_better else ">="
+        raise MlopsError(
+            f"--param GateThreshold={value}: looser than build/config.yml's gate ({gate.metric} {sign}"
+            f" {gate.threshold:g}); a run may only tighten it (change the gate in a reviewed commit)"
+        )
 
 
 def _describe_pipeline(sagemaker, kind: str = "build") -> dict:

@@ -79,6 +79,35 @@ BUILD_SCHEDULES = {schedule.name: schedule for schedule in ALL}
 NAMES = ("staging", "prod", *BUILD_SCHEDULES)
 
 
+def refuse_what_the_scheduler_would(schedule: str, parameters: dict[str, str], refused: str) -> None:
+    """MlopsError when EventBridge Scheduler's CreateSchedule would refuse the schedule a stack with
+    these parameters makes (botocore's model of the scheduler API: each pipeline parameter's value
+    1 to 1,024 characters, the expression's and time zone's lengths), before anything is deployed."""
+    from .api_requests import check  # botocore's service model: only deploying needs it
+
+    request = {
+        "Name": schedule,
+        "ScheduleExpression": parameters["ScheduleExpression"],
+        "ScheduleExpressionTimezone": parameters["ScheduleTimezone"],
+        "State": parameters["ScheduleState"],
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{schedule}",
+            "RoleArn": parameters["SchedulerRoleArn"],
+            "SageMakerPipelineParameters": {
+                "PipelineParameterList": [
+                    {"Name": name, "Value": value}
+                    for name, value in parameters.items()
+                    if name not in SCHEDULE_PARAMETERS
+                ]
+            },
+        },
+    }
+    found = check("CreateSchedule", request, service="scheduler")
+    if found:
+        raise MlopsError(f"{refused}: CreateSchedule {found[0]}")
+
+
 def stack_of(name: str) -> str:
     return f"{project().slug}-{name}" if name in BUILD_SCHEDULES else batch_stack.stack_name(name)
 
