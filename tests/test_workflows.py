@@ -123,13 +123,14 @@ def test_no_expression_is_expanded_inside_a_shell_script(workflows):
         assert "${{" not in step.get("run", ""), f"{where}: pass event data through env:"
 
 
-def test_checkout_keeps_no_credentials_unless_the_job_pushes(workflows):
-    for where, job, step in steps(workflows):
+def test_checkout_keeps_no_credentials_and_the_pushing_verb_gets_the_token(workflows):
+    """Jobs that push (promote's, template-update's) hand the token to the `mlops` verb that pushes,
+    which uses it for that push only: `make setup`, installing packages, never sees it."""
+    for where, _, step in steps(workflows):
         if step.get("uses", "").startswith("actions/checkout@"):
-            # A job pushes with GITHUB_TOKEN (contents: write) or with a token of its own.
-            own_token = step["with"].get("token", "").startswith("${{ secrets.")
-            pushes = job["permissions"].get("contents") == "write" or own_token
-            assert step["with"]["persist-credentials"] is pushes, where
+            assert step["with"]["persist-credentials"] is False and "token" not in step["with"], where
+        if "GITHUB_TOKEN" in step.get("env", {}):
+            assert step["run"].startswith("uv run mlops "), where
 
 
 def test_one_deploy_per_stage_at_a_time_and_promotion_never_races_staging(workflows):

@@ -341,7 +341,12 @@ class FakeGitHub(BaseHTTPRequestHandler):
             self.open_pulls.append({"number": 7, "head": {"ref": sent["head"]}})
             self._answer(201, {"number": 7, "html_url": "https://github.example/pull/7"})
         elif path.endswith("/issues"):
-            issue = {"number": 12, "title": sent["title"], "html_url": "https://github.example/issues/12"}
+            issue = {
+                "number": 12,
+                "title": sent["title"],
+                "html_url": "https://github.example/issues/12",
+                "user": {"login": "github-actions[bot]"},  # the token's identity, as in drift.yml
+            }
             self.open_issues.append(issue)
             self._answer(201, issue)
         else:  # a comment

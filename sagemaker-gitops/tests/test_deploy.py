@@ -267,6 +267,25 @@ def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeyp
     assert github.open_issues == []
 
 
+def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, monkeypatch, github):
+    """Anyone may open an issue titled like the bot's: only the bot's own is the drift record."""
+    theirs = {"number": 5, "title": DRIFT_ISSUE_TITLE, "html_url": "x", "user": {"login": "mallory"}}
+    github.open_issues.append(theirs)
+    monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
+    monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)
+    code, out, _ = mlops("status", "--issue")
+    assert code == 0 and "no drift issue open" in out
+    drifted = ["ModelPackageArn: deployed 'a', git says 'b'"]
+    monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, drifted))
+    assert mlops("status", "--issue")[0] == 3
+    writes = [(r["method"], r["path"].removeprefix("/repos/acme/my-model")) for r in github.requests]
+    assert [w for w in writes if w[0] != "GET"] == [("POST", "/issues")]  # a new one, not theirs
+    assert github.open_issues[0] == theirs
+    assert all(
+        "creator=github-actions%5Bbot%5D" in r["path"] for r in github.requests if r["method"] == "GET"
+    )
+
+
 def test_status_issue_without_github_credentials_is_refused_in_one_line(mlops, monkeypatch):
     monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)

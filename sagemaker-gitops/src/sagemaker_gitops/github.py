@@ -3,18 +3,31 @@
 Plain urllib: two endpoints do not justify a client library and its dependencies.
 """
 
+import base64
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from .errors import MlopsError
+from .project import git
 
 
 def credentials() -> tuple[str, str] | None:
     """(token, "owner/name") when GITHUB_TOKEN and GITHUB_REPOSITORY are set (Actions sets the latter)."""
     token, repository = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
     return (token, repository) if token and repository else None
+
+
+def push(token: str, *args: str, repo: Path | None = None) -> None:
+    """`git push *args`, the token authenticating this one command: checkouts keep no credentials
+    (the workflows check out with persist-credentials: false), and the push runs no hooks, to
+    which git would hand the token (-c settings reach every hook in GIT_CONFIG_PARAMETERS)."""
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    header = f"http.https://github.com/.extraheader=AUTHORIZATION: basic {basic}"
+    git("-c", f"core.hooksPath={os.devnull}", "-c", header, "push", *args, repo=repo)
 
 
 def github(token: str, method: str, path: str, payload: dict | None = None):
@@ -61,14 +74,26 @@ def open_or_update_pull_request(
     return created["html_url"]
 
 
+# Who opens the issues this project keeps: GITHUB_TOKEN's identity, which drift.yml runs with.
+# An issue anybody else opens with the same title is theirs: never updated or closed here.
+BOT = "github-actions[bot]"
+
+
 def find_open_issue(token: str, repository: str, title: str) -> dict | None:
-    """The open issue (not pull request) with exactly this title, if any."""
+    """The open issue (not pull request) with exactly this title, opened by BOT, if any."""
     for page in range(1, 11):  # 1000 open issues is beyond any repository this serves
-        issues = github(token, "GET", f"/repos/{repository}/issues?state=open&per_page=100&page={page}")
-        found = next((i for i in issues if i["title"] == title and "pull_request" not in i), None)
+        query = f"state=open&creator={urllib.parse.quote(BOT)}&per_page=100&page={page}"
+        issues = github(token, "GET", f"/repos/{repository}/issues?{query}")
+        found = next((i for i in issues if _is_ours(i, title)), None)
         if found or len(issues) < 100:
             return found
     return None
+
+
+def _is_ours(issue: dict, title: str) -> bool:
+    # Filtered here as well as by `creator`: the title alone is anybody's to write.
+    mine = (issue.get("user") or {}).get("login") == BOT
+    return mine and issue["title"] == title and "pull_request" not in issue
 
 
 def open_or_update_issue(token: str, repository: str, title: str, body: str) -> str:

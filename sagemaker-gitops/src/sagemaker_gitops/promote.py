@@ -22,7 +22,7 @@ from .desired_state import (
     staging_evidence,
 )
 from .errors import MlopsError
-from .github import credentials, open_or_update_pull_request
+from .github import credentials, open_or_update_pull_request, push
 from .local import emulator
 from .project import branch_worktree, git, project
 
@@ -92,8 +92,8 @@ def promote(
         )
     token, repository = found
     base = default_branch(repo)
-    recorded = push_staging_record(base, repo)
-    git(*GIT_IDENTITY, "push", "--force", "origin", f"{branch}:{branch}", repo=repo)
+    recorded = push_staging_record(token, base, repo)
+    push(token, "--force", "origin", f"{branch}:{branch}", repo=repo)
     url = open_or_update_pull_request(repository, token, branch, base, title, body + recorded)
     return Promotion(version, f"v{version} is in staging; prod pull request: {url}", branch, url, title, body)
 
@@ -109,14 +109,14 @@ def refuse_uncommitted_source(arn: str, version: int, allowed: bool) -> None:
         )
 
 
-def push_staging_record(base: str, repo: Path) -> str:
+def push_staging_record(token: str, base: str, repo: Path) -> str:
     """Push the staging commit to the default branch; if that is protected, say where the record is.
 
     Refused (branch protection), the commit still reaches the default branch with the pull
     request, and `mlops status` reports staging as ahead of git rather than as drift.
     """
     try:
-        git("push", "origin", f"HEAD:refs/heads/{base}", repo=repo)
+        push(token, "origin", f"HEAD:refs/heads/{base}", repo=repo)
     except subprocess.CalledProcessError:
         return (
             f"\n\n`{base}` refused the staging record (branch protection): this pull request"

@@ -11,7 +11,6 @@ as the branch `template/<version>` (the checkout in use is never switched) and p
 hooks turned off, the token in that one command.
 """
 
-import base64
 import json
 import os
 import re
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MlopsError
-from .github import credentials, open_or_update_pull_request
+from .github import credentials, open_or_update_pull_request, push
 from .project import git, project
 from .promote import default_branch
 
@@ -34,8 +33,8 @@ GIT_IDENTITY = (
     "-c",
     "user.email=mlops-template-update@users.noreply.github.com",
 )
-# Git commands that hold the token or touch what the template's code wrote run no hooks: settings
-# given with -c reach every hook in GIT_CONFIG_PARAMETERS.
+# Git commands that touch what the template's code wrote run no hooks (github.push, which holds
+# the token, runs none either).
 NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
 
 
@@ -75,11 +74,7 @@ def propose(versions: Versions, repo: Path | None = None) -> Proposal:
     branch = f"template/{versions.latest}"
     conflicts = _update_in_a_clone(versions, branch, repo)
     token, repository = github
-    # The token authenticates this push only: the checkout keeps no credentials (template-update.yml).
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    header = f"http.https://github.com/.extraheader=AUTHORIZATION: basic {basic}"
-    push = ("push", "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}")
-    git(*NO_HOOKS, "-c", header, *push, repo=repo)
+    push(token, "--quiet", "--force", "origin", f"{branch}:refs/heads/{branch}", repo=repo)
     title, body = pull_request_text(versions, conflicts)
     url = open_or_update_pull_request(repository, token, branch, default_branch(repo), title, body)
     return Proposal(versions, branch, conflicts, url)
