@@ -5,8 +5,10 @@ Runs in the project's folder once the template's changes and the project's are m
      (keep_changed_modules.py), are put back, with a note;
   1. uv lock, which keeps every pinned version and adds what the new template needs;
   2. the pipeline-definition snapshot, rewritten so the update's own diff shows how the
-     definition changed (review it with the rest of the update).
-A conflict left by the merge (or no PyPI) stops here with what to run once it is resolved.
+     definition changed (review it with the rest of the update);
+  3. the update marked finished (update_started.py's marker removed).
+A conflict left by the merge (or no PyPI) stops here with what to run once it is resolved, and the
+marker stays: `mlops` refuses other verbs until `make setup snapshot` finishes the update.
 """
 
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from keep_changed_modules import note, put_back
 from post_copy import lock_and_snapshot
+from update_started import MARKER
 
 
 def conflicted() -> list[str]:
@@ -40,6 +43,7 @@ def main() -> int:
         )
         return 0
     if lock_and_snapshot():
+        MARKER.unlink(missing_ok=True)
         print("Updated: uv.lock and the pipeline snapshot. Review `git diff`, then make test")
     return 0
 

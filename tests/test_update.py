@@ -99,6 +99,7 @@ def test_what_each_stage_deploys_is_never_touched(updated):
 def test_nothing_is_left_to_merge_by_hand(updated):
     project, _ = updated
     assert git(project, "diff", "--name-only", "--diff-filter=U") == ""
+    assert not (project / ".copier-update-unfinished").exists(), "the post-update task finished it"
     result = run_in(project, "make", "conflicts")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -134,6 +135,13 @@ def test_a_conflict_is_marked_inline_and_refused_until_resolved(template_with_re
     update(project)
 
     assert "<<<<<<< before updating" in path.read_text(), f"{name}: the conflict is marked inline"
+    # Unfinished until the lock and snapshot are refreshed: only the targets that finish it run.
+    marker = project / ".copier-update-unfinished"
+    assert marker.read_text().strip() not in {"", "a newer release"}
+    stopped = run_in(project, "make", "test")
+    assert stopped.returncode != 0 and f"copier update to {marker.read_text().strip()} did not finish" in (
+        stopped.stderr
+    )
     refused = run_in(project, "make", "conflicts")
     assert refused.returncode != 0 and name in refused.stdout
     assert "conflict markers above (from copier update)" in refused.stdout
@@ -147,6 +155,10 @@ def test_a_conflict_is_marked_inline_and_refused_until_resolved(template_with_re
     ]
     path.write_text("".join(resolved))
     assert run_in(project, "make", "conflicts").returncode == 0
+    # Or the update undone, as the refusal says: the marker goes with it.
+    git(project, "reset", "--quiet", "--hard")
+    git(project, "clean", "-fdq")
+    assert not marker.exists() and run_in(project, "make", "-n", "test").returncode == 0
 
 
 def test_a_rej_file_is_refused(template_with_releases, tmp_path):

@@ -84,3 +84,21 @@ def test_an_execution_says_what_it_was_started_from_and_reads_back():
 def test_a_label_that_would_not_read_back_is_refused_in_one_line(label):
     with pytest.raises(MlopsError, match=r"^--label: one line of at most 200 characters, without ';'$"):
         project_module.run_description(label)
+
+
+def test_an_unfinished_copier_update_is_named_until_the_snapshot_finishes_it(repo, use_project, mlops):
+    """The template's update_started.py writes the marker before `copier update` changes anything;
+    its post-update task removes it. Stopped in between, the project claims a release whose lock
+    and snapshot it does not have: every verb says so, and how to finish or undo the update."""
+    use_project(root=repo)
+    (repo / ".copier-update-unfinished").write_text("0.4.0\n")
+    for verb in (["models", "list"], ["pipeline", "definition"], ["status"]):
+        code, out, err = mlops(*verb)
+        assert code == 1 and not out and len(err.strip().splitlines()) == 1, (verb, err)
+        assert err.startswith("error: copier update to 0.4.0 did not finish") and "make setup snapshot" in err
+        assert "git reset --hard && git clean -fd" in err
+    code, _, err = mlops("pipeline", "snapshot")
+    assert code == 0 and "the update to 0.4.0 is finished" in err, err
+    assert not (repo / ".copier-update-unfinished").exists()
+    assert (repo / "tests" / "snapshots" / "pipeline-definition.json").is_file()
+    assert mlops("pipeline", "definition")[0] == 0

@@ -36,7 +36,7 @@ from .cli_help import NewcomerOrder, unwrap_docstrings
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
-from .project import project
+from .project import finishing_update, project
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
@@ -192,11 +192,14 @@ def validate() -> None:
 
 @pipeline_app.command("snapshot")
 def snapshot() -> None:
-    """Refresh the reviewed definition snapshot the tests compare against (offline)."""
-    pipelines.write_snapshot()
-    err.print(
-        f"wrote {project().snapshot_path.relative_to(project().root)}: review `git diff`, then commit it"
-    )
+    """Refresh the reviewed definition snapshot the tests compare against (offline); this finishes a
+    `copier update` stopped before its post-update task did (after `make setup`)."""
+    with finishing_update() as release:
+        pipelines.write_snapshot()
+        wrote = project().snapshot_path.relative_to(project().root)
+    err.print(f"wrote {wrote}: review `git diff`, then commit it")
+    if release:
+        err.print(f"the update to {release} is finished: review `git diff`, then `make test`")
 
 
 # Recorded with the execution (its description) and shown by `mlops report experiments`.

@@ -154,14 +154,42 @@ class Project:
 
 
 _current: Project | None = None
+# What the template's hooks/update_started.py writes before a `copier update` changes anything,
+# and its post-update task removes once uv.lock and the snapshot are refreshed: the release the
+# update moves to. While it is there, the project claims a release it does not have yet.
+UNFINISHED_UPDATE = ".copier-update-unfinished"
+_finishing_update = False
 
 
 def project() -> Project:
-    """The project at or above the working directory, read once per process."""
+    """The project at or above the working directory, read once per process; MlopsError while a
+    `copier update` of it is unfinished."""
     global _current
     if _current is None:
         _current = find(Path.cwd().resolve())
+    marker = _current.root / UNFINISHED_UPDATE
+    if marker.is_file() and not _finishing_update:
+        raise MlopsError(
+            f"copier update to {marker.read_text().strip()} did not finish (uv.lock and the pipeline"
+            " snapshot were not refreshed): run `make setup snapshot` (after `make conflicts` passes),"
+            " or undo it with `git reset --hard && git clean -fd`"
+        )
     return _current
+
+
+@contextmanager
+def finishing_update() -> Iterator[str]:
+    """Inside: project() despite an unfinished update; on success, the update is marked finished.
+    Yields the release it moved to ("" when no update was unfinished)."""
+    global _finishing_update
+    _finishing_update = True
+    try:
+        marker = project().root / UNFINISHED_UPDATE
+        release = marker.read_text().strip() if marker.is_file() else ""
+        yield release
+        marker.unlink(missing_ok=True)
+    finally:
+        _finishing_update = False
 
 
 def find(here: Path) -> Project:
