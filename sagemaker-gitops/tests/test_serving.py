@@ -3,7 +3,9 @@ that image's libraries, with the package's Environment exactly. So a model that 
 serve fails `mlops deploy` locally, with the serving error, and `mlops invoke` asks the same
 endpoint that the smoke test asked."""
 
+import contextlib
 import gzip
+import http.client
 import io
 import re
 import tarfile
@@ -101,6 +103,71 @@ def test_a_model_aws_could_not_serve_fails_the_staging_deploy(
         deploy.deploy("staging", repo=repo)
 
 
+def post(url: str, body: str, content_type: str | None) -> tuple[int, str]:
+    """One request straight to a serving container, as SageMaker's front end forwards it."""
+    connection = http.client.HTTPConnection(url, timeout=60)
+    try:
+        headers = {"Content-Type": content_type} if content_type else {}
+        # Refused from its Content-Length, a body is cut off: the answer was sent before it was read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request("POST", "/invocations", body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def container_url(local_runtime, endpoint: str) -> str:
+    return local_runtime.running[
+        endpoints.fingerprint(aws.region(), endpoints.describe(aws.region(), endpoint))
+    ].url
+
+
+@XGBOOST_ONLY
+def test_the_local_xgboost_container_reads_requests_as_the_image_does(repo, registry, record, local_runtime):
+    """Facts from the built-in XGBoost image's source (sagemaker-xgboost-container:
+    algorithm_mode/serve.py, serve_utils.py, encoder.py), each request sent to the local container."""
+    record("staging", registry())
+    url = container_url(local_runtime, deploy.deploy("staging", repo=repo).endpoint)
+    rows = [line.split(",") for line in smoke.test_rows(3).splitlines()]
+    body = "\n".join(",".join(row) for row in rows)
+
+    status, answer = post(url, body, "text/csv")
+    # An endpoint's answer: the predictions joined by commas, on one line, text/csv.
+    assert status == 200 and len(answer.split(",")) == 3 and "\n" not in answer
+    # The delimiter is sniffed from the first line; a request without a content type is CSV.
+    assert post(url, body.replace(",", ";"), "text/csv") == (200, answer)
+    assert post(url, body.replace(",", "\t"), "text/csv") == (200, answer)
+    assert post(url, body, None) == (200, answer)
+    # LIBSVM, its label optional (never read).
+    libsvm = ["\x20".join(f"{index}:{value}" for index, value in enumerate(row)) for row in rows]
+    assert post(url, "\n".join(libsvm), "text/libsvm") == (200, answer)
+    assert post(url, "\n".join(f"7 {line}" for line in libsvm), "text/x-libsvm") == (200, answer)
+    # An empty field is a missing value, and scored.
+    status, scored = post(url, ",".join(["", *rows[0][1:]]), "text/csv")
+    assert status == 200 and float(scored) == float(scored)
+    # An empty body is 204; a body of whitespace is not empty, and unreadable: 415.
+    assert post(url, "", "text/csv") == (204, "")
+    assert post(url, " \n ", "text/csv")[0] == 415
+    assert post(url, body, "application/json")[0] == 415
+    # A trailing comma is one column more than the model has: 400.
+    assert post(url, body.splitlines()[0] + ",", "text/csv")[0] == 400
+    # Flask's MAX_CONTENT_LENGTH, 6 MiB: 413.
+    assert post(url, "1," * (3 * 1024 * 1024 + 1), "text/csv")[0] == 413
+
+
+@XGBOOST_ONLY
+def test_in_batch_the_local_xgboost_container_answers_a_line_per_record(
+    repo, registry, record, local_runtime
+):
+    """SAGEMAKER_BATCH (batch transform sets it): one prediction per line."""
+    record("staging", registry(environment={"SAGEMAKER_BATCH": "true"}))
+    url = container_url(local_runtime, deploy.deploy("staging", repo=repo).endpoint)
+    status, answer = post(url, smoke.test_rows(3), "text/csv")
+    assert status == 200 and answer.endswith("\n") and len(answer.splitlines()) == 3
+    assert all(float(line) == float(line) for line in answer.splitlines())
+
+
 def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record, use_project, tmp_path):
     record("staging", registry())
     deploy.deploy("staging", repo=repo)
@@ -108,7 +175,7 @@ def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record,
     rows = smoke.test_rows(3)
     code, out, err = mlops("invoke", "staging", "--body", rows)
     assert code == 0, err
-    assert len(out.splitlines()) == 3
+    assert smoke.answered_rows(out, 3).shape[0] == 3  # the endpoint's own CSV, as it answered
     (tmp_path / "rows.csv").write_text(rows)
     assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"))[1] == out
 
@@ -122,7 +189,7 @@ def test_mlops_invoke_says_what_a_classifiers_answers_stand_for(mlops, repo, reg
     use_project(root=repo)
     code, out, err = mlops("invoke", "staging", "--body", smoke.test_rows(2))
     assert code == 0, err
-    assert len(out.splitlines()) == 2
+    assert smoke.answered_rows(out, 2).shape[0] == 2
     if labels:
         assert err.strip() == "(each answer is the probability of 'Yes' (against 'No'))"
     else:

@@ -2,6 +2,7 @@
 inference code (build/steps/inference.py) predicts for the same rows of the test split."""
 
 import io
+import json
 import tarfile
 import tempfile
 
@@ -63,10 +64,22 @@ def invoke(endpoint: str, body: str) -> str:
     return response["Body"].read().decode(errors="replace")
 
 
+def answered_rows(answer: str, rows: int) -> np.ndarray:
+    """An endpoint's CSV answer to `rows` rows, one row of numbers per row. A serving module
+    (inference.py's output_fn) answers a line per row; the built-in XGBoost algorithm answers its
+    predictions joined by commas on one line, a multiclass model's each as "[p0, p1, p2]" (its
+    serve.py: `",".join(map(str, predictions))`). ValueError for anything else."""
+    text = answer.strip()
+    if text.startswith("["):
+        return np.array(json.loads("[" + ",".join(text.splitlines()) + "]"), dtype=float, ndmin=2)
+    values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
+    return values.T if rows > 1 and values.shape == (1, rows) else values
+
+
 def compare(answer: str, expected: str, rows: int) -> None:
     """MlopsError unless the endpoint's answer has one prediction row per input row, as expected."""
     try:
-        answered = np.loadtxt(io.StringIO(answer), delimiter=",", ndmin=2)
+        answered = answered_rows(answer, rows)
     except ValueError:
         raise MlopsError(
             f"smoke test: the endpoint did not answer CSV predictions: {answer[:200]!r}"

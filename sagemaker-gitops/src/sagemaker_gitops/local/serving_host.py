@@ -19,7 +19,6 @@ Runs on the image's Python with the image's libraries: the standard library and 
 
 import http.client
 import importlib
-import io
 import os
 import sys
 import threading
@@ -90,39 +89,56 @@ def user_module_app(module_name, defaults):
 
 
 def xgboost_matrix(payload, content_type):
-    """The XGBoost image's decoding of a request: CSV (no label column) or LIBSVM into a DMatrix."""
+    """A request as the XGBoost image decodes it (sagemaker_xgboost_container's serve_utils and
+    encoder, read at their source): CSV with the delimiter sniffed from the first line (`,`, `;`,
+    tab) and empty fields as missing values; LIBSVM with or without a label, indices as given
+    (0- or 1-based). No content type is CSV. Anything it cannot read raises."""
+    import csv
+
     import numpy as np
     import xgboost as xgb
 
-    media_type = (content_type or "").split(";")[0].strip().lower()
+    media_type = (content_type or "text/csv").split(";")[0].strip().lower()
     text = payload.strip().decode("utf-8") if isinstance(payload, bytes) else payload.strip()
     if media_type == "text/csv":
-        return xgb.DMatrix(np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float))
+        sniffed = csv.Sniffer().sniff(text.split("\n")[0][:512]).delimiter  # "" cannot be sniffed
+        delimiter = "," if sniffed.isalnum() else sniffed
+        rows = [[field or "nan" for field in line.split(delimiter)] for line in text.split("\n")]
+        return xgb.DMatrix(np.array(rows).astype(float))
     if media_type in ("text/libsvm", "text/x-libsvm"):
-        from sklearn.datasets import load_svmlight_file
+        from scipy.sparse import csr_matrix
 
-        features, _ = load_svmlight_file(io.BytesIO(text.encode()), zero_based=False)
-        return xgb.DMatrix(features)
-    raise RuntimeError(f"Content-type {content_type} is not supported.")
+        cells = [
+            (row, *item.split(":")[:2])
+            for row, line in enumerate(text.split("\n"))
+            for item in line.split(" ")
+            if ":" in item  # the label (no colon) is optional and never read
+        ]
+        rows, columns, values = zip(*cells, strict=True) if cells else ((), (), ())
+        matrix = csr_matrix((np.array(values, dtype=float), (np.array(rows), np.array(columns, dtype=int))))
+        return xgb.DMatrix(matrix)
+    if media_type == "application/x-recordio-protobuf":
+        raise RuntimeError("application/x-recordio-protobuf is read by the image, not the local stand-in")
+    raise RuntimeError(
+        f"Content-type {media_type} not supported. Supported content-type is text/csv, text/libsvm,"
+        " application/x-recordio-protobuf"
+    )
 
 
 def xgboost_scoring_app():
-    """The built-in algorithm's scoring service (algorithm_mode/serve.py): /ping loads the model;
-    /invocations decodes CSV or LIBSVM, predicts and encodes for the Accept header."""
+    """The built-in algorithm's scoring service (algorithm_mode/serve.py): the model loaded as a
+    pickle, else in XGBoost's own format; /invocations answers an empty body 204, an unreadable
+    one 415 and a request the model cannot score 400; bodies over MAX_CONTENT_LENGTH (6 MiB) 413.
+    The answer is text/csv whatever Accept says: one prediction per row (a list for multiclass),
+    joined by commas, or one per line when SAGEMAKER_BATCH is set (batch transform sets it)."""
     import pickle
 
     import flask
     import xgboost as xgb
-    from sagemaker_containers.beta.framework import encoders
 
     app = flask.Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("MAX_CONTENT_LENGTH", 6 * 1024 * 1024))
     loaded = {}
-    supported_accepts = [
-        "application/json",
-        "application/jsonlines",
-        "application/x-recordio-protobuf",
-        "text/csv",
-    ]
 
     def booster():
         if "model" not in loaded:
@@ -130,49 +146,60 @@ def xgboost_scoring_app():
             path = sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith("."))[0]
             try:
                 with open(path, "rb") as file:
-                    model = pickle.load(file)
+                    model, pickled = pickle.load(file), True
             except Exception:
-                model = xgb.Booster()
+                model, pickled = xgb.Booster(), False
                 model.load_model(str(path))
             model.set_param("nthread", 1)
-            loaded["model"] = model
+            loaded["model"], loaded["pickled"] = model, pickled
         return loaded["model"]
+
+    def predict(matrix, media_type):
+        model = booster()
+        if loaded["pickled"]:  # the image checks a pickled model's feature count only
+            trained, given = len(model.feature_names or []), len(matrix.feature_names or [])
+            if "libsvm" in media_type and given > trained + 1:
+                raise ValueError(f"Feature size of libsvm data {given} is larger than the model's {trained}")
+            if "csv" in media_type and given not in (trained, trained - 1):
+                raise ValueError(f"Feature size of csv data {given} does not fit the model's {trained}")
+        return model.predict(matrix, validate_features=False)
 
     @app.route("/ping", methods=["GET"])
     def ping():
         booster()
         return flask.Response(status=http.client.OK)
 
+    @app.route("/execution-parameters", methods=["GET"])
+    def execution_parameters():
+        import json
+
+        parameters = {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+        return flask.Response(json.dumps(parameters), status=http.client.OK, mimetype="application/json")
+
     @app.route("/invocations", methods=["POST"])
     def invocations():
         payload = flask.request.data
-        if not payload:
+        if len(payload) == 0:
             return flask.Response(response="", status=http.client.NO_CONTENT)
+        media_type = (flask.request.content_type or "text/csv").split(";")[0].strip().lower()
         try:
-            matrix = xgboost_matrix(payload, flask.request.content_type)
+            matrix = xgboost_matrix(payload, media_type)
         except Exception as error:
             return flask.Response(response=str(error), status=http.client.UNSUPPORTED_MEDIA_TYPE)
         try:
-            predictions = booster().predict(matrix, validate_features=False)
+            predictions = predict(matrix, media_type).tolist()
         except Exception as error:
             return flask.Response(
                 response=f"Unable to evaluate payload provided: {error}", status=http.client.BAD_REQUEST
             )
-        accept = flask.request.headers.get("accept", "").split(";")[0].strip().lower()
-        if not accept or accept == "*/*":
-            accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
-        if accept not in supported_accepts:
-            supported = f"Please use supported accept types: {supported_accepts}."
-            message = f"Accept type {accept} is not supported. {supported}"
-            return flask.Response(response=message, status=http.client.NOT_ACCEPTABLE)
-        values = predictions.tolist()
-        if accept == "application/json":
-            import json
-
-            body = json.dumps({"predictions": [{"score": value} for value in values]})
+        if "SAGEMAKER_INFERENCE_OUTPUT" in os.environ:
+            message = "SAGEMAKER_INFERENCE_OUTPUT (selectable inference) is not emulated locally"
+            return flask.Response(response=message, status=http.client.INTERNAL_SERVER_ERROR)
+        if os.environ.get("SAGEMAKER_BATCH"):
+            body = "\n".join(map(str, predictions)) + "\n"
         else:
-            body = encoders.encode(values, accept)
-        return flask.Response(response=body, status=http.client.OK, mimetype=accept)
+            body = ",".join(map(str, predictions))
+        return flask.Response(response=body, status=http.client.OK, mimetype="text/csv")
 
     return app
 
@@ -203,6 +230,14 @@ class LazyApplication:
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args) -> None:  # the emulator's log is for errors
         pass
+
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        # wsgiref fills in text/plain for a request without a content type; gunicorn, the images'
+        # server, leaves it out (and the XGBoost image then reads CSV).
+        if self.headers.get("Content-Type") is None:
+            environ.pop("CONTENT_TYPE", None)
+        return environ
 
 
 def exit_with_parent() -> None:

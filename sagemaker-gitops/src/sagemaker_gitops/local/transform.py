@@ -15,7 +15,7 @@ CSV only: the batch pipeline writes text/csv requests, and other formats are ref
 import csv
 import http.client
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..csv_filters import column_filter
 from . import endpoints
@@ -47,7 +47,11 @@ def run_transform(
     join = processing.get("JoinSource", "None") == "Input"
     limit = request.get("MaxPayloadInMB", 6) * MEGABYTE
     single = request.get("BatchStrategy") == "SingleRecord"
-    running = served.serving(region, f"transform/{job.name}", container)
+    # Batch transform marks its containers' environment: the XGBoost image then answers one
+    # prediction per line (a multiclass model's as "[p0, p1, p2]"), where an endpoint's are joined by
+    # commas on one line.
+    batch_container = replace(container, environment={**container.environment, "SAGEMAKER_BATCH": "true"})
+    running = served.serving(region, f"transform/{job.name}", batch_container)
     count = 0
     for records in read_records(job, source["DataSource"]["S3DataSource"]["S3Uri"], keep_in):
         answers = [
