@@ -139,3 +139,13 @@ def test_a_record_of_another_repository_is_replaced(tmp_path):
     assert emulator.git_record() == folder
     assert run_git(folder, "rev-parse", "HEAD") == project_git("rev-parse", "HEAD")
     emulator.down(reset=True)
+
+
+def test_the_emulator_is_the_server_local_up_started_not_any_loopback_address(running_emulator, monkeypatch):
+    """A tunnel to an account or another emulator (LocalStack) on 127.0.0.1 is not this project's
+    emulator: it gets no emulated git record, and `deploy`/`promote` treat it as AWS."""
+    with emulator.routed(running_emulator):
+        assert emulator.in_use()
+    for elsewhere in ("http://127.0.0.1:4566", "http://localhost:4566", ""):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", elsewhere)
+        assert not emulator.in_use(), elsewhere

@@ -1,11 +1,15 @@
 """`mlops local ...`: the pipeline's real definition, run on this machine against the emulator."""
 
 import copy
+import errno
 import json
 import os
+import pickle
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -244,6 +248,14 @@ def test_local_run_without_the_emulator_says_how_to_start_it(mlops, monkeypatch,
     )
 
 
+def test_a_full_disk_ends_a_verb_in_one_line(mlops, running_emulator, monkeypatch):
+    full = OSError(errno.ENOSPC, "No space left on device", ".mlops/runs/x/Train/model.tar.gz")
+    monkeypatch.setattr(runner, "run_project", lambda *args, **kwargs: (_ for _ in ()).throw(full))
+    code, _, err = mlops("local", "run")
+    assert code == 1
+    assert err.strip().splitlines() == ["error: No space left on device: .mlops/runs/x/Train/model.tar.gz"]
+
+
 def test_emulator_state_survives_down_and_up_and_reset_forgets_it(mlops, monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     code, out, err = mlops("local", "up")
@@ -308,6 +320,82 @@ def test_a_damaged_state_file_is_refused_in_one_line(mlops, monkeypatch, tmp_pat
     assert "the emulator's state cannot be read" in line and "`mlops local down --reset`" in line
     assert mlops("local", "down", "--reset")[0] == 0
     assert "started empty" in mlops("local", "up")[1]
+    mlops("local", "down")
+
+
+class RunsCode:
+    """What a planted state file could hold: unpickling it would run a command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_state_file_this_machine_did_not_write_is_never_unpickled(mlops, monkeypatch, tmp_path):
+    """Unpickling runs code: a state file from elsewhere (one committed to a repository) is refused
+    on its signature, before it is read."""
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    (tmp_path / "emulator").mkdir()
+    ran = tmp_path / "ran"
+    emulator.snapshot_file().write_bytes(b"\0" * 32 + pickle.dumps(RunsCode(ran)))
+    code, _, err = mlops("local", "up")
+    assert code == 1 and emulator.running() is None and not ran.exists()
+    (line,) = err.strip().splitlines()
+    assert "signature does not match" in line and "`mlops local down --reset`" in line
+
+
+def saved_after(found, change) -> None:
+    """Make a change, then wait for the server to save it (it saves after each burst of requests)."""
+    before = emulator.snapshot_file().stat().st_mtime_ns if emulator.snapshot_file().exists() else 0
+    change()
+    deadline = time.monotonic() + 30
+    while not emulator.snapshot_file().exists() or emulator.snapshot_file().stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, "the emulator did not save the change"
+        time.sleep(0.1)
+
+
+def test_a_killed_emulator_keeps_what_it_saved_and_the_next_start_says_so(mlops, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    assert mlops("local", "up")[0] == 0
+    found = emulator.running()
+    sagemaker = client(found, "sagemaker")
+    group = project().model_package_group
+    saved_after(found, lambda: sagemaker.create_model_package(ModelPackageGroupName=group))
+    os.kill(found.pid, signal.SIGKILL)  # as the OOM killer or a closed laptop lid would
+    code, out, err = mlops("local", "up")
+    assert code == 0, err
+    assert "the previous emulator did not stop cleanly" in out and "as saved at" in out
+    assert len(model_packages(emulator.running())) == 1
+    assert mlops("local", "down")[0] == 0
+    assert "did not stop cleanly" not in mlops("local", "up")[1]
+    mlops("local", "down")
+
+
+def test_a_state_that_cannot_be_saved_stops_nothing_and_says_so(mlops, monkeypatch, tmp_path):
+    """A full disk, or any write that fails: `down` refuses, the server keeps the state in memory."""
+    monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
+    assert mlops("local", "up")[0] == 0
+    found = emulator.running()
+    saved_after(
+        found,
+        lambda: client(found, "sagemaker").create_model_package(
+            ModelPackageGroupName=project().model_package_group
+        ),
+    )
+    blocked = emulator.snapshot_file().with_suffix(".tmp")
+    blocked.mkdir()  # where the next save writes first: it cannot
+    code, out, err = mlops("local", "down")
+    assert code == 1 and not out
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: the emulator's state could not be saved to ")
+    assert "the emulator is still running" in line and "`mlops local down` again" in line
+    assert emulator.running() == found
+    blocked.rmdir()
+    assert mlops("local", "down")[0] == 0
+    assert "restored its state" in mlops("local", "up")[1]
+    assert len(model_packages(emulator.running())) == 1
     mlops("local", "down")
 
 

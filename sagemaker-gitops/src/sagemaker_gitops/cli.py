@@ -839,6 +839,10 @@ def main() -> None:
         fail(str(error))
     except (ClientError, BotoCoreError) as error:
         fail(aws.explain(error))
+    except OSError as error:
+        # The machine refused (a full disk, a folder that cannot be written): one line, what and where.
+        where = f": {error.filename}" if error.filename else ""
+        fail(f"{error.strerror or error}{where}")
     finally:
         emulator.unroute()  # for callers that run the CLI in-process (the tests)
 

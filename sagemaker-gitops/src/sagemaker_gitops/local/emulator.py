@@ -2,8 +2,9 @@
 
 State lives in .mlops/ (MLOPS_LOCAL_DIR overrides it), never in the user's shell:
   emulator.json             the running server: pid and URLs; every `mlops` call reads it
-  emulator/state.pickle     what the server holds, written when it stops and loaded when it
-                            starts, so state survives `down` and `up` (moto_server.py)
+  emulator/state.pickle     what the server holds, signed, written after every burst of requests
+                            and when it stops, loaded when it starts (moto_server.py)
+  emulator/running          there while a server runs: left behind, the last one was killed
   emulator/server.log       the server's own log
   emulator/endpoints/       the endpoints' serving containers: model/, code/, container.log
   emulator/record/          the emulator's git record: a worktree of the local-only branch
@@ -18,15 +19,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from .. import aws
 from ..errors import MlopsError
 from ..project import git, project
-from .moto_server import SNAPSHOT
+from .moto_server import RUNNING, SNAPSHOT
 
 SERVER_MODULE = f"{__package__}.moto_server"
 START_TIMEOUT_SECONDS = 60
@@ -122,10 +123,11 @@ def up() -> tuple[Emulator, str]:
     _server_dir().mkdir(parents=True, exist_ok=True)
     dropped = _drop_legacy_recording()
     restoring = snapshot_file().exists()
+    unclean = _unclean_stop()
     emulator = _start_server()
     _state_file().write_text(json.dumps(asdict(emulator)) + "\n")
     if restoring:
-        return emulator, f"restored its state ({snapshot_file().stat().st_size // 1024} KiB)"
+        return emulator, f"restored its state ({snapshot_file().stat().st_size // 1024} KiB){unclean}"
     try:
         # Seeded, so that the names moto generates are the same from one empty start to the next.
         _post(emulator.url, "/moto-api/seed?a=42")
@@ -137,6 +139,20 @@ def up() -> tuple[Emulator, str]:
     return (
         emulator,
         f"started empty{dropped}, then created the project's bucket, role and model package group",
+    )
+
+
+def _unclean_stop() -> str:
+    """What to say when the previous server did not stop cleanly (killed, out of memory): it saves
+    after every burst of requests, so what it lost is what came after its last save."""
+    if not (_server_dir() / RUNNING).exists():
+        return ""
+    if not snapshot_file().exists():
+        return " (the previous emulator did not stop cleanly, and had saved nothing)"
+    saved = time.strftime("%H:%M:%S", time.localtime(snapshot_file().stat().st_mtime))
+    return (
+        f"; the previous emulator did not stop cleanly (killed?): this is its state as saved at {saved},"
+        " and requests it answered after that are lost"
     )
 
 
@@ -274,6 +290,8 @@ def down(reset: bool = False) -> Emulator | None:
     """Stop the server this project started (and no other); reset also forgets its state."""
     emulator = running()
     if emulator:
+        if not reset:
+            save(emulator)
         stop(emulator)
     _state_file().unlink(missing_ok=True)
     if reset:
@@ -295,6 +313,25 @@ def _forget_runs_against_the_emulator() -> None:
             emulated = True  # unreadable: nothing can be reused from it anyway
         if emulated:
             shutil.rmtree(record.parent, ignore_errors=True)
+
+
+def save(emulator: Emulator) -> None:
+    """Have the server save its state now; MlopsError (and the server left running, its state in
+    memory) when it cannot, such as on a full disk."""
+    from .endpoints import SAVE_PATH
+
+    request = urllib.request.Request(emulator.runtime_url + SAVE_PATH, method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        said = json.loads(error.read() or b"{}").get("error") or f"HTTP {error.code}"
+        raise MlopsError(
+            f"{said}: the emulator is still running, with its state in memory; free space and run"
+            " `mlops local down` again (`--reset` stops it and forgets the state)"
+        ) from None
+    except OSError as error:
+        raise MlopsError(f"the emulator did not answer when asked to save its state ({error})") from None
 
 
 def stop(emulator: Emulator) -> None:
@@ -360,5 +397,9 @@ def unroute() -> None:
 
 
 def in_use() -> bool:
-    """Whether this process's AWS calls go to an emulator on this machine (route() or routed())."""
-    return urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname in ("127.0.0.1", "localhost")
+    """Whether this process's AWS calls go to the emulator `mlops local up` started for this project
+    (route() or routed()): the server, known by its address, not any endpoint on a loopback host
+    name (a tunnel to an account, or another emulator, is not this one, and has no git record)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
+    found = running() if endpoint else None
+    return found is not None and endpoint == found.url

@@ -24,6 +24,7 @@ import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,6 +40,7 @@ HOST_SCRIPT = Path(__file__).with_name("serving_host.py")
 START_TIMEOUT_SECONDS = 120  # a first start may build the image's environment
 PING_TIMEOUT_SECONDS = 60
 CONTAINERS_PATH = "/containers"  # the emulator's own, not SageMaker's
+SAVE_PATH = "/mlops/save"  # the emulator's own: its state saved now (`mlops local down` asks first)
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 # The serving stacks serving_host.py follows, by the image's ECR repository.
 SERVING_STACKS = {"sagemaker-scikit-learn": "scikit-learn", "sagemaker-xgboost": "xgboost"}
@@ -310,6 +312,7 @@ SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 
 class RuntimeHandler(BaseHTTPRequestHandler):
     endpoints: LocalEndpoints  # set on the class the server makes
+    on_save: Callable[[], str] | None = None  # the server's save: "" or what went wrong
 
     def do_GET(self) -> None:  # http.server's naming
         """GET /containers: which endpoint each running container serves (for `mlops local status`)."""
@@ -321,6 +324,11 @@ class RuntimeHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == SAVE_PATH and self.on_save is not None:
+            failed = self.on_save()
+            said = json.dumps({"error": failed}).encode()
+            self.answer(500 if failed else 200, said, "application/json", {})
+            return
         matched = INVOCATIONS.match(self.path.split("?")[0])
         signed = SIGNED_REGION.search(self.headers.get("Authorization", ""))
         try:
@@ -350,10 +358,13 @@ class RuntimeHandler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(folder: Path) -> tuple[ThreadingHTTPServer, LocalEndpoints]:
-    """The runtime on 127.0.0.1 (a free port), serving in a background thread."""
+def serve(
+    folder: Path, on_save: Callable[[], str] | None = None
+) -> tuple[ThreadingHTTPServer, LocalEndpoints]:
+    """The runtime on 127.0.0.1 (a free port), serving in a background thread; with `on_save`, it
+    also answers SAVE_PATH (the emulator's server)."""
     endpoints = LocalEndpoints(folder)
-    handler = type("Handler", (RuntimeHandler,), {"endpoints": endpoints})
+    handler = type("Handler", (RuntimeHandler,), {"endpoints": endpoints, "on_save": staticmethod(on_save)})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, endpoints
