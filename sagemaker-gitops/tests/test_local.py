@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TUNING
+from conftest import TUNING, any_shape
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, image_envs, runner
@@ -525,6 +526,25 @@ def test_an_images_environment_has_its_python_and_library_versions(image, expect
     python = image_envs.interpreter(image)
     done = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True)
     assert done.stdout.strip() == expected, done.stderr
+
+
+@any_shape
+def test_an_images_environment_broken_after_it_was_built_is_rebuilt(monkeypatch, tmp_path):
+    """Checked against its manifest before every run: a package gone (uninstalled by hand, a cache
+    cleaned halfway) or changed, a manifest missing, is rebuilt, not run in."""
+    monkeypatch.setattr(image_envs, "cache_folder", lambda: tmp_path)  # not the environments in use
+    python = image_envs.interpreter(SKLEARN_IMAGE)
+    environment = python.parent.parent
+    assert image_envs.whole(environment)
+    (numpy,) = environment.glob("lib/python*/site-packages/numpy-*.dist-info")
+    shutil.rmtree(numpy)
+    assert not image_envs.whole(environment)
+    assert image_envs.interpreter(SKLEARN_IMAGE) == python
+    assert image_envs.whole(environment) and numpy.is_dir()
+    done = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True)
+    assert done.stdout.strip() == "(3, 12) 2.5.1 1.9.0", done.stderr
+    (environment / image_envs.MANIFEST).unlink()
+    assert not image_envs.whole(environment)
 
 
 def test_gpu_only_packages_are_left_out_of_the_xgboost_images_environment():
