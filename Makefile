@@ -8,7 +8,7 @@ DEMO_DIR ?= $(CURDIR)/.demo/my-model
 # (Compiling whole venvs at install, UV_COMPILE_BYTECODE, costs more: 16,000 files, 38 s a venv.)
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help uv demo test template-test lint package docs bench bench-tuning clean
+.PHONY: help uv demo test template-test lint package docs bench bench-tuning bench-gate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: uv ## Measure copy time and time-to-green; see docs/performance.md
 
 bench-tuning: uv ## Random vs Bayesian local tuning, same budget; see docs/performance.md
 	$(UV) run --quiet python scripts/bench_tuning.py
+
+bench-gate: uv ## The gate's defaults against every split of the bundled sample; see docs/performance.md
+	$(UV) run --quiet python scripts/bench_gate_defaults.py
 
 clean: ## Remove the demo project, the test virtualenvs and built packages
 	rm -rf .demo .cache dist

@@ -143,8 +143,19 @@ PRESETS["multiclass_classification-xgboost"] |= {
 PRESETS["binary_classification-xgboost"] |= {"enable_batch": True}
 # One runs notebooks too: its tests build the notebook pipeline and run every notebook locally.
 PRESETS["custom-names-key-split"] |= {"enable_notebooks": True}
+# Every other choice of a question, each in a cell that runs its `make test` (test_render.py's
+# docstring lists the coverage): the template's defaults with a key split (issue 36's red project),
+# a random and an ordered split of classes, the other gate metrics and deployment strategy.
+PRESETS["regression-xgboost"] |= {"split_strategy": "key"}
+PRESETS["regression-sklearn"] |= {"gate_metric": "mae"}
+PRESETS["binary_classification-xgboost"] |= {
+    "split_strategy": "random",
+    "gate_metric": "f1",
+    "prod_deployment_strategy": "linear",
+}
+PRESETS["multiclass_classification-xgboost"] |= {"split_strategy": "ordered"}
 UPDATED_FROM = {
-    "regression-xgboost": PREVIOUS,
+    "regression-sklearn": PREVIOUS,
     "binary_classification-sklearn": PREVIOUS,  # tunes, as it could in the previous release
     "multiclass_classification-sklearn": OLDEST,
 }

@@ -55,6 +55,17 @@ def project_git(*args: str) -> str:
     return run_git(PROJECT, *args)
 
 
+# First in the module: later tests stop the module's emulator (`down --reset`).
+def test_the_emulator_is_the_server_local_up_started_not_any_loopback_address(running_emulator, monkeypatch):
+    """A tunnel to an account or another emulator (LocalStack) on 127.0.0.1 is not this project's
+    emulator: it gets no emulated git record, and `deploy`/`promote` treat it as AWS."""
+    with emulator.routed(running_emulator):
+        assert emulator.in_use()
+    for elsewhere in ("http://127.0.0.1:4566", "http://localhost:4566", ""):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", elsewhere)
+        assert not emulator.in_use(), elsewhere
+
+
 @pytest.mark.parametrize(
     ("arguments", "verb"),
     [
@@ -105,7 +116,7 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
     code, out, _ = mlops("status")
     assert code == 0 and out.count("in sync") == 2
     code, answer, err = mlops("invoke", "prod", "--body", smoke.test_rows(2))
-    assert code == 0 and len(answer.splitlines()) == 2, err
+    assert code == 0 and smoke.answered_rows(answer, 2).shape[0] == 2, err
     code, out, _ = mlops("local", "status")
     serving = [line for line in out.splitlines() if line.startswith("endpoint ")]
     image = registered_container["Image"].rsplit("/", 1)[-1]
@@ -139,13 +150,3 @@ def test_a_record_of_another_repository_is_replaced(tmp_path):
     assert emulator.git_record() == folder
     assert run_git(folder, "rev-parse", "HEAD") == project_git("rev-parse", "HEAD")
     emulator.down(reset=True)
-
-
-def test_the_emulator_is_the_server_local_up_started_not_any_loopback_address(running_emulator, monkeypatch):
-    """A tunnel to an account or another emulator (LocalStack) on 127.0.0.1 is not this project's
-    emulator: it gets no emulated git record, and `deploy`/`promote` treat it as AWS."""
-    with emulator.routed(running_emulator):
-        assert emulator.in_use()
-    for elsewhere in ("http://127.0.0.1:4566", "http://localhost:4566", ""):
-        monkeypatch.setenv("AWS_ENDPOINT_URL", elsewhere)
-        assert not emulator.in_use(), elsewhere
