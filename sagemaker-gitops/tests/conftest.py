@@ -23,6 +23,7 @@ from typing import ClassVar
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from copier import run_copy
 from moto import mock_aws
 from sagemaker_gitops.pytest_plugin import isolate_from_aws
@@ -83,9 +84,9 @@ def make_project() -> Path:
 
 PROJECT = make_project()
 # The package's modules, imported once the project is the current directory and AWS is faked.
-from sagemaker_gitops import aws, deploy, stacks  # noqa: E402
+from sagemaker_gitops import aws, deploy, stacks, staging_evidence  # noqa: E402
 from sagemaker_gitops.config import load_config  # noqa: E402
-from sagemaker_gitops.desired_state import EVIDENCE_FILE, STAGES, SmokeTest, add_smoke_test, set_model_package  # noqa: E402
+from sagemaker_gitops.desired_state import STAGES, set_model_package  # noqa: E402
 from sagemaker_gitops.local import endpoints  # noqa: E402
 from sagemaker_gitops.pipelines import build  # noqa: E402
 from sagemaker_gitops.project import project  # noqa: E402
@@ -154,10 +155,14 @@ def record(repo, git):
     def commit(stage: str, arn: str) -> None:
         set_model_package(repo / "deploy" / f"{stage}.yml", arn)
         git("commit", "--quiet", "--all", "-m", f"{stage} serves {arn}")
-        if stage == "staging" and arn:  # and its smoke test passed
-            add_smoke_test(repo, SmokeTest(model_package_arn=arn, endpoint="e", passed_at="t", result="ok"))
-            git("add", EVIDENCE_FILE)
-            git("commit", "--quiet", "-m", f"staging smoke test of {arn} passed")
+        if stage == "staging" and arn:  # and its smoke test passed, as `deploy staging` records it
+            sagemaker = boto3.client("sagemaker", region_name=aws.region())
+            try:
+                package = sagemaker.describe_model_package(ModelPackageName=arn)
+            except ClientError:
+                return  # a version that does not exist, for a refusal: nothing to have passed
+            sha256 = package["CustomerMetadataProperties"].get("model_sha256", "")
+            staging_evidence.record(package, sha256, "e", "ok")
 
     return commit
 

@@ -265,16 +265,56 @@ def test_each_condition_key_is_one_the_action_supports(template, authorization):
 
 
 def test_only_the_pipeline_jobs_write_where_models_and_reports_live(template):
-    """A GitHub role writes step code and input data only; models and evaluation.json (what an
-    approval approves) are written by the execution role, that is by the pipeline's jobs."""
+    """A GitHub role writes step code and input data only (and staging, its smoke tests' evidence);
+    models and evaluation.json (what an approval approves) are written by the execution role, that
+    is by the pipeline's jobs."""
+    allowed = {"arn:x:s3:::x/x/code/", "arn:x:s3:::x/x/data/"}
     for role in [*GITHUB_ROLES, "EndpointDeployPolicy"]:  # the deploy roles' shared policy
+        own = allowed | ({"arn:x:s3:::x/x/staging-evidence/"} if role == "StagingDeployRole" else set())
         for name, statement in statements({"Resources": {role: template["Resources"][role]}}):
             writes = [a for a in as_list(statement["Action"]) if a in {"s3:PutObject", "s3:DeleteObject"}]
             if writes and statement["Effect"] == "Allow":
                 places = [resource_text(r, template) for r in as_list(statement["Resource"])]
-                assert all(p.startswith(("arn:x:s3:::x/x/code/", "arn:x:s3:::x/x/data/")) for p in places), (
-                    f"{name} may write {places}"
-                )
+                assert all(p.startswith(tuple(own)) for p in places), f"{name} may write {places}"
+
+
+def test_only_the_staging_deploy_role_writes_the_evidence_prod_deploys_on(template):
+    """The audit forged staging evidence with a commit. It lives in the bucket now: the staging role
+    may write it, the bucket policy denies every other principal (the execution role may write the
+    rest of the bucket), and the deploy roles (prod's, from its own account too) may read it."""
+    evidence = "${ArtifactBucket.Arn}/${Project}/staging-evidence/*"
+    staging_role = template["Resources"]["StagingDeployRole"]["Properties"]["RoleName"]["Fn::Sub"]
+    (deny,) = [
+        statement
+        for name, statement in statements(template)
+        if name == "ArtifactBucketPolicy"
+        and statement["Effect"] == "Deny"
+        and statement["Principal"] == "*"
+        and {"s3:PutObject", "s3:DeleteObject"} <= set(as_list(statement["Action"]))
+    ]
+    assert deny["Resource"] == {"Fn::Sub": evidence}
+    exempt = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+    assert exempt == f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{staging_role}"
+    writers = [
+        name
+        for name, statement in statements(template)
+        if statement["Effect"] == "Allow"
+        and "s3:PutObject" in as_list(statement["Action"])
+        and any(
+            resource_text(r, template).endswith(("/x", "/staging-evidence/x"))
+            for r in as_list(statement["Resource"])
+        )
+    ]
+    assert "StagingDeployRole" in writers and "ProdDeployRole" not in writers
+    readers = [
+        statement
+        for name, statement in statements(template)
+        if name == "EndpointDeployPolicy"
+        and statement["Effect"] == "Allow"
+        and statement["Action"] == "s3:GetObject"
+    ]
+    (read,) = readers
+    assert read["Resource"]["Fn::Sub"][0].endswith("/${Project}/*")
 
 
 def test_a_deploy_role_cannot_reach_another_stage_or_project(template):

@@ -9,7 +9,7 @@ import re
 import boto3
 import pytest
 from conftest import BUILT_FROM
-from sagemaker_gitops import aws, deploy, pipeline_schedules, stacks
+from sagemaker_gitops import aws, deploy, pipeline_schedules, stacks, staging_evidence
 from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
 from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.endpoint_stack import stack_parameters
@@ -112,7 +112,33 @@ def test_prod_refuses_a_model_staging_named_but_never_served(repo, registry, git
     for stage in ("staging", "prod"):
         set_model_package(repo / "deploy" / f"{stage}.yml", arn)
         git("commit", "--quiet", "--all", "-m", f"{stage} names {arn}")
-    with pytest.raises(MlopsError, match=r"has no passed staging smoke test in deploy/staging-evidence\.yml"):
+    with pytest.raises(MlopsError, match=r"has no passed staging smoke test \(s3://.*/staging-evidence/"):
+        deploy.deploy("prod", repo=repo)
+    assert stacks.describe_stack(deploy.stack_name("prod")) is None
+
+
+def test_prod_trusts_no_evidence_a_commit_can_write(repo, registry, git):
+    """The audit's forgery: a hand-written entry in the evidence file earlier releases kept in git."""
+    arn = registry()
+    set_model_package(repo / "deploy" / "prod.yml", arn)
+    (repo / "deploy" / "staging-evidence.yml").write_text(
+        f"passed:\n- model_package_arn: {arn}\n  endpoint: e\n  passed_at: t\n  result: ok\n"
+    )
+    git("add", "--all")
+    git("commit", "--quiet", "-m", "prod names a version staging never served")
+    with pytest.raises(MlopsError, match="has no passed staging smoke test"):
+        deploy.deploy("prod", repo=repo)
+    assert stacks.describe_stack(deploy.stack_name("prod")) is None
+
+
+def test_prod_refuses_a_smoke_test_that_ran_on_other_bytes(repo, registry, record, model_tarball):
+    """Evidence of version N's test on an artifact other than the one the registry records."""
+    arn = registry()
+    record("staging", arn)
+    package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    staging_evidence.record(package, "0" * 64, "e", "ok")
+    record("prod", arn)
+    with pytest.raises(MlopsError, match="staging smoke test ran on another artifact"):
         deploy.deploy("prod", repo=repo)
     assert stacks.describe_stack(deploy.stack_name("prod")) is None
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BUILT_FROM
-from sagemaker_gitops import deploy, models, promote
+from sagemaker_gitops import aws, deploy, models, promote, staging_evidence
 from sagemaker_gitops.cli import status_rows
-from sagemaker_gitops.desired_state import load_stage, staging_evidence
+from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 
@@ -39,9 +39,11 @@ def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, r
     assert done.version == 2 and done.branch == "promote/v2" and not done.pull_request_url
     assert load_stage("staging", repo / "deploy" / "staging.yml").model_package_arn == candidate
     assert git("status", "--porcelain") == "", "deploy/staging.yml is committed"
-    (passed,) = staging_evidence(repo).passed  # recorded after the smoke test, in its own commit
-    assert passed.model_package_arn == candidate and "answered as" in passed.result
-    assert git("log", "-1", "--format=%s") == f"Staging smoke test of {project().slug} v2 passed"
+    # Recorded by the deploy after the smoke test, in the bucket, where only the staging role writes.
+    passed = staging_evidence.read(aws.client("sagemaker").describe_model_package(ModelPackageName=candidate))
+    assert passed["model_package_arn"] == candidate and "answered as" in passed["result"]
+    assert git("log", "-1", "--format=%s") == f"Deploy {project().slug} v2 to staging"
+    assert not (repo / "deploy" / "staging-evidence.yml").exists(), "no evidence a commit could forge"
     assert candidate in git("show", "promote/v2:deploy/prod.yml")
     assert candidate not in (repo / "deploy" / "prod.yml").read_text(), (
         "prod changes only in the pull request"
@@ -128,7 +130,10 @@ def test_a_failed_staging_deploy_takes_back_only_its_own_commit(repo, registry, 
     ]
     assert (repo / "deploy" / "staging.yml").read_text() == before
     assert (repo / "NOTES.md").exists() and git("status", "--porcelain") == ""
-    assert staging_evidence(repo).passed == []
+    package = aws.client("sagemaker").describe_model_package(
+        ModelPackageName=promote.newest_approved()["ModelPackageArn"]
+    )
+    assert staging_evidence.read(package) is None
 
 
 def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, git):

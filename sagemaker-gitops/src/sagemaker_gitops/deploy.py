@@ -15,8 +15,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws, batch_stack, models, smoke
-from .desired_state import EVIDENCE_FILE, STAGES, load_stage, staging_evidence
+from . import aws, batch_stack, models, smoke, staging_evidence
+from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
@@ -61,7 +61,7 @@ def deploy(
     verify_artifact(package, artifact)
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
-        require_staged(state.model_package_arn, repo)
+        staging_evidence.require(package)
     if state.batch is not None:
         check_batch_run(stage, batch_stack.stack_parameters(stage, state, target, commit))
     parameters = stack_parameters(stage, state, target, commit)
@@ -69,6 +69,8 @@ def deploy(
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
     passed = smoke_test(endpoint, artifact)
+    if stage == "staging":  # the evidence prod deploys on, where only the staging role writes
+        staging_evidence.record(package, hashlib.sha256(artifact).hexdigest(), endpoint, passed)
     # After the smoke test: a model that fails it never reaches the stage's schedule either.
     batch = reconcile_batch(stage, state, target, commit, repo, on_status)
     return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
@@ -198,16 +200,6 @@ def committed_stage_file(stage: str, repo: Path) -> str:
     if not commit:
         raise MlopsError(f"{relative} is not committed yet: commit it first (git records what runs where)")
     return commit
-
-
-def require_staged(arn: str, repo: Path) -> None:
-    """Prod takes only a package whose staging smoke test passed (deploy/staging-evidence.yml)."""
-    if not any(test.model_package_arn == arn for test in staging_evidence(repo).passed):
-        version = arn.rsplit("/", 1)[-1]
-        raise MlopsError(
-            f"version {version} has no passed staging smoke test in {EVIDENCE_FILE}:"
-            " promote it through staging with `mlops promote`"
-        )
 
 
 def smoke_test(endpoint: str, artifact: bytes) -> str:

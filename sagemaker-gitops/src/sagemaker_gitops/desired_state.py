@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, model_validator
 
 from .config import INSTANCE_TYPE_PATTERN, Schedule, StrictModel, load_validated
@@ -120,34 +119,3 @@ def set_model_package(path: Path, arn: str) -> None:
     if not line.search(text):
         raise MlopsError(f"{path}: no model_package_arn line to update")
     path.write_text(line.sub(f'model_package_arn: "{arn}"', text, count=1))
-
-
-class SmokeTest(StrictModel):
-    model_package_arn: str = Field(pattern=MODEL_PACKAGE_ARN, min_length=1)
-    endpoint: str
-    passed_at: str  # ISO 8601, UTC
-    result: str
-
-
-class StagingEvidence(StrictModel):
-    passed: list[SmokeTest] = Field(default_factory=list)
-
-
-# Written only after staging's smoke test passed (`mlops promote`), never before: a staging.yml
-# commit alone is no evidence, as a deploy killed after it served nothing.
-EVIDENCE_FILE = "deploy/staging-evidence.yml"
-EVIDENCE_HEADER = (
-    "# Staging smoke tests that passed, appended by `mlops promote` after each one. `mlops deploy prod`\n"
-    "# deploys only a model package listed here. Remove an entry to withdraw it; never add one by hand.\n"
-)
-
-
-def staging_evidence(repo: Path) -> StagingEvidence:
-    path = repo / EVIDENCE_FILE
-    return load_validated(path, StagingEvidence) if path.exists() else StagingEvidence()
-
-
-def add_smoke_test(repo: Path, passed: SmokeTest) -> None:
-    evidence = staging_evidence(repo)
-    document = StagingEvidence(passed=[*evidence.passed, passed]).model_dump()
-    (repo / EVIDENCE_FILE).write_text(EVIDENCE_HEADER + yaml.safe_dump(document, sort_keys=False, width=200))

@@ -9,18 +9,10 @@ pull request it would open is printed.
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import aws, deploy, models
-from .desired_state import (
-    EVIDENCE_FILE,
-    SmokeTest,
-    add_smoke_test,
-    load_stage,
-    set_model_package,
-    staging_evidence,
-)
+from .desired_state import load_stage, set_model_package
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request, push
 from .local import emulator
@@ -131,7 +123,7 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
 
     The commit comes first because a deploy takes only committed desired state; if the deploy
     fails, that commit is taken back, so nothing has changed. Only once the smoke test has passed
-    is the version added to deploy/staging-evidence.yml, the record prod deploys from.
+    does the deploy record it (staging_evidence.py), where prod reads it and no commit can write.
     """
     staging_file = repo / "deploy" / "staging.yml"
     if load_stage("staging", staging_file).model_package_arn != arn:
@@ -146,17 +138,6 @@ def to_staging(arn: str, version: int, repo: Path, on_status: Callable[[str], No
             raise
     else:  # already recorded (a deploy may have been killed): make sure it serves, test it again
         done = deploy.deploy("staging", on_status, repo=repo)
-    if not any(test.model_package_arn == arn for test in staging_evidence(repo).passed):
-        passed = SmokeTest(
-            model_package_arn=arn,
-            endpoint=done.endpoint,
-            passed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            result=done.smoke_test,
-        )
-        add_smoke_test(repo, passed)
-        git("add", "--", EVIDENCE_FILE, repo=repo)
-        message = f"Staging smoke test of {project().slug} v{version} passed"
-        git(*GIT_IDENTITY, "commit", "--quiet", "-m", message, "--", EVIDENCE_FILE, repo=repo)
     return f"endpoint `{done.endpoint}` ({done.action}): {done.smoke_test}"
 
 
