@@ -86,11 +86,15 @@ def test_a_label_that_would_not_read_back_is_refused_in_one_line(label):
         project_module.run_description(label)
 
 
-def test_an_unfinished_copier_update_is_named_until_the_snapshot_finishes_it(repo, use_project, mlops):
+def test_an_unfinished_copier_update_is_named_until_the_snapshot_finishes_it(
+    repo, use_project, mlops, monkeypatch
+):
     """The template's update_started.py writes the marker before `copier update` changes anything;
-    its post-update task removes it. Stopped in between, the project claims a release whose lock
-    and snapshot it does not have: every verb says so, and how to finish or undo the update."""
+    its post-update task removes it (with `mlops pipeline snapshot`). Stopped in between, the project
+    claims a release whose lock and snapshot it does not have: every verb says so, and how to
+    finish or undo the update."""
     use_project(root=repo)
+    monkeypatch.delenv("MLOPS_LOCAL_DIR")  # as in a project: the emulator's state under .mlops/
     (repo / ".copier-update-unfinished").write_text("0.4.0\n")
     for verb in (["models", "list"], ["pipeline", "definition"], ["status"]):
         code, out, err = mlops(*verb)

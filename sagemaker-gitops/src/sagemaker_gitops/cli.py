@@ -36,7 +36,7 @@ from .cli_help import NewcomerOrder, unwrap_docstrings
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
-from .project import finishing_update, project
+from .project import finish_update, project, refuse_an_unfinished_update
 
 app = typer.Typer(
     help="Build, run and promote this project's SageMaker model.",
@@ -135,6 +135,8 @@ def configure(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the SageMaker SDK's logs.")] = False,
 ) -> None:
+    if ctx.invoked_subcommand != "pipeline":  # `pipeline snapshot` finishes an update
+        refuse_an_unfinished_update()
     # While `mlops local up` runs, reading verbs talk to the emulator (say so, once, on stderr);
     # the verbs that take --aws decide for themselves.
     found = emulator.route()
@@ -153,6 +155,8 @@ def say_using(found: emulator.Emulator) -> None:
 
 @pipeline_app.callback()
 def pipeline_group(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand != "snapshot":
+        refuse_an_unfinished_update()
     found = emulator.running()
     if found and ctx.invoked_subcommand not in ("upsert", "start"):
         say_using(found)
@@ -194,10 +198,11 @@ def validate() -> None:
 def snapshot() -> None:
     """Refresh the reviewed definition snapshot the tests compare against (offline); this finishes a
     `copier update` stopped before its post-update task did (after `make setup`)."""
-    with finishing_update() as release:
-        pipelines.write_snapshot()
-        wrote = project().snapshot_path.relative_to(project().root)
-    err.print(f"wrote {wrote}: review `git diff`, then commit it")
+    pipelines.write_snapshot()
+    err.print(
+        f"wrote {project().snapshot_path.relative_to(project().root)}: review `git diff`, then commit it"
+    )
+    release = finish_update()
     if release:
         err.print(f"the update to {release} is finished: review `git diff`, then `make test`")
 

@@ -158,38 +158,43 @@ _current: Project | None = None
 # and its post-update task removes once uv.lock and the snapshot are refreshed: the release the
 # update moves to. While it is there, the project claims a release it does not have yet.
 UNFINISHED_UPDATE = ".copier-update-unfinished"
-_finishing_update = False
 
 
 def project() -> Project:
-    """The project at or above the working directory, read once per process; MlopsError while a
-    `copier update` of it is unfinished."""
+    """The project at or above the working directory, read once per process."""
     global _current
     if _current is None:
         _current = find(Path.cwd().resolve())
-    marker = _current.root / UNFINISHED_UPDATE
-    if marker.is_file() and not _finishing_update:
-        raise MlopsError(
-            f"copier update to {marker.read_text().strip()} did not finish (uv.lock and the pipeline"
-            " snapshot were not refreshed): run `make setup snapshot` (after `make conflicts` passes),"
-            " or undo it with `git reset --hard && git clean -fd`"
-        )
     return _current
 
 
-@contextmanager
-def finishing_update() -> Iterator[str]:
-    """Inside: project() despite an unfinished update; on success, the update is marked finished.
-    Yields the release it moved to ("" when no update was unfinished)."""
-    global _finishing_update
-    _finishing_update = True
+def unfinished_update() -> str:
+    """The release a stopped `copier update` of this project moves to; "" when none is (or when
+    there is no project here, which the verb itself will say)."""
     try:
         marker = project().root / UNFINISHED_UPDATE
-        release = marker.read_text().strip() if marker.is_file() else ""
-        yield release
-        marker.unlink(missing_ok=True)
-    finally:
-        _finishing_update = False
+    except MlopsError:
+        return ""
+    return marker.read_text().strip() if marker.is_file() else ""
+
+
+def refuse_an_unfinished_update() -> None:
+    """MlopsError while a `copier update` is unfinished: every verb but the one that finishes it."""
+    release = unfinished_update()
+    if release:
+        raise MlopsError(
+            f"copier update to {release} did not finish (uv.lock and the pipeline snapshot were not"
+            " refreshed): run `make setup snapshot` (after `make conflicts` passes), or undo it with"
+            " `git reset --hard && git clean -fd`"
+        )
+
+
+def finish_update() -> str:
+    """Mark a stopped `copier update` finished (its snapshot is written); the release it moved to."""
+    release = unfinished_update()
+    if release:
+        (project().root / UNFINISHED_UPDATE).unlink(missing_ok=True)
+    return release
 
 
 def find(here: Path) -> Project:
