@@ -78,3 +78,12 @@ def test_every_template_parameter_is_given_explicitly(read_template):
     target = aws.resolve_target(offline=True)
     for stage in STAGES:
         assert set(stack_parameters(stage, load_stage(stage), target, "abc123")) == declared
+
+
+def test_the_model_gets_no_network_unless_its_container_fetches_code(read_template, registered_container):
+    """The built-in XGBoost image serves the model alone: isolated. A container that downloads its
+    serving code itself (SAGEMAKER_SUBMIT_DIRECTORY, the scikit-learn image) would fail isolated.
+    moto's CloudFormation ignores the property: read from the template."""
+    model = read_template(project().root / "deploy" / "endpoint.yml")["Resources"]["Model"]["Properties"]
+    fetches_code = bool(registered_container["Environment"].get("SAGEMAKER_SUBMIT_DIRECTORY"))
+    assert model.get("EnableNetworkIsolation", False) is (not fetches_code)
