@@ -125,6 +125,7 @@ class Saver:
         self.saving = False
         self.changed_at: float | None = None  # the last change not saved yet
         self.error = ""  # the last save's failure, "" once one succeeds
+        self.one_at_a_time = threading.Lock()  # the background save, and one asked for (`down`)
 
     @contextmanager
     def request(self, changes: bool):
@@ -143,6 +144,10 @@ class Saver:
 
     def save(self) -> str:
         """Save now, alone; "" or what went wrong."""
+        with self.one_at_a_time:
+            return self._save()
+
+    def _save(self) -> str:
         with self.condition:
             self.saving = True
             while self.in_flight:
