@@ -530,21 +530,23 @@ def test_an_images_environment_has_its_python_and_library_versions(image, expect
 
 @any_shape
 def test_an_images_environment_broken_after_it_was_built_is_rebuilt(monkeypatch, tmp_path):
-    """Checked against its manifest before every run: a package gone (uninstalled by hand, a cache
-    cleaned halfway) or changed, a manifest missing, is rebuilt, not run in."""
+    """Checked against its manifest (the image's package list) before every run: a package gone
+    (uninstalled by hand, a cache cleaned halfway) or changed, or its Python gone, is rebuilt."""
     monkeypatch.setattr(image_envs, "cache_folder", lambda: tmp_path)  # not the environments in use
     python = image_envs.interpreter(SKLEARN_IMAGE)
-    environment = python.parent.parent
-    assert image_envs.whole(environment)
+    environment, manifest = python.parent.parent, image_envs.pins(image_envs.image_name(SKLEARN_IMAGE))
+    assert image_envs.whole(environment, manifest)
     (numpy,) = environment.glob("lib/python*/site-packages/numpy-*.dist-info")
     shutil.rmtree(numpy)
-    assert not image_envs.whole(environment)
+    assert not image_envs.whole(environment, manifest)
     assert image_envs.interpreter(SKLEARN_IMAGE) == python
-    assert image_envs.whole(environment) and numpy.is_dir()
+    assert image_envs.whole(environment, manifest) and numpy.is_dir()
     done = subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True)
     assert done.stdout.strip() == "(3, 12) 2.5.1 1.9.0", done.stderr
-    (environment / image_envs.MANIFEST).unlink()
-    assert not image_envs.whole(environment)
+    python.unlink()
+    python.symlink_to(tmp_path / "a-python-since-uninstalled")
+    assert not image_envs.whole(environment, manifest)
+    assert image_envs.interpreter(SKLEARN_IMAGE) == python and image_envs.whole(environment, manifest)
 
 
 def test_gpu_only_packages_are_left_out_of_the_xgboost_images_environment():

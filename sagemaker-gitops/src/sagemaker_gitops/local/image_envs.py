@@ -7,9 +7,10 @@ list) at the image's version, on the image's Python, built with uv once per mach
 cache folder and shared by every run and project. GPU-only packages (CUDA, NCCL, NVML bindings and
 the RAPIDS dask plugins) are left out: a CPU job never imports them.
 
-Each environment carries a manifest of what was installed in it (MANIFEST); one whose manifest is
-missing, whose Python is gone (its base interpreter removed) or whose packages no longer match
-it (one uninstalled or changed by hand) is rebuilt before a job runs in it.
+Before a job runs in an environment, it is checked against its manifest, the list it was built
+from (its folder is named by that list's hash): one whose Python is gone (its base interpreter
+removed) or whose packages no longer match (one uninstalled or changed by hand, a cache cleaned
+halfway) is rebuilt.
 
 Where the image's Python cannot be found (uv finds installed Pythons and downloads missing ones;
 pyenv's are looked up too) or the environment cannot be built (offline with a cold uv cache),
@@ -40,8 +41,6 @@ GPU_ONLY = re.compile(r"^(cuda-|nvidia-|pynvml$|dask-cuda$|rapids-)")
 # docker/sklearn/1.9-0/Dockerfile and docker/xgboost/Dockerfile): sagemaker-containers 2.8.6 uses
 # collections.Mapping, gone in Python 3.10, and the images rewrite it. file -> (old, new) pairs.
 IMAGE_PATCHES = {"sagemaker_containers/_mapping.py": [("collections.Mapping", "collections.abc.Mapping")]}
-# Written last in a built environment: the packages installed (name -> version), as requested.
-MANIFEST = "mlops-manifest.json"
 
 
 class Unavailable(Exception):
@@ -77,7 +76,7 @@ def interpreter(image_uri: str) -> Path:
         # install whole; its jobs' environments will hold what they import, at its versions.
         raise Unavailable(f"{image} is a conda environment, not built locally as a whole")
     environment = folder(image, [image_packages()[image]["python"], pins(image), IMAGE_PATCHES])
-    if not whole(environment):
+    if not whole(environment, pins(image)):
         _build(image, environment, _install_the_whole_lock, pins(image))
     return environment / "bin" / "python"
 
@@ -88,24 +87,18 @@ def _install_the_whole_lock(image: str, python: str, environment: Path) -> None:
     _patch(environment)
 
 
-def whole(environment: Path) -> bool:
-    """Whether a built environment is as it was built: its manifest there, its Python runnable
-    (the base interpreter it links to still installed), each package of the manifest installed
+def whole(environment: Path, requested: list[str]) -> bool:
+    """Whether an environment holds what it was built from: its Python runnable (the base
+    interpreter it links to still installed), each `requested` package (name==version) installed
     at its version (its dist-info folder). Reads folder names only: milliseconds."""
-    try:
-        listed = json.loads((environment / MANIFEST).read_text())["packages"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
     if not (environment / "bin" / "python").resolve().is_file():
         return False
     installed = dict(
         _name_and_version(found.name.removesuffix(".dist-info"))
         for found in environment.glob("lib/python*/site-packages/*.dist-info")
     )
-    return all(
-        installed.get(canonicalize_name(name)) == canonicalize_version(version)
-        for name, version in listed.items()
-    )
+    wanted = (pin.split("==", 1) for pin in requested)
+    return all(installed.get(canonicalize_name(name)) == canonicalize_version(v) for name, v in wanted)
 
 
 def _name_and_version(dist_info: str) -> tuple[str, str]:
@@ -117,8 +110,8 @@ def _build(
     image: str, destination: Path, install: Callable[[str, str, Path], None], requested: list[str]
 ) -> None:
     """A virtualenv on the image's Python at `destination`, filled by install(image, its python,
-    its folder), its manifest listing `requested` (name==version); one there already that is not
-    whole() is replaced."""
+    its folder) with `requested` (name==version); one there already that is not whole() is
+    replaced."""
     version = image_packages()[image]["python"]
     base = base_python(version) or version  # a version uv may still download
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +127,7 @@ def _build(
                 f"Python {version}, which {image} runs, is not on this machine (uv python install {version})"
             ) from None
         install(image, str(scratch / "bin" / "python"), scratch)
-        packages = dict(pin.split("==", 1) for pin in requested)
-        (scratch / MANIFEST).write_text(json.dumps({"image": image, "packages": packages}, indent=1))
-        if destination.exists() and not whole(destination):
+        if destination.exists() and not whole(destination, requested):
             shutil.rmtree(destination, ignore_errors=True)  # broken since it was built: replaced
         with contextlib.suppress(OSError):  # another run built it first: theirs is the same
             scratch.rename(destination)
@@ -198,7 +189,7 @@ def notebook_interpreter(image_uri: str, imported: set[str]) -> Path:
     wanted = sorted({*NOTEBOOK_EXECUTOR, *imported} & set(packages))
     requested = [f"{name}=={packages[name]}" for name in wanted]
     environment = folder(image, [listed["python"], requested], kind="notebooks-")
-    if not whole(environment):
+    if not whole(environment, requested):
         _build(image, environment, functools.partial(_install_held_to_the_image, requested), requested)
     return environment / "bin" / "python"
 
