@@ -549,6 +549,25 @@ def test_an_images_environment_broken_after_it_was_built_is_rebuilt(monkeypatch,
     assert image_envs.interpreter(SKLEARN_IMAGE) == python and image_envs.whole(environment, manifest)
 
 
+@any_shape
+def test_an_images_environment_is_built_online_when_uv_offline_is_a_projects_setting(monkeypatch, tmp_path):
+    """UV_OFFLINE (set for a project's lock once CI's cache is warm) would leave an image's first
+    build, which needs packages no project locked, failing: the build tries the cache, then the
+    index. A stand-in for uv that, like uv, finds nothing offline with a cold cache."""
+    calls = tmp_path / "calls"
+    uv = tmp_path / "uv"
+    uv.write_text(f'#!/bin/sh\necho "${{UV_OFFLINE:-online}}" >> {calls}\n[ -z "$UV_OFFLINE" ] || exit 2\n')
+    uv.chmod(0o755)
+    monkeypatch.setattr(image_envs, "find_uv_bin", lambda: str(uv))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    image_envs._uv("pip", "install", "numpy")
+    assert calls.read_text().split() == ["1", "online"]
+    monkeypatch.delenv("UV_OFFLINE")
+    calls.unlink()
+    image_envs._uv("pip", "install", "numpy")
+    assert calls.read_text().split() == ["online"]
+
+
 def test_gpu_only_packages_are_left_out_of_the_xgboost_images_environment():
     pinned = image_envs.pins("sagemaker-xgboost:3.2-0")
     assert "xgboost==3.2.0" in pinned and "dask==2026.1.1" in pinned

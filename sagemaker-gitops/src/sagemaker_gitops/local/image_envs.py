@@ -149,6 +149,11 @@ def _patch(environment: Path) -> None:
 
 def _uv(*args: str) -> None:
     done = subprocess.run([find_uv_bin(), *args], capture_output=True, text=True)
+    if done.returncode != 0 and os.environ.get("UV_OFFLINE"):
+        # UV_OFFLINE is set for a project's own lock and sync (CI, once its cache is warm); an
+        # image's environment, built once per machine, may need packages that cache never held.
+        online = {name: value for name, value in os.environ.items() if name != "UV_OFFLINE"}
+        done = subprocess.run([find_uv_bin(), *args], capture_output=True, text=True, env=online)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise Unavailable(f"uv {args[0]} failed: {last.strip()}")
