@@ -20,9 +20,8 @@ from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .local import emulator
-from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
 from .project import git, is_commit, project
-from .schedules import SCHEDULE_PARAMETERS, refuse_what_the_scheduler_would
+from .schedules import refuse_what_a_scheduled_run_would
 from .stacks import (
     apply_stack,
     delete_stack,
@@ -70,7 +69,9 @@ def deploy(
     on_status("smoke test")
     passed = smoke_test(endpoint, artifact)
     if stage == "staging":  # the evidence prod deploys on, where only the staging role writes
-        staging_evidence.record(package, hashlib.sha256(artifact).hexdigest(), endpoint, passed)
+        # The registered sha256: verify_artifact found the bytes the test ran on to have it.
+        sha256 = package["CustomerMetadataProperties"]["model_sha256"]
+        staging_evidence.record(package, sha256, endpoint, passed)
     # After the smoke test: a model that fails it never reaches the stage's schedule either.
     batch = reconcile_batch(stage, state, target, commit, repo, on_status)
     return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
@@ -90,12 +91,9 @@ def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
             f"deploy/{stage}.yml schedules batch scoring, but pipeline {name!r} does not exist in"
             f" {aws.region()}: create it with `mlops pipeline upsert`"
         ) from None
-    refused = f"deploy/{stage}.yml's batch block"
     definition = json.loads(described["PipelineDefinition"])
-    sent = [f"{key}={value}" for key, value in parameters.items() if key not in SCHEDULE_PARAMETERS]
-    values = resolve_parameters(definition.get("Parameters", []), parse_parameters(sent))
-    refuse_what_the_api_would(definition, values, refused)
-    refuse_what_the_scheduler_would(batch_stack.stack_name(stage), parameters, refused)
+    schedule = batch_stack.stack_name(stage)
+    refuse_what_a_scheduled_run_would(schedule, definition, parameters, f"deploy/{stage}.yml's batch block")
 
 
 def reconcile_batch(

@@ -20,11 +20,10 @@ from .pipelines import (
     BuiltPipeline,
     build,
     parse_parameters,
-    refuse_what_the_api_would,
     resolve_parameters,
 )
 from .project import git, project
-from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_the_scheduler_would
+from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_a_scheduled_run_would
 from .stacks import (
     apply_stack,
     delete_stack,
@@ -92,8 +91,7 @@ def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
             f" {project().pipeline_file_of(schedule.kind).relative_to(project().root)} does not declare"
         )
     overrides = parse_parameters([f"{name}={value}" for name, value in wanted.parameters.items()])
-    values = resolve_parameters(declared, overrides)
-    refuse_what_the_api_would(definition, values, f"{schedule.name} not scheduled")
+    values = resolve_parameters(declared, overrides)  # the block's, and the definition's defaults
     parameters = {
         "Project": project().slug,
         "GitCommit": committed(schedule),
@@ -103,7 +101,9 @@ def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
         "ScheduleState": "ENABLED" if wanted.schedule.enabled else "DISABLED",
         **{name: str(values[name]) for name in names},
     }
-    refuse_what_the_scheduler_would(schedule.stack_name, parameters, f"{schedule.name} not scheduled")
+    refuse_what_a_scheduled_run_would(
+        schedule.stack_name, definition, parameters, f"{schedule.name} not scheduled"
+    )
     return Plan(parameters)
 
 

@@ -17,6 +17,7 @@ from . import batch_stack
 from .config import ScheduledRuns, load_config
 from .errors import MlopsError
 from .notebooks import load_workflow
+from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
 from .project import project
 from .stacks import deployed_parameters, describe_stack
 
@@ -77,6 +78,19 @@ NOTEBOOKS = PipelineSchedule("notebooks", "notebooks", "notebook_schedule.yml", 
 ALL = (RETRAINING, NOTEBOOKS)
 BUILD_SCHEDULES = {schedule.name: schedule for schedule in ALL}
 NAMES = ("staging", "prod", *BUILD_SCHEDULES)
+
+
+def refuse_what_a_scheduled_run_would(
+    schedule: str, definition: dict, parameters: dict[str, str], refused: str
+) -> None:
+    """MlopsError when a schedule whose stack has these parameters could not run the pipeline of
+    `definition`: each value it sends checked as `--param` checks one (in the pipeline's step
+    requests, against SageMaker's API) and the schedule itself as EventBridge Scheduler checks it.
+    One rule for every schedule: a stage's batch block, retraining, the notebook workflow's."""
+    sent = [f"{name}={value}" for name, value in parameters.items() if name not in SCHEDULE_PARAMETERS]
+    values = resolve_parameters(definition.get("Parameters", []), parse_parameters(sent))
+    refuse_what_the_api_would(definition, values, refused)
+    refuse_what_the_scheduler_would(schedule, parameters, refused)
 
 
 def refuse_what_the_scheduler_would(schedule: str, parameters: dict[str, str], refused: str) -> None:

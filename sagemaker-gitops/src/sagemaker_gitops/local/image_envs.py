@@ -75,9 +75,10 @@ def interpreter(image_uri: str) -> Path:
         # Hundreds of conda packages (PyTorch, TensorFlow, JupyterLab): not one environment to
         # install whole; its jobs' environments will hold what they import, at its versions.
         raise Unavailable(f"{image} is a conda environment, not built locally as a whole")
-    environment = folder(image, [image_packages()[image]["python"], pins(image), IMAGE_PATCHES])
-    if not whole(environment, pins(image)):
-        _build(image, environment, _install_the_whole_lock, pins(image))
+    listed = pins(image)
+    environment = folder(image, [image_packages()[image]["python"], listed, IMAGE_PATCHES])
+    if not whole(environment, listed):
+        _build(image, environment, _install_the_whole_lock, listed)
     return environment / "bin" / "python"
 
 

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from platformdirs import user_cache_path
@@ -42,6 +43,7 @@ SAVE_DELAY = 0.5  # seconds of quiet after a change before the state is written
 SIGNATURE = 32  # bytes of HMAC-SHA256 before the pickle
 
 
+@cache
 def key() -> bytes:
     """This user's key for the emulator's state files, made on first use."""
     path = user_cache_path("sagemaker-gitops") / "emulator-state.key"
@@ -54,10 +56,10 @@ def key() -> bytes:
     return path.read_bytes()
 
 
-def snapshot(path: Path) -> int:
+def snapshot(path: Path) -> None:
     """Write every service backend that holds state, keyed by where it lives in moto, signed, and
-    synced to disk before it replaces the previous file; its size. OSError (a full disk) leaves the
-    previous file as it was."""
+    synced to disk before it replaces the previous file. OSError (a full disk) leaves the previous
+    file as it was."""
     import moto
     from moto.core.base_backend import BackendDict
 
@@ -81,7 +83,6 @@ def snapshot(path: Path) -> int:
     except OSError:
         partial.unlink(missing_ok=True)
         raise
-    return len(signed)
 
 
 def restore(path: Path) -> None:

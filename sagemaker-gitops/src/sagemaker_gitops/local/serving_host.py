@@ -88,6 +88,12 @@ def user_module_app(module_name, defaults):
     return worker.Worker(transform_fn=served.transform, module_name=module_name)
 
 
+def media_type(content_type):
+    """A request's media type as the XGBoost image reads it: parameters dropped, lowercase, and
+    no content type at all read as CSV."""
+    return (content_type or "text/csv").split(";")[0].strip().lower()
+
+
 def xgboost_matrix(payload, content_type):
     """A request as the XGBoost image decodes it (sagemaker_xgboost_container's serve_utils and
     encoder, read at their source): CSV with the delimiter sniffed from the first line (`,`, `;`,
@@ -98,14 +104,14 @@ def xgboost_matrix(payload, content_type):
     import numpy as np
     import xgboost as xgb
 
-    media_type = (content_type or "text/csv").split(";")[0].strip().lower()
+    kind = media_type(content_type)
     text = payload.strip().decode("utf-8") if isinstance(payload, bytes) else payload.strip()
-    if media_type == "text/csv":
+    if kind == "text/csv":
         sniffed = csv.Sniffer().sniff(text.split("\n")[0][:512]).delimiter  # "" cannot be sniffed
         delimiter = "," if sniffed.isalnum() else sniffed
         rows = [[field or "nan" for field in line.split(delimiter)] for line in text.split("\n")]
         return xgb.DMatrix(np.array(rows).astype(float))
-    if media_type in ("text/libsvm", "text/x-libsvm"):
+    if kind in ("text/libsvm", "text/x-libsvm"):
         from scipy.sparse import csr_matrix
 
         cells = [
@@ -117,10 +123,10 @@ def xgboost_matrix(payload, content_type):
         rows, columns, values = zip(*cells, strict=True) if cells else ((), (), ())
         matrix = csr_matrix((np.array(values, dtype=float), (np.array(rows), np.array(columns, dtype=int))))
         return xgb.DMatrix(matrix)
-    if media_type == "application/x-recordio-protobuf":
+    if kind == "application/x-recordio-protobuf":
         raise RuntimeError("application/x-recordio-protobuf is read by the image, not the local stand-in")
     raise RuntimeError(
-        f"Content-type {media_type} not supported. Supported content-type is text/csv, text/libsvm,"
+        f"Content-type {kind} not supported. Supported content-type is text/csv, text/libsvm,"
         " application/x-recordio-protobuf"
     )
 
@@ -154,13 +160,13 @@ def xgboost_scoring_app():
             loaded["model"], loaded["pickled"] = model, pickled
         return loaded["model"]
 
-    def predict(matrix, media_type):
+    def predict(matrix, kind):
         model = booster()
         if loaded["pickled"]:  # the image checks a pickled model's feature count only
             trained, given = len(model.feature_names or []), len(matrix.feature_names or [])
-            if "libsvm" in media_type and given > trained + 1:
+            if "libsvm" in kind and given > trained + 1:
                 raise ValueError(f"Feature size of libsvm data {given} is larger than the model's {trained}")
-            if "csv" in media_type and given not in (trained, trained - 1):
+            if "csv" in kind and given not in (trained, trained - 1):
                 raise ValueError(f"Feature size of csv data {given} does not fit the model's {trained}")
         return model.predict(matrix, validate_features=False)
 
@@ -181,13 +187,13 @@ def xgboost_scoring_app():
         payload = flask.request.data
         if len(payload) == 0:
             return flask.Response(response="", status=http.client.NO_CONTENT)
-        media_type = (flask.request.content_type or "text/csv").split(";")[0].strip().lower()
+        kind = media_type(flask.request.content_type)
         try:
-            matrix = xgboost_matrix(payload, media_type)
+            matrix = xgboost_matrix(payload, kind)
         except Exception as error:
             return flask.Response(response=str(error), status=http.client.UNSUPPORTED_MEDIA_TYPE)
         try:
-            predictions = predict(matrix, media_type).tolist()
+            predictions = predict(matrix, kind).tolist()
         except Exception as error:
             return flask.Response(
                 response=f"Unable to evaluate payload provided: {error}", status=http.client.BAD_REQUEST
