@@ -288,7 +288,7 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
                 served.pop(name) if value is None else served.update({name: value})
             container = {
                 "Image": registered_container["Image"],
-                "ModelDataUrl": put(f"models/{checksum[:12]}/model.tar.gz", artifact),
+                "ModelDataUrl": put(f"{project().kept_models_key}/{checksum}/model.tar.gz", artifact),
                 "Environment": served,
             }
             return sagemaker.create_model_package(

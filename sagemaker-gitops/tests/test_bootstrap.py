@@ -14,6 +14,7 @@ the template itself:
 """
 
 import ast
+import hashlib
 import json
 import re
 from importlib.metadata import distribution
@@ -26,7 +27,8 @@ from moto import mock_aws
 from sagemaker_gitops import aws, bootstrap, stacks
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
 from sagemaker_gitops.pipelines import build
-from sagemaker_gitops.project import project
+from sagemaker_gitops.project import load_step, project
+from sagemaker_gitops.step_code import StepCode
 
 GITHUB_ROLES = {
     "BuildRole": "ref:refs/heads/${DefaultBranch}",
@@ -315,6 +317,48 @@ def test_only_the_staging_deploy_role_writes_the_evidence_prod_deploys_on(templa
     ]
     (read,) = readers
     assert read["Resource"]["Fn::Sub"][0].endswith("/${Project}/*")
+
+
+def test_models_and_code_are_written_once_and_never_deleted_by_any_principal(template):
+    """The audit replaced an approved model.tar.gz, which an endpoint reads again on every scale-out.
+    Where Evaluate keeps the models versions are registered with, and where upsert stages the code
+    that serves them, the bucket policy refuses a write without If-None-Match (S3 then refuses an
+    existing key) and any delete (after which the key could be written again), to every principal.
+    moto applies no bucket policy: read from the template; the writers' If-None-Match is tested
+    where they write (evaluate.py, StepCode.upload)."""
+    slug = project().slug
+    assert project().kept_models_key == f"{slug}/models"
+    assert StepCode(project().steps_dir, "b", slug).script("evaluate.py").startswith(f"s3://b/{slug}/code/")
+    kept = {"${ArtifactBucket.Arn}/${Project}/models/*", "${ArtifactBucket.Arn}/${Project}/code/*"}
+    denials = {
+        tuple(sorted(as_list(statement["Action"]))): statement
+        for name, statement in statements(template)
+        if name == "ArtifactBucketPolicy" and statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    }
+    writes = denials[("s3:PutObject",)]
+    assert {r["Fn::Sub"] for r in writes["Resource"]} == kept
+    assert writes["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    deletes = denials[("s3:DeleteObject", "s3:DeleteObjectVersion")]
+    assert {r["Fn::Sub"] for r in deletes["Resource"]} == kept and "Condition" not in deletes
+
+
+def test_evaluate_keeps_the_model_write_once_and_uses_no_other_bytes_under_its_name(model_tarball):
+    """The writer's half of the rule above (moto refuses an existing key to If-None-Match as S3
+    does): the same model trained again finds its copy; other bytes under its sha256 are refused."""
+    keep_model = load_step("evaluate").keep_model
+    sha256 = hashlib.sha256(model_tarball.read_bytes()).hexdigest()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=aws.region())
+        aws.create_bucket("kept")
+        url = keep_model(model_tarball, sha256, "s3://kept/p/models")
+        assert url == f"s3://kept/p/models/{sha256}/model.tar.gz"
+        assert s3.get_object(Bucket="kept", Key=f"p/models/{sha256}/model.tar.gz")["Body"].read() == (
+            model_tarball.read_bytes()
+        )
+        assert keep_model(model_tarball, sha256, "s3://kept/p/models") == url  # trained again
+        s3.put_object(Bucket="kept", Key=f"q/models/{sha256}/model.tar.gz", Body=b"planted")
+        with pytest.raises(SystemExit, match="holds other bytes than the model scored: not registered"):
+            keep_model(model_tarball, sha256, "s3://kept/q/models")
 
 
 def test_a_deploy_role_cannot_reach_another_stage_or_project(template):

@@ -59,6 +59,22 @@ def test_upsert_twice_updates_in_place(mlops, account):
     assert sorted(p["PipelineName"] for p in pipelines) == sorted(expected)
 
 
+def test_upsert_refuses_step_code_someone_else_wrote_under_its_name(mlops, account):
+    """Step code (the scikit-learn image's serving code among it) is staged write-once under keys
+    naming its content: an object planted at the key of the next commit's code is never run."""
+    assert mlops("pipeline", "upsert")[0] == 0
+    s3 = boto3.client("s3", region_name=account.region)
+    staged = s3.list_objects_v2(Bucket=account.bucket, Prefix=f"{project().slug}/code/")["Contents"]
+    planted = next(o["Key"] for o in staged if o["Key"].endswith("/evaluate.py"))
+    s3.put_object(Bucket=account.bucket, Key=planted, Body=b"import os; os.system('curl evil')\n")
+    code, _, err = mlops("pipeline", "upsert")
+    assert code == 1
+    assert err.strip() == (
+        f"error: s3://{account.bucket}/{planted} holds other bytes than its name says: someone else wrote"
+        " it, and it is not used (the bucket policy lets no role delete it: an administrator must)"
+    )
+
+
 def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account):
     mlops("pipeline", "upsert")
     code, out, err = mlops("pipeline", "start", "--param", f"GateThreshold={TIGHTER_GATE}")

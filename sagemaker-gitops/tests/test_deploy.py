@@ -99,6 +99,34 @@ def test_an_artifact_changed_after_evaluation_is_not_deployed(repo, registry, re
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+def test_a_model_outside_the_write_once_prefix_is_not_deployed(repo, registry, record):
+    """A version registered from the training job's output (as releases before write-once models
+    did): the execution role may replace that object after the deploy, and an endpoint reads it
+    again on every scale-out."""
+    sagemaker = boto3.client("sagemaker", region_name=aws.region())
+    kept = sagemaker.describe_model_package(ModelPackageName=registry())
+    container = kept["InferenceSpecification"]["Containers"][0]
+    bucket, key = aws.split_s3_uri(container["ModelDataUrl"])
+    writable = f"{project().slug}/executions/x/Train/output/model.tar.gz"
+    boto3.client("s3", region_name=aws.region()).copy_object(
+        Bucket=bucket, Key=writable, CopySource={"Bucket": bucket, "Key": key}
+    )
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=project().model_package_group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            **kept["InferenceSpecification"],
+            "Containers": [{**container, "ModelDataUrl": f"s3://{bucket}/{writable}"}],
+        },
+        CustomerMetadataProperties=kept["CustomerMetadataProperties"],
+    )["ModelPackageArn"]
+    record("staging", arn)
+    message = f"model s3://{bucket}/{writable} is not under {project().kept_models_key}/"
+    with pytest.raises(MlopsError, match=re.escape(message)):
+        deploy.deploy("staging", repo=repo)
+    assert stacks.describe_stack(deploy.stack_name("staging")) is None
+
+
 def test_prod_refuses_a_model_that_never_went_through_staging(repo, registry, record):
     record("prod", registry())
     with pytest.raises(MlopsError, match="has no passed staging smoke test"):

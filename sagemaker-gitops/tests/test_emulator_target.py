@@ -26,9 +26,10 @@ def approved_on_the_emulator(emulated, running_emulator, model_tarball, register
             code = StepCode(project().steps_dir, target.bucket, project().slug)
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = code.sourcedir()
             code.upload(emulated.client("s3"))
+    kept = f"{project().kept_models_key}/{sha256(artifact).hexdigest()}/model.tar.gz"
     container = {
         "Image": registered_container["Image"],
-        "ModelDataUrl": emulated.put_s3("models/emulated/model.tar.gz", artifact),
+        "ModelDataUrl": emulated.put_s3(kept, artifact),
         "Environment": environment,
     }
     arn = emulated.client("sagemaker").create_model_package(

@@ -5,6 +5,7 @@ import hashlib
 import json
 
 import pytest
+from sagemaker_gitops.project import project
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +27,11 @@ def test_the_pipeline_runs_end_to_end_and_registers_a_model_awaiting_approval(pa
     assert f"/executions/{passed.execution_id}/evaluate/" in report_uri
     report = json.loads(emulated.read_s3(report_uri))
     assert report["gate"]["metric"] == config.gate.metric and report["gate"]["passed"] is True
+    # The model as Evaluate scored and kept it, write-once, under its sha256.
     model_data = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert model_data.endswith("/output/model.tar.gz")
-    artifact = emulated.read_s3(model_data)
-    assert described["CustomerMetadataProperties"]["model_sha256"] == hashlib.sha256(artifact).hexdigest()
+    sha256 = described["CustomerMetadataProperties"]["model_sha256"]
+    assert model_data == f"s3://{emulated.bucket}/{project().kept_models_key}/{sha256}/model.tar.gz"
+    assert hashlib.sha256(emulated.read_s3(model_data)).hexdigest() == sha256
 
 
 def test_a_gate_that_cannot_pass_ends_in_the_fail_step_and_registers_nothing(

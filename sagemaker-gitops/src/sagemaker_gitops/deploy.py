@@ -19,6 +19,7 @@ from . import aws, batch_stack, models, smoke, staging_evidence
 from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
+from .images import SERVING_CODE
 from .local import emulator
 from .project import git, is_commit, project
 from .schedules import refuse_what_a_scheduled_run_would
@@ -56,6 +57,7 @@ def deploy(
         )
     target = aws.resolve_target()
     package = approved_package(stage, state.model_package_arn, target.account)
+    refuse_what_can_be_replaced(package)
     artifact = smoke.artifact_of(package)  # read once: checked now, used by the smoke test
     verify_artifact(package, artifact)
     commit = committed_stage_file(stage, repo)
@@ -159,6 +161,25 @@ def approved_package(stage: str, arn: str, account: str) -> dict:
             f" (`mlops models approve {version} --reason ...`)"
         )
     return package
+
+
+def refuse_what_can_be_replaced(package: dict) -> None:
+    """What an endpoint loads, and loads again on every scale-out, must be where nothing can replace
+    it: the model where Evaluate keeps it, its serving code where `upsert` stages it; the bucket
+    policy of infra/bootstrap.yml makes both write-once. A version whose model is elsewhere was
+    registered by an earlier release, from the training job's output, which stays writable."""
+    version = package["ModelPackageArn"].rsplit("/", 1)[-1]
+    container = package["InferenceSpecification"]["Containers"][0]
+    places = {
+        "model": (container["ModelDataUrl"], project().kept_models_key),
+        "serving code": (container.get("Environment", {}).get(SERVING_CODE, ""), f"{project().slug}/code"),
+    }
+    for what, (url, prefix) in places.items():
+        if url.startswith("s3://") and not aws.split_s3_uri(url)[1].startswith(f"{prefix}/"):
+            raise MlopsError(
+                f"version {version}'s {what} {url} is not under {prefix}/, where nothing can replace it:"
+                " run the pipeline to register it again, then approve the new version"
+            )
 
 
 def verify_artifact(package: dict, artifact: bytes) -> None:

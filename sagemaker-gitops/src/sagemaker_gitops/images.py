@@ -32,7 +32,10 @@ STAGED_CODE = re.compile(HASHED_DIR.pattern + r"([^/]+)$")
 SOURCEDIR = "sourcedir.tar.gz"  # every build/steps/*.py (script mode)
 # Local wheels that are the same library as an image's package under another name.
 SAME_LIBRARY = {"xgboost-cpu": "xgboost"}
-SCRIPT_MODE_VARIABLES = ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY")
+# Where a framework image's toolkit downloads the serving code from (an s3:// URL), and the two
+# variables that make it serve the user's module.
+SERVING_CODE = "SAGEMAKER_SUBMIT_DIRECTORY"
+SCRIPT_MODE_VARIABLES = ("SAGEMAKER_PROGRAM", SERVING_CODE)
 
 
 @dataclass(frozen=True)

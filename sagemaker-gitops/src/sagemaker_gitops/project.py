@@ -114,6 +114,12 @@ class Project:
         return f"{self.settings.slug}/{self.sample_file_of(kind).relative_to(self.root)}"
 
     @property
+    def kept_models_key(self) -> str:
+        """Where Evaluate keeps each model it scored, as <sha256>/model.tar.gz: what a version is
+        registered with. infra/bootstrap.yml makes it write-once, as it does <slug>/code/."""
+        return f"{self.settings.slug}/models"
+
+    @property
     def experiment_name(self) -> str:
         return self.settings.slug
 

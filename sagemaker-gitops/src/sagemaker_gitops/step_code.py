@@ -14,6 +14,10 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
+from .errors import MlopsError
+
 # Where a staged file's content hash sits in its URI: ".../code/<16 hex>/<file name>".
 HASHED_DIR = re.compile(r"/code/[0-9a-f]{16}/")
 
@@ -74,7 +78,22 @@ class StepCode:
         }
 
     def upload(self, s3_client) -> int:
-        """Upload every object the definition references; return how many."""
+        """Upload every object the definition references, write-once; return how many.
+
+        Each key names its content, and infra/bootstrap.yml's bucket policy refuses a write under
+        <slug>/code/ without If-None-Match (what an endpoint loads as its serving code stays what was
+        approved). An object already there must hold the bytes its key names: anything else was put
+        there by someone else, and is refused rather than run."""
         for key, body in self.objects.items():
-            s3_client.put_object(Bucket=self.bucket, Key=key, Body=body)
+            try:
+                s3_client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "PreconditionFailed":
+                    raise
+                if s3_client.get_object(Bucket=self.bucket, Key=key)["Body"].read() != body:
+                    raise MlopsError(
+                        f"s3://{self.bucket}/{key} holds other bytes than its name says: someone else"
+                        " wrote it, and it is not used (the bucket policy lets no role delete it: an"
+                        " administrator must)"
+                    ) from None
         return len(self.objects)

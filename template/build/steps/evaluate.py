@@ -6,7 +6,11 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
               {base}/test/labels.json        classification: the classes in code order
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
   output      {base}/evaluation/evaluation.json
-The "model" block holds the artifact's sha256, which the registered version records.
+The "model" block holds the artifact's sha256, which the registered version records, and, given
+--keep-model-under (the pipeline always gives it) and a model that passes the gate, the URL of
+the copy the version is registered with: <under>/<sha256>/model.tar.gz, written once
+(If-None-Match). infra/bootstrap.yml's bucket policy lets no one replace or delete it, while the
+training job's own output stays writable.
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
 so the Model Registry shows them. The "gate" block explains the gate's verdict; the
 pipeline's ConditionStep makes the decision itself from the metric value.
@@ -20,11 +24,15 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
+import boto3
 import numpy as np
+from botocore.exceptions import ClientError
 from sklearn import metrics
 
 LOWER_IS_BETTER = {"rmse", "mae"}
+CHUNK = 8 * 1024 * 1024
 
 
 def parse_args(argv=None):
@@ -38,6 +46,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--gate-metric", required=True)
     parser.add_argument("--gate-threshold", type=float, required=True)
+    parser.add_argument("--keep-model-under", help="s3://bucket/prefix to keep the scored model under")
     return parser.parse_args(argv)
 
 
@@ -88,6 +97,31 @@ def gate_verdict(name: str, value: float, threshold: float) -> dict:
     }
 
 
+def sha256_of(stream) -> str:
+    """The sha256 of a binary stream (a file, an S3 object's body), read in chunks."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def keep_model(artifact: Path, sha256: str, under: str) -> str:
+    """Copy the model just scored to <under>/<sha256>/model.tar.gz, if nothing is there yet, and
+    return its URL. An object already there (the same model trained again) must be these bytes."""
+    url = f"{under.rstrip('/')}/{sha256}/model.tar.gz"
+    bucket, key = urlparse(url).netloc, urlparse(url).path.lstrip("/")
+    s3 = boto3.client("s3")
+    try:
+        with artifact.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "PreconditionFailed":
+            raise
+        if sha256_of(s3.get_object(Bucket=bucket, Key=key)["Body"]) != sha256:
+            raise SystemExit(f"evaluate: {url} holds other bytes than the model scored: not registered")
+    return url
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     base = Path(args.base_dir)
@@ -103,14 +137,18 @@ def main(argv=None) -> dict:
     if args.gate_metric not in scores:
         raise SystemExit(f"evaluate: gate metric {args.gate_metric!r} not in {sorted(scores)}")
     labels = base / "test" / "labels.json"
+    with artifact.open("rb") as file:
+        sha256 = sha256_of(file)
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
         # Classification: what each predicted code (or probability column) stands for.
         **({"labels": json.loads(labels.read_text())} if labels.exists() else {}),
         "gate": gate_verdict(args.gate_metric, scores[args.gate_metric], args.gate_threshold),
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
-        "model": {"sha256": hashlib.sha256(artifact.read_bytes()).hexdigest()},
+        "model": {"sha256": sha256},
     }
+    if args.keep_model_under and report["gate"]["passed"]:  # the model a version will be registered with
+        report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under)
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
