@@ -357,7 +357,7 @@ def test_evaluate_keeps_the_model_write_once_and_uses_no_other_bytes_under_its_n
         )
         assert keep_model(model_tarball, sha256, "s3://kept/p/models") == url  # trained again
         s3.put_object(Bucket="kept", Key=f"q/models/{sha256}/model.tar.gz", Body=b"planted")
-        with pytest.raises(SystemExit, match="holds other bytes than the model scored: not registered"):
+        with pytest.raises(SystemExit, match="holds other bytes than its name says: someone else wrote it"):
             keep_model(model_tarball, sha256, "s3://kept/q/models")
 
 

@@ -9,15 +9,18 @@ here as it fails in AWS.
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 
 import pytest
 from conftest import TUNING
-from sagemaker_gitops import pipelines
+from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.local import emulator, runner
 from sagemaker_gitops.local.caching import earlier_run, expiry
+from sagemaker_gitops.project import project
 
 TRAINING_STEP = "Tune" if TUNING else "Train"
-CACHED = ["Preprocess", TRAINING_STEP, "Evaluate"]
+# Preprocess never is: its request names a URL, and the objects behind a URL change.
+CACHED = [TRAINING_STEP, "Evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,33 @@ def test_an_unchanged_re_run_reuses_every_cacheable_step_and_registers_a_new_ver
 def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, first, config):
     lowered = run_locally(GateThreshold=str(config.gate.threshold * 0.9))
     assert lowered.status == "Succeeded"
-    assert set(hits(lowered)) == {"Preprocess", TRAINING_STEP}
+    assert set(hits(lowered)) == {TRAINING_STEP}
+
+
+def test_other_data_behind_the_same_url_is_trained_on_and_recorded(run_locally, first, running_emulator):
+    """The audit's stale result: new data copied over the old under the same URL. SageMaker's cache
+    key is the request, so a cached Preprocess would hand on the old splits (and every step after it
+    the old model). Preprocess reads the data every run and hands on its splits by content: the
+    same data under another URL is a hit from Train on, other data under the same URL is trained
+    on, and each version records the sha256 of the data it was trained on."""
+    bucket = run_locally.built.target.bucket
+    sample = (project().root / "data" / "sample.csv").read_text()
+    fewer = "".join(sample.splitlines(keepends=True)[:-20])
+    with emulator.routed(running_emulator):
+        s3 = aws.client("s3")
+        s3.put_object(Bucket=bucket, Key="landing/newest.csv", Body=sample.encode())
+        same = run_locally(InputDataUrl=f"s3://{bucket}/landing/")
+        s3.put_object(Bucket=bucket, Key="landing/newest.csv", Body=fewer.encode())
+        other = run_locally(InputDataUrl=f"s3://{bucket}/landing/")
+        recorded = [
+            aws.client("sagemaker").describe_model_package(ModelPackageName=result.model_packages[0])[
+                "CustomerMetadataProperties"
+            ]["data_sha256"]
+            for result in (first, same, other)
+        ]
+    assert set(hits(same)) == set(CACHED), "the same data under another URL"
+    assert hits(other) == {}, "other data under the same URL"
+    assert recorded[0] == recorded[1] == sha256(sample.encode()).hexdigest() != recorded[2]
 
 
 def test_a_model_path_built_from_the_current_execution_fails_the_cached_run(run_locally, first):

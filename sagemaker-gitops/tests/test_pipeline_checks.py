@@ -92,9 +92,8 @@ def test_a_projects_own_image_is_checked_against_the_list_the_project_gives(
     ]
 
     listed = tmp_path / "image_packages.json"
-    listed.write_text(
-        json.dumps({"images": {"team-image:1": {"packages": {"numpy": "2.3.0", "pandas": "2.3.0"}}}})
-    )
+    shipped = {"numpy": "2.3.0", "pandas": "2.3.0", "boto3": "1.40.0", "botocore": "1.40.0"}
+    listed.write_text(json.dumps({"images": {"team-image:1": {"packages": shipped}}}))
     use_project(image_packages=listed)
     assert problems(planted, project().steps_dir) == [
         "Preprocess: preprocess.py imports sklearn, which team-image:1 does not ship (ModuleNotFoundError in"

@@ -120,6 +120,12 @@ class Project:
         return f"{self.settings.slug}/models"
 
     @property
+    def kept_splits_key(self) -> str:
+        """Where Preprocess keeps the splits it makes, as <sha256>/<split>/: what the later steps read,
+        so that they are cached exactly when the data is the same."""
+        return f"{self.settings.slug}/data/splits"
+
+    @property
     def experiment_name(self) -> str:
         return self.settings.slug
 

@@ -31,6 +31,9 @@ from .project import load_step, project
 AWS_VARIABLES = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MLOPS_ARTIFACT_BUCKET", "MLOPS_SAGEMAKER_ROLE_ARN")
 GITHUB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL")
 
+# The Preprocess option that keeps the splits in S3 (build/steps/preprocess.py).
+KEEP_SPLITS = "--keep-splits-under"
+
 
 def isolate_from_aws(region: str) -> None:
     """Fake credentials and `region` for everything the tests start (the SDK reads it at import)."""
@@ -245,13 +248,18 @@ def definition():
 @pytest.fixture(scope="session")
 def preprocess_arguments(definition) -> list[str]:
     """The Preprocess step's container arguments as the definition passes them (a pipeline
-    parameter at its default), so the tests preprocess as the pipeline does."""
+    parameter at its default), so the tests preprocess as the pipeline does; but the splits stay
+    on this machine (--keep-splits-under, which puts them in S3, is left out)."""
     defaults = {p["Name"]: str(p.get("DefaultValue", "")) for p in definition.get("Parameters", [])}
     step = next(s for s in definition["Steps"] if s["Name"] == "Preprocess")
-    return [
+    arguments = [
         defaults[argument["Get"].removeprefix("Parameters.")] if isinstance(argument, dict) else argument
         for argument in step["Arguments"]["AppSpecification"]["ContainerArguments"]
     ]
+    if KEEP_SPLITS in arguments:
+        at = arguments.index(KEEP_SPLITS)
+        del arguments[at : at + 2]
+    return arguments
 
 
 @pytest.fixture(scope="session")

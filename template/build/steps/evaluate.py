@@ -5,6 +5,7 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
   test        {base}/test/*.csv              no header, label first
               {base}/test/labels.json        classification: the classes in code order
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
+  write_once  {base}/write_once/write_once.py (beside this file locally)
   output      {base}/evaluation/evaluation.json
 The "model" block holds the artifact's sha256, which the registered version records, and, given
 --keep-model-under (the pipeline always gives it) and a model that passes the gate, the URL of
@@ -17,28 +18,28 @@ pipeline's ConditionStep makes the decision itself from the metric value.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
-import boto3
 import numpy as np
-from botocore.exceptions import ClientError
 from sklearn import metrics
 
+# MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
+BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
+# write_once.py: the job's `write_once` input (beside this file when a test imports it).
+sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once"]
+from write_once import put_once, sha256_of  # noqa: E402
+
 LOWER_IS_BETTER = {"rmse", "mae"}
-CHUNK = 8 * 1024 * 1024
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
-    parser.add_argument("--base-dir", default=os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing"))
+    parser.add_argument("--base-dir", default=BASE_DIR)
     parser.add_argument(
         "--problem-type",
         required=True,
@@ -97,28 +98,11 @@ def gate_verdict(name: str, value: float, threshold: float) -> dict:
     }
 
 
-def sha256_of(stream) -> str:
-    """The sha256 of a binary stream (a file, an S3 object's body), read in chunks."""
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 def keep_model(artifact: Path, sha256: str, under: str) -> str:
-    """Copy the model just scored to <under>/<sha256>/model.tar.gz, if nothing is there yet, and
-    return its URL. An object already there (the same model trained again) must be these bytes."""
+    """Copy the model just scored to <under>/<sha256>/model.tar.gz, written once, and return its URL
+    (the same model trained again finds its copy there)."""
     url = f"{under.rstrip('/')}/{sha256}/model.tar.gz"
-    bucket, key = urlparse(url).netloc, urlparse(url).path.lstrip("/")
-    s3 = boto3.client("s3")
-    try:
-        with artifact.open("rb") as body:
-            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "PreconditionFailed":
-            raise
-        if sha256_of(s3.get_object(Bucket=bucket, Key=key)["Body"]) != sha256:
-            raise SystemExit(f"evaluate: {url} holds other bytes than the model scored: not registered")
+    put_once(artifact, url)
     return url
 
 

@@ -1,32 +1,46 @@
 """Check the raw data against what training accepts, then split it into train, validation and test.
 
 Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
-  input   {base}/input/*.csv         CSV files with one header (the same in each) and the target column
-  output  {base}/{train,validation,test}/{split}.csv
-          {base}/test/labels.json    classification: the classes, in the order of their codes
+  input       {base}/input/*.csv         CSV files with one header (the same in each) and the target
+  write_once  {base}/write_once/write_once.py (beside this file locally)
+  output      {base}/{train,validation,test}/{split}.csv
+              {base}/test/labels.json    classification: the classes, in the order of their codes
+              {base}/data/data.json      what was read and where the splits are kept
 The outputs have no header, numbers only and the target in the first column: the layout the
 built-in XGBoost algorithm reads, and the one train.py and evaluate.py expect. Classification
 labels become codes 0..K-1 (text labels such as Yes/No too); labels.json maps them back and
 travels with the test split to evaluate.py, which records it with the model version.
 Data the training cannot read stops the job with one line naming the column and the rule.
+
+The data's identity is its content: data.json records the sha256 of the files read (registered
+with the model version) and, given --keep-splits-under (the pipeline always gives it), the splits
+are put once under <under>/<sha256 of the splits>/<split>/, the URLs the later steps read. The
+step itself is never cached (its request names a URL, and the objects behind a URL change); the
+steps after it are cached exactly when the splits are the same.
 """
 
 import argparse
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
+# MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
+BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
+# write_once.py: the job's `write_once` input (beside this file when a test imports it).
+sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once"]
+from write_once import put_once  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
-    parser.add_argument("--base-dir", default=os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing"))
+    parser.add_argument("--base-dir", default=BASE_DIR)
     parser.add_argument("--target-column", default="target")
     parser.add_argument(
         "--problem-type",
@@ -43,6 +57,7 @@ def parse_args(argv=None):
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep-splits-under", help="s3://bucket/prefix to keep the splits under")
     return parser.parse_args(argv)
 
 
@@ -170,6 +185,36 @@ def split(frame: pd.DataFrame, strategy: str, validation: float, test: float, se
     return train, validation_part, test_part
 
 
+def digest(files: list[Path]) -> str:
+    """The sha256 of the files' bytes, one after the other: `cat FILES | sha256sum`."""
+    whole = hashlib.sha256()
+    for path in files:
+        with path.open("rb") as file:
+            for chunk in iter(lambda: file.read(1024 * 1024), b""):
+                whole.update(chunk)
+    return whole.hexdigest()
+
+
+def record_data(base: Path, rows: int, keep_under: str | None) -> dict:
+    """data.json: the identity of the data read and of the splits made, and where the splits are:
+    with keep_under, put once under <keep_under>/<splits sha256>/; else where they were written."""
+    inputs = sorted((base / "input").glob("*.csv"))  # read in this order; their names are no data
+    made = {path.relative_to(base).as_posix(): path for name in SPLITS for path in (base / name).iterdir()}
+    listing = "".join(f"{name} {digest([path])}\n" for name, path in sorted(made.items()))
+    splits = {"sha256": hashlib.sha256(listing.encode()).hexdigest()}
+    kept = f"{keep_under.rstrip('/')}/{splits['sha256']}" if keep_under else base.as_posix()
+    if keep_under:
+        for name, path in made.items():
+            put_once(path, f"{kept}/{name}")
+    splits.update({name: f"{kept}/{name}/" for name in SPLITS})
+    read = {"sha256": digest(inputs), "files": [path.name for path in inputs]}
+    data = {"input": {**read, "rows": rows}, "splits": splits}
+    (base / "data").mkdir(exist_ok=True)
+    (base / "data" / "data.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(f"preprocess: data sha256 {data['input']['sha256']}")
+    return data
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
@@ -188,6 +233,7 @@ def main(argv=None) -> None:
         labels = {"column": args.target_column, "classes": classes}
         (base / "test" / "labels.json").write_text(json.dumps(labels) + "\n")
         print("preprocess: classes " + ", ".join(f"{code} = {label!r}" for code, label in enumerate(classes)))
+    record_data(base, len(frame), args.keep_splits_under)
 
 
 if __name__ == "__main__":
