@@ -7,11 +7,11 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
   write_once  {base}/write_once/write_once.py (beside this file locally)
   output      {base}/evaluation/evaluation.json
-The "model" block holds the artifact's sha256, which the registered version records, and, given
---keep-model-under (the pipeline always gives it) and a model that passes the gate, the URL of
-the copy the version is registered with: <under>/<sha256>/model.tar.gz, written once
-(If-None-Match). infra/bootstrap.yml's bucket policy lets no one replace or delete it, while the
-training job's own output stays writable.
+The "model" block holds the artifact's sha256, which the registered version records, and its URL:
+given --keep-model-under (the pipeline always gives it) and a model that passes the gate, the
+copy the version is registered with: <under>/<sha256>/model.tar.gz, written once
+(If-None-Match), which infra/bootstrap.yml's bucket policy lets no one replace or delete (the
+training job's own output stays writable); else the file it scored (a file:// URL).
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
 so the Model Registry shows them. The "gate" block explains the gate's verdict; the
 pipeline's ConditionStep makes the decision itself from the metric value.
@@ -131,8 +131,9 @@ def main(argv=None) -> dict:
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": sha256},
     }
-    if args.keep_model_under and report["gate"]["passed"]:  # the model a version will be registered with
-        report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under)
+    # Where the model is: kept, when a version will be registered with it; else the file scored.
+    keep = args.keep_model_under and report["gate"]["passed"]
+    report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under) if keep else artifact.as_uri()
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -202,7 +202,7 @@ def record_data(base: Path, rows: int, keep_under: str | None) -> dict:
     made = {path.relative_to(base).as_posix(): path for name in SPLITS for path in (base / name).iterdir()}
     listing = "".join(f"{name} {digest([path])}\n" for name, path in sorted(made.items()))
     splits = {"sha256": hashlib.sha256(listing.encode()).hexdigest()}
-    kept = f"{keep_under.rstrip('/')}/{splits['sha256']}" if keep_under else base.as_posix()
+    kept = f"{keep_under.rstrip('/')}/{splits['sha256']}" if keep_under else base.resolve().as_uri()
     if keep_under:
         for name, path in made.items():
             put_once(path, f"{kept}/{name}")
