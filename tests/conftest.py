@@ -31,6 +31,7 @@ os.environ["UV_PROJECT_ENVIRONMENT"] = str(SHARED_VENV)
 os.environ.pop("VIRTUAL_ENV", None)
 
 from copier import run_copy  # noqa: E402
+from own_data import use_own_data  # noqa: E402
 from plumbum import local  # noqa: E402
 from releases import copy_release, edit_like_a_user, releases, tagged_clone, update  # noqa: E402
 
@@ -182,6 +183,7 @@ def made(request, tmp_path_factory):
                 edits = edit_like_a_user(project)
                 update(project)
                 projects[preset] = (project, edits)
+            use_own_data(projects[preset][0], preset)
         return projects[preset]
 
     return make

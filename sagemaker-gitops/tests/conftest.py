@@ -93,6 +93,7 @@ from sagemaker_gitops.project import project  # noqa: E402
 from sagemaker_gitops.step_code import StepCode  # noqa: E402
 
 BUILT_FROM = run_git(PROJECT, "rev-parse", "HEAD")  # the commit the registry's versions record
+SAMPLE_SHA256 = sha256((PROJECT / "data" / "sample.csv").read_bytes()).hexdigest()  # and the data
 ANSWERS = yaml.safe_load((PROJECT / ".copier-answers.yml").read_text())
 TUNING = ANSWERS["enable_tuning"]
 isolate_from_aws(ANSWERS["aws_region"])
@@ -228,7 +229,8 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
     real model trained on the sample data. Deployed, it is served by local_runtime.
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
-    registers other model bytes, records a classifier's labels (labels=[...], in evaluation.json),
+    registers other model bytes, records other training data (data_sha256=...), a classifier's
+    labels (labels=[...], in evaluation.json),
     changes the container's Environment (None removes a variable), or serves build/steps with
     files replaced; commit= records another source than the project's
     HEAD ("<sha>-dirty", "unknown")."""
@@ -269,6 +271,7 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
             steps: dict[str, str] | None = None,
             commit: str | None = None,
             labels: list | None = None,
+            data_sha256: str | None = None,
         ) -> str:
             extra = {}
             if metrics or labels:
@@ -304,6 +307,8 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
                     "model_sha256": checksum,
                     "git_commit": commit or BUILT_FROM,
                     "gate_metric": load_config(project().config_path).gate.metric,
+                    # What Preprocess read: data/sample.csv unless said otherwise.
+                    "data_sha256": data_sha256 or SAMPLE_SHA256,
                 },
                 **extra,
             )["ModelPackageArn"]

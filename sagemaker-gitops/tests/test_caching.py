@@ -25,19 +25,24 @@ CACHED = [TRAINING_STEP, "Evaluate"]
 
 @pytest.fixture(scope="module")
 def run_locally(running_emulator, tmp_path_factory, config):
-    """run(definition=None, **parameters) -> RunResult: local runs that share one runs folder
-    (the module's), so each run may reuse any earlier one's steps."""
+    """run(definition=None, use_cache=True, **parameters) -> RunResult: local runs that share one
+    runs folder (the module's), so each run may reuse any earlier one's steps."""
     assert config.caching.enabled, "the preset's project caches its steps (the template's default)"
     with emulator.routed(running_emulator):
         built = pipelines.build()
         pipelines.publish(built)
     runs = tmp_path_factory.mktemp("runs")
 
-    def run(definition: dict | None = None, **parameters) -> runner.RunResult:
+    def run(definition: dict | None = None, use_cache: bool = True, **parameters) -> runner.RunResult:
         overrides = [{"Name": name, "Value": value} for name, value in parameters.items()]
         with emulator.routed(running_emulator):
             return runner.run_definition(
-                definition or built.definition(), overrides, built.target, runs, runner.Progress()
+                definition or built.definition(),
+                overrides,
+                built.target,
+                runs,
+                runner.Progress(),
+                use_cache=use_cache,
             )
 
     run.built = built
@@ -79,6 +84,13 @@ def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, first, confi
     lowered = run_locally(GateThreshold=str(config.gate.threshold * 0.9))
     assert lowered.status == "Succeeded"
     assert set(hits(lowered)) == {TRAINING_STEP}
+
+
+def test_no_cache_runs_every_step_and_a_later_run_may_still_reuse_them(run_locally, first):
+    """`mlops local run --no-cache`: for the rare time a team wants a step run again."""
+    forced = run_locally(use_cache=False)
+    assert forced.status == "Succeeded" and hits(forced) == {}
+    assert set(hits(run_locally())) == set(CACHED)
 
 
 def test_other_data_behind_the_same_url_is_trained_on_and_recorded(run_locally, first, running_emulator):

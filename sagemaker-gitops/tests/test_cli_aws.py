@@ -3,6 +3,7 @@ which `upsert` deploys."""
 
 import json
 import re
+from hashlib import sha256
 
 import boto3
 import pytest
@@ -83,6 +84,20 @@ def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account
     sagemaker = boto3.client("sagemaker", region_name=account.region)
     response = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
     assert response["PipelineParameters"] == [{"Name": "GateThreshold", "Value": TIGHTER_GATE}]
+
+
+def test_start_on_a_local_file_stages_it_under_its_content_hash(mlops, account, tmp_path):
+    mlops("pipeline", "upsert")
+    mine = tmp_path / "exports.csv"
+    mine.write_text((project().root / "data" / "sample.csv").read_text()[:2000].rsplit("\n", 1)[0] + "\n")
+    code, out, err = mlops("pipeline", "start", "--data", str(mine))
+    assert code == 0, err
+    sagemaker = boto3.client("sagemaker", region_name=account.region)
+    sent = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=out.strip())
+    key = f"{project().slug}/data/{sha256(mine.read_bytes()).hexdigest()[:16]}/exports.csv"
+    assert sent["PipelineParameters"] == [{"Name": "InputDataUrl", "Value": f"s3://{account.bucket}/{key}"}]
+    staged = boto3.client("s3", region_name=account.region).get_object(Bucket=account.bucket, Key=key)
+    assert staged["Body"].read() == mine.read_bytes()
 
 
 def test_start_takes_overrides_from_the_environment_and_writes_a_summary(

@@ -8,7 +8,7 @@ import re
 
 import boto3
 import pytest
-from conftest import BUILT_FROM
+from conftest import BUILT_FROM, SAMPLE_SHA256
 from sagemaker_gitops import aws, deploy, pipeline_schedules, stacks, staging_evidence
 from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
 from sagemaker_gitops.desired_state import load_stage, set_model_package
@@ -253,6 +253,7 @@ def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry,
     # In 80 columns, each version on one line: its gate value (named in the header) never broken.
     assert max(len(line) for line in out.splitlines()) <= 80
     assert config.gate.metric in out.splitlines()[0] and rows["1"].split()[2] == "50"
+    assert rows["1"].split()[5] == SAMPLE_SHA256[:8], "the data it was trained on"
 
 
 def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlops, registry):

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def local_runs(local_run, gate_that_cannot_pass) -> dict[str, LocalRun]:
 
 
 def test_the_experiments_report_compares_the_local_runs(
-    local_runs, mlops, emulated, definition, config, tmp_path
+    local_runs, mlops, emulated, definition, config, tmp_path, gate_that_cannot_pass
 ):
     code, out, err = mlops("report", "experiments", "--local", "--out-dir", str(tmp_path))
     assert code == 0 and "experiments-report.html" in out, err
@@ -78,6 +79,14 @@ def test_the_experiments_report_compares_the_local_runs(
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", passed.provenance["git"])
     assert re.fullmatch(r"[0-9a-f]{12}", passed.provenance["config"])
     assert "GateThreshold" not in passed.model_parameters and "InputDataUrl" in passed.model_parameters
+    # The data: data/sample.csv by default, staged under its content's hash; --data names another.
+    sample = (project().root / "data" / "sample.csv").read_bytes()
+    staged = f"/data/{sha256(sample).hexdigest()[:16]}/sample.csv"
+    assert passed.parameters["InputDataUrl"].endswith(staged)
+    assert passed.data == sha256(sample).hexdigest()[:12] and passed.can_change_metrics("data")
+    if "--data" in gate_that_cannot_pass:
+        given = Path(gate_that_cannot_pass[gate_that_cannot_pass.index("--data") + 1]).read_bytes()
+        assert failed.data == sha256(given).hexdigest()[:12]
     # Test metrics: the evaluation report the run wrote, each as test:<name>.
     package = emulated.client("sagemaker").describe_model_package(
         ModelPackageName=local_runs["passed"].packages_after[-1]["ModelPackageArn"]
@@ -90,6 +99,7 @@ def test_the_experiments_report_compares_the_local_runs(
 
     page = (tmp_path / "experiments-report.html").read_text()
     assert passed.id in page and failed.id in page and "<th>GateThreshold</th>" in page
+    assert passed.data in page  # a column when it differs, else among what every execution shares
     assert "<td>baseline</td>" in page and "cannot change one: GateThreshold" in page
     assert (tmp_path / "metrics-by-execution.png").read_bytes().startswith(b"\x89PNG")
     # Against the metric: what tuning chose, and the shuffled data of the run that cannot pass a
@@ -236,6 +246,19 @@ def test_local_run_refuses_what_sagemaker_would_refuse(mlops, running_emulator, 
     before = model_packages(running_emulator)
     code, _, err = mlops("local", "run", "--param", param)
     assert code == 1 and reason in err and len(err.strip().splitlines()) == 1, err
+    assert model_packages(running_emulator) == before
+
+
+def test_data_given_twice_is_refused_in_one_line(mlops, running_emulator, tmp_path):
+    (tmp_path / "mine.csv").write_text((project().root / "data" / "sample.csv").read_text())
+    before = model_packages(running_emulator)
+    code, _, err = mlops(
+        "local", "run", "--data", str(tmp_path / "mine.csv"), "--param", "InputDataUrl=s3://b/k"
+    )
+    assert (code, err.strip()) == (
+        1,
+        "error: --data and --param InputDataUrl=... name the input twice: give one",
+    )
     assert model_packages(running_emulator) == before
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BUILT_FROM
+from conftest import BUILT_FROM, SAMPLE_SHA256
 from sagemaker_gitops import aws, deploy, models, promote, staging_evidence
 from sagemaker_gitops.cli import status_rows
 from sagemaker_gitops.desired_state import load_stage
@@ -57,7 +57,7 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     prod = registry(metrics={"rmse": 60.0})
     record("staging", prod)
     record("prod", prod)
-    candidate = registry(metrics={"rmse": 55.0})
+    candidate = registry(metrics={"rmse": 55.0}, data_sha256="d" * 64)
     first = promote.promote(repo=repo)
     assert first.pull_request_url == "https://github.example/pull/7"
     calls = [(r["method"], r["path"].split("?")[0]) for r in github.requests]
@@ -66,6 +66,8 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     assert created["head"] == "promote/v2" and created["base"] == "main"
     assert created["title"] == f"Promote {project().slug} model v2 to production"
     assert "| rmse | 55 | 60 |" in created["body"] and "prod now (v1)" in created["body"]
+    trained_on = f"Trained on data sha256 `{'d' * 64}`; prod's version on `{SAMPLE_SHA256}`."
+    assert trained_on in created["body"]
     assert all(r["auth"] == "Bearer test-token" for r in github.requests)
     assert candidate in git(
         "--git-dir", str(repo.parent / "origin.git"), "show", "promote/v2:deploy/prod.yml"

@@ -256,6 +256,20 @@ def upsert(aws_choice: ChosenAws = None) -> None:
                 out.print(f"{schedule.name} schedule: stack {schedule.stack_name} {action}")
 
 
+# A local file or folder to run on, staged under its content's hash (pipelines.stage_data).
+Data = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        exists=True,
+        dir_okay=True,
+        readable=True,
+        help="Run on this CSV file, or on the CSV files in this folder (uploaded under their content's"
+        " hash, given as InputDataUrl).",
+    ),
+]
+
+
 @pipeline_app.command("start")
 def start(
     param: Annotated[
@@ -272,12 +286,16 @@ def start(
     aws_choice: ChosenAws = None,
     label: Label = "",
     which: WhichPipeline = PipelineChoice.build,
+    data: Data = None,
 ) -> None:
     """Start an execution and print its ARN (returns at once unless --wait)."""
     with chosen_aws(aws_choice, "pipeline start"):
-        arn = pipelines.start(param or [], label, which)
+        pairs = param or []
+        if data is not None:
+            pairs = pipelines.with_data(pairs, pipelines.stage_data(data, pipelines.step_code()))
+        arn = pipelines.start(pairs, label, which)
         out.print(arn)
-        append_summary(summary, pipelines.execution_summary(arn, param or [], which))
+        append_summary(summary, pipelines.execution_summary(arn, pairs, which))
         if not wait:
             return
         with err.status("waiting for the pipeline execution") as status:
@@ -384,6 +402,14 @@ def local_run(
     ] = AwsChoice.emulator,
     label: Label = "",
     which: WhichPipeline = PipelineChoice.build,
+    data: Data = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Run every step, even one an earlier run with the same request could hand on.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline's real definition on this machine, on data/sample.csv by default
     (the batch pipeline: on data/batch/sample.csv, with --param ModelPackageArn=...)."""
@@ -393,12 +419,14 @@ def local_run(
         raise MlopsError(
             "the local AWS emulator is not running: start it with `mlops local up` (or use --aws real)"
         )
-    run_here(param or [], label, which)
+    run_here(param or [], label, which, data, use_cache=not no_cache)
 
 
-def run_here(pairs: list[str], label: str, kind: str) -> None:
+def run_here(
+    pairs: list[str], label: str, kind: str, data: Path | None = None, use_cache: bool = True
+) -> None:
     """Run the "build" or "batch" pipeline on this machine and report it; exit 1 when it failed."""
-    result = runner.run_project(pairs, ConsoleProgress(), label, kind)
+    result = runner.run_project(pairs, ConsoleProgress(), label, kind, data, use_cache)
     out.print(run_summary(result))
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")
@@ -491,7 +519,8 @@ def run_summary(result: runner.RunResult) -> Table:
 def models_list(
     limit: Annotated[int, typer.Option(min=1, help="How many versions, newest first.")] = 20,
 ) -> None:
-    """Show the newest model versions: status, gate metric, when, from which commit, and where it serves."""
+    """Show the newest model versions: status, gate metric, when, from which commit and data (their
+    sha256), and where it serves."""
     serving = deploy.serving()
     rows = []
     for summary in models.versions()[:limit]:
@@ -508,7 +537,7 @@ def models_list(
     gates = {gate for _, _, gate, _ in rows}
     shared = gates.pop() if len(gates) == 1 else ""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("version", "status", shared or "gate metric", "created", "git commit", "serves"):
+    for column in ("version", "status", shared or "gate metric", "created", "git commit", "data", "serves"):
         table.add_column(column, no_wrap=column != "serves")
     for summary, described, gate, value in rows:
         arn = summary["ModelPackageArn"]
@@ -518,6 +547,7 @@ def models_list(
             value if shared else f"{gate} {value}".strip(),
             summary["CreationTime"].strftime("%Y-%m-%d"),
             models.provenance(described),
+            models.trained_on(described)[:8],  # sha256, shortened as the commit is
             ", ".join(stage for stage, served in serving.items() if served == arn),
         )
     out.print(table)

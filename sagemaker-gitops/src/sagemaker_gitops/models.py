@@ -74,6 +74,12 @@ def provenance(package: dict) -> str:
     return short_commit(package.get("CustomerMetadataProperties", {}).get("git_commit") or "unknown")
 
 
+def trained_on(package: dict) -> str:
+    """The sha256 of the data a version was trained on, as registration recorded it (what the build
+    pipeline's Preprocess read); "" for a version registered before it was recorded."""
+    return package.get("CustomerMetadataProperties", {}).get("data_sha256", "")
+
+
 def uncommitted_source(package: dict) -> str:
     """Why git cannot say what code a version runs ("" when it can)."""
     found = provenance(package)
@@ -82,15 +88,20 @@ def uncommitted_source(package: dict) -> str:
     return f"uncommitted changes (commit {found})" if found.endswith("-dirty") else ""
 
 
-def metrics(arn: str) -> dict[str, float]:
-    """The model-quality metrics registered with a version (its evaluation.json); {} if none."""
+def described(arn: str) -> dict:
+    """The version's DescribeModelPackage; {} for none ("") or one that cannot be read."""
     if not arn:
         return {}
     try:
-        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+        return aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
     except ClientError:
         return {}
-    return package_metrics(package)
+
+
+def metrics(arn: str) -> dict[str, float]:
+    """The model-quality metrics registered with a version (its evaluation.json); {} if none."""
+    package = described(arn)
+    return package_metrics(package) if package else {}
 
 
 def package_metrics(package: dict) -> dict[str, float]:

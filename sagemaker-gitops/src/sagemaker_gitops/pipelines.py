@@ -19,7 +19,7 @@ from .config import Gate, load_config
 from .desired_state import MODEL_PACKAGE_ARN
 from .errors import MlopsError
 from .project import git_commit, project, run_description
-from .step_code import HASHED_DIR, StepCode
+from .step_code import HASHED_DATA, HASHED_DIR, StepCode
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
 
@@ -80,6 +80,12 @@ def _no_telemetry() -> None:
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
+def step_code(target: aws.AwsTarget | None = None) -> StepCode:
+    """Where the project's step code and staged data go: its bucket, under its slug."""
+    target = target or aws.resolve_target()
+    return StepCode(project().steps_dir, target.bucket, project().slug)
+
+
 def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
     """Build the "build" or "batch" pipeline object; offline=True guarantees no AWS call."""
     path = project().pipeline_file_of(kind)
@@ -95,7 +101,7 @@ def build(offline: bool = False, kind: str = "build") -> BuiltPipeline:
         os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     # The SDK creates boto3 clients at import time and fails without a region.
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
-    code = StepCode(project().steps_dir, target.bucket, project().slug)
+    code = step_code(target)
     commit = git_commit()
     pipeline = _load_get_pipeline(kind, path)(config, target, code, _pipeline_session(target), commit)
     return BuiltPipeline(pipeline, code, target, commit, kind)
@@ -105,6 +111,7 @@ def normalize(definition: dict) -> dict:
     """The definition with what changes on every commit replaced, for snapshot diffs."""
     text = json.dumps(definition, indent=2, sort_keys=True)
     text = HASHED_DIR.sub("/code/<sha256>/", text)
+    text = HASHED_DATA.sub("/data/<sha256>/", text)
     text = re.sub(r'"git_commit": "[^"]*"', '"git_commit": "<git-commit>"', text)
     return json.loads(text)
 
@@ -136,11 +143,23 @@ def problems(built: BuiltPipeline) -> list[str]:
 
 def publish(built: BuiltPipeline) -> None:
     """Upload what the definition references: the step code, and its default input (data/sample.csv;
-    data/batch/sample.csv for the batch pipeline)."""
-    s3 = aws.client("s3")
-    built.code.upload(s3)
-    sample = project().sample_file_of(built.kind)
-    s3.upload_file(str(sample), built.target.bucket, project().sample_data_key_of(built.kind))
+    data/batch/sample.csv for the batch pipeline), each under its content's hash."""
+    built.code.upload(aws.client("s3"))
+
+
+def stage_data(path: Path, code: StepCode) -> str:
+    """Upload a local file, or a folder's CSV files, under their content's hash; the URL a run
+    reads them from (another file is another URL, so no cached step hands on what it made)."""
+    uri = code.data(path)
+    code.upload(aws.client("s3"))
+    return uri
+
+
+def with_data(pairs: list[str], uri: str) -> list[str]:
+    """--param pairs with InputDataUrl set to staged data; both at once is refused."""
+    if any(pair.partition("=")[0] == "InputDataUrl" for pair in pairs):
+        raise MlopsError("--data and --param InputDataUrl=... name the input twice: give one")
+    return [*pairs, f"InputDataUrl={uri}"]
 
 
 def build_all() -> list[BuiltPipeline]:

@@ -35,6 +35,7 @@ from pydantic import ConfigDict
 
 from .config import StrictModel, validated
 from .errors import MlopsError
+from .step_code import data_key
 
 PYPROJECT = "pyproject.toml"
 PIPELINE_KINDS = ("build", "batch", "notebooks")
@@ -110,8 +111,9 @@ class Project:
         return self.root / "data" / ("batch/sample.csv" if kind == "batch" else "sample.csv")
 
     def sample_data_key_of(self, kind: str) -> str:
-        """Where `upsert` puts sample_file_of(kind)."""
-        return f"{self.settings.slug}/{self.sample_file_of(kind).relative_to(self.root)}"
+        """Where `upsert` puts sample_file_of(kind): under its content's hash, so that the URL a run
+        reads names the data (a changed sample is a new URL)."""
+        return data_key(self.settings.slug, self.sample_file_of(kind))
 
     @property
     def kept_models_key(self) -> str:
@@ -132,7 +134,7 @@ class Project:
     @property
     def sample_data_key(self) -> str:
         """Where `upsert` puts data/sample.csv: the pipeline's default InputDataUrl."""
-        return f"{self.settings.slug}/data/sample.csv"
+        return self.sample_data_key_of("build")
 
     @property
     def config_path(self) -> Path:

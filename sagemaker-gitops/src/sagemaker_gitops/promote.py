@@ -181,9 +181,14 @@ def pull_request_text(
         else f"| {name} | {value:.4g} | |"
         for name, value in candidate.items()
     ]
+    data, prod_data = (models.trained_on(models.described(a)) or "not recorded" for a in (arn, prod_arn))
+    same = " (the same data)" if data == prod_data else ""
     body = "\n".join(
         [
             f"Proposes model package `{arn}` for production.",
+            "",
+            f"Trained on data sha256 `{data}`"
+            + (f"; prod's version on `{prod_data}`{same}." if prod_arn else "."),
             "",
             "## Metrics on the test split",
             *(rows if candidate else ["(no metrics were registered with this version)"]),

@@ -166,10 +166,11 @@ def local_run(emulated, mlops):
 
 
 @pytest.fixture(scope="module")
-def gate_that_cannot_pass(emulated, config) -> list[str]:
+def gate_that_cannot_pass(config, tmp_path_factory) -> list[str]:
     """`mlops local run` arguments whose gate cannot pass: a threshold within build/config.yml's
     rule (the CLI refuses others) that no model meets (no error is 0), and for a score, the sample
-    data with its labels shuffled (a score of 1.0 is out of reach once nothing can be learnt)."""
+    data with its labels shuffled (a score of 1.0 is out of reach once nothing can be learnt),
+    given as --data."""
     args = ["--param", f"GateThreshold={1e-9 if config.gate.lower_is_better else 1.0}"]
     if not config.gate.lower_is_better:
         with (project().root / "data" / "sample.csv").open(newline="") as sample:
@@ -181,8 +182,9 @@ def gate_that_cannot_pass(emulated, config) -> list[str]:
         writer = csv.DictWriter(shuffled, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows({**row, target: label} for row, label in zip(rows, labels, strict=True))
-        uri = emulated.put_s3("tests/shuffled.csv", shuffled.getvalue().encode())
-        args += ["--param", f"InputDataUrl={uri}"]
+        path = tmp_path_factory.mktemp("data") / "shuffled.csv"
+        path.write_text(shuffled.getvalue())
+        args += ["--data", str(path)]
     return args
 
 

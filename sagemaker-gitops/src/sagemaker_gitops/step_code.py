@@ -1,9 +1,10 @@
-"""Step scripts on S3 under content-hashed keys.
+"""Step scripts, and the data a run starts from, on S3 under content-hashed keys.
 
 The pipeline references code already on S3 instead of letting the SDK upload it
 while building the definition. That keeps `definition` free of AWS calls, makes the
 definition byte-identical for identical code (so step caching hits), and lets
-`upsert` upload exactly the objects the definition names.
+`upsert` upload exactly the objects the definition names. Local data (data/sample.csv, or what
+`--data` names) is staged the same way under <prefix>/data/<hash>/: a changed file is a new URL.
 """
 
 import gzip
@@ -20,6 +21,20 @@ from .errors import MlopsError
 
 # Where a staged file's content hash sits in its URI: ".../code/<16 hex>/<file name>".
 HASHED_DIR = re.compile(r"/code/[0-9a-f]{16}/")
+# The same for staged data: ".../data/<16 hex>/<file name>".
+HASHED_DATA = re.compile(r"/data/[0-9a-f]{16}/")
+
+
+def _hashed(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+def data_key(prefix: str, path: Path) -> str:
+    """Where a data file is staged: <prefix>/data/<hash of its content>/<its name>."""
+    try:
+        return f"{prefix}/data/{_hashed(path.read_bytes())}/{path.name}"
+    except OSError as error:
+        raise MlopsError(f"{path}: cannot be read ({error.strerror})") from None
 
 
 def _sourcedir_tarball(steps_dir: Path) -> bytes:
@@ -42,9 +57,24 @@ class StepCode:
     objects: dict[str, bytes] = field(default_factory=dict)  # S3 key -> body
 
     def _put(self, name: str, body: bytes) -> str:
-        key = f"{self.prefix}/code/{hashlib.sha256(body).hexdigest()[:16]}/{name}"
+        key = f"{self.prefix}/code/{_hashed(body)}/{name}"
         self.objects[key] = body
         return f"s3://{self.bucket}/{key}"
+
+    def data(self, path: Path) -> str:
+        """S3 URI of local data staged by content: a file's, or for a folder, the prefix of its CSV
+        files (those directly in it, as a step's input folder holds them)."""
+        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if not files:
+            raise MlopsError(f"{path}: no CSV file directly in the folder")
+        keys = {file: data_key(self.prefix, file) for file in files}
+        if path.is_dir():  # one folder named by all of them: key lines are "<hash>/<name>"
+            listing = "\n".join(key.split("/data/", 1)[1] for key in keys.values())
+            folder = f"{self.prefix}/data/{_hashed(listing.encode())}"
+            keys = {file: f"{folder}/{file.name}" for file in files}
+        self.objects.update({key: file.read_bytes() for file, key in keys.items()})
+        uri = f"s3://{self.bucket}/{next(iter(keys.values()))}"
+        return uri.rsplit("/", 1)[0] + "/" if path.is_dir() else uri
 
     def script(self, name: str) -> str:
         """S3 URI of one script, e.g. script("preprocess.py")."""

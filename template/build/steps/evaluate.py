@@ -132,8 +132,10 @@ def main(argv=None) -> dict:
         "model": {"sha256": sha256},
     }
     # Where the model is: kept, when a version will be registered with it; else the file scored.
-    keep = args.keep_model_under and report["gate"]["passed"]
-    report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under) if keep else artifact.as_uri()
+    if args.keep_model_under and report["gate"]["passed"]:
+        report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under)
+    else:
+        report["model"]["url"] = artifact.as_uri()
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -25,6 +25,7 @@ from ..pipelines import (
     publish,
     refuse_what_the_api_would,
     resolve_parameters,
+    with_data,
 )
 from ..project import project, run_description
 from . import definition as graph_of
@@ -96,7 +97,9 @@ class LocalRun:
         workspace: Path,
         description: str = "",
         pipeline_name: str = "",
+        use_cache: bool = True,
     ):
+        self.use_cache = use_cache  # False: `mlops local run --no-cache`
         self.sagemaker = aws.client("sagemaker")
         self.pipeline_name = pipeline_name or project().pipeline_name
         self.description = description  # PipelineExecutionDescription: see project.run_description
@@ -325,7 +328,7 @@ class LocalRun:
         pipeline = self.scope.execution["PipelineArn"]
         key = self.cache_keys[step.name]
         hit = earlier_run(self.workspace.parent, pipeline, step.name, key, expire_after, datetime.now(UTC))
-        if hit is None:
+        if hit is None or not self.use_cache:
             return False
         self.scope.properties[step.name] = hit.properties
         self.cache_hits[step.name] = hit.execution_id
@@ -445,23 +448,34 @@ def run_definition(
     launcher: Launcher | None = None,
     description: str = "",
     pipeline_name: str = "",
+    use_cache: bool = True,
 ) -> RunResult:
-    """Check the definition, then run it; MlopsError before any step if it cannot run."""
-    local = LocalRun(definition, overrides, target, workspace, description, pipeline_name)
+    """Check the definition, then run it; MlopsError before any step if it cannot run. Without
+    use_cache, no step is taken from an earlier run (each still records its cache key)."""
+    local = LocalRun(definition, overrides, target, workspace, description, pipeline_name, use_cache)
     if launcher is not None:
         return local.run(progress, launcher)
     with launchers.started() as started:
         return local.run(progress, started)
 
 
-def run_project(pairs: list[str], progress: Progress, label: str = "", kind: str = "build") -> RunResult:
+def run_project(
+    pairs: list[str],
+    progress: Progress,
+    label: str = "",
+    kind: str = "build",
+    data: Path | None = None,
+    use_cache: bool = True,
+) -> RunResult:
     """Build this project's "build" or "batch" definition as `mlops pipeline definition` does,
-    publish its code, run it."""
-    overrides = parse_parameters(pairs)
+    publish its code (and `data`, a local file or folder to run on), run it."""
     description = run_description(label)
     # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
         built = build(kind=kind)
+        if data is not None:
+            pairs = with_data(pairs, built.code.data(data))
+        overrides = parse_parameters(pairs)
         publish(built)
         return run_definition(
             built.definition(),
@@ -472,4 +486,5 @@ def run_project(pairs: list[str], progress: Progress, label: str = "", kind: str
             launcher,
             description,
             built.name,
+            use_cache,
         )

@@ -1,13 +1,14 @@
 """`mlops report experiments`: what went into each pipeline execution, what came out, and the one
 against the other.
 
-What went in: the pipeline parameters, the trained model's fixed hyperparameters, a tuning step's
-search space, and what the execution was started from (its description: git commit and dirty flag,
-a hash of build/config.yml, the person's --label). What came out: the training job's final metrics
-(e.g. `validation:rmse`), the test metrics of its evaluation report (`test:rmse`), and the values
-tuning chose. Only inputs that can change a metric are plotted against it: hyperparameters, and
-pipeline parameters that the definition passes to the steps that prepare data or train (not
-instance types, nor the GateThreshold that only the gate reads).
+What went in: the data (the sha256 of what Preprocess read), the pipeline parameters, the trained
+model's fixed hyperparameters, a tuning step's search space, and what the execution was started
+from (its description: git commit and dirty flag, a hash of build/config.yml, the person's --label).
+What came out: the training job's final metrics (e.g. `validation:rmse`), the test metrics of its
+evaluation report (`test:rmse`), and the values tuning chose. Only inputs that can change a metric
+are plotted against it: the data, hyperparameters, and pipeline parameters that the definition
+passes to the steps that prepare data or train (not instance types, nor the GateThreshold that
+only the gate reads).
 
 They come from SageMaker (ListPipelineExecutions, ListPipelineParametersForExecution,
 ListPipelineExecutionSteps, DescribePipelineDefinitionForExecution, the steps' Describe* calls and
@@ -59,18 +60,21 @@ class Execution:
     model_parameters: frozenset[str] | None  # the parameters that reach data or training (None: unknown)
     tuned: dict[str, str]  # what came out: the values tuning chose (the best trial's)
     metrics: dict[str, float]
+    data: str = ""  # the sha256 of the data read (Preprocess's data.json), shortened; "" unknown
 
     def inputs(self) -> dict[str, str]:
-        """Every input, by name: what it was started from, parameters, hyperparameters, search space."""
+        """Every input, by name: what it was started from, the data, parameters, hyperparameters,
+        search space."""
         space = {"search space": self.search_space} if self.search_space else {}
-        return {**self.provenance, **self.parameters, **self.hyperparameters, **space}
+        data = {"data": self.data} if self.data else {}
+        return {**self.provenance, **data, **self.parameters, **self.hyperparameters, **space}
 
     def can_change_metrics(self, name: str) -> bool:
         """Whether an input may change what the model scores: hyperparameters and the search space
         always, a pipeline parameter if the definition passes it to the data or the training."""
         if name in self.parameters:
             return self.model_parameters is not None and name in self.model_parameters
-        return name in self.hyperparameters or name in ("search space", "config")
+        return name in self.hyperparameters or name in ("search space", "config", "data")
 
 
 def from_record(record: dict) -> Execution:
@@ -78,7 +82,7 @@ def from_record(record: dict) -> Execution:
     hyperparameters: dict[str, str] = {}
     tuned: dict[str, str] = {}
     metrics: dict[str, float] = {}
-    search_space = ""
+    search_space = data = ""
     for step in record["Steps"]:
         properties = step.get("Properties") or {}
         fixed, chosen, trained = _training(properties)
@@ -89,6 +93,7 @@ def from_record(record: dict) -> Execution:
     for documents in record.get("PropertyFiles", {}).values():
         for document in documents.values():
             metrics.update(_test_metrics(document))
+            data = data or _data_read(document)
     definition = record.get("PipelineDefinition")
     return Execution(
         id=record["PipelineExecutionArn"].rsplit("/", 1)[-1],
@@ -101,7 +106,14 @@ def from_record(record: dict) -> Execution:
         model_parameters=model_parameters(definition) if definition else None,
         tuned=tuned,
         metrics=metrics,
+        data=data,
     )
+
+
+def _data_read(document) -> str:
+    """The sha256 of the data a run read, from Preprocess's data.json, shortened as a commit is."""
+    found = document.get("input", {}) if isinstance(document, dict) else {}
+    return found.get("sha256", "")[:12] if isinstance(found, dict) else ""
 
 
 def model_parameters(definition: dict) -> frozenset[str]:

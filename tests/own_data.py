@@ -1,0 +1,91 @@
+"""A team's own data in place of the bundled sample, put into three generated projects before their
+`make test` (test_render.py), as a team would: its CSV over data/sample.csv, its target column in
+build/config.yml (and, for a target in other units, a gate in those units), the snapshot refreshed,
+committed. Variations of the bundled samples (stdlib csv: the suite needs no data library), each
+other than them in column names and in scale or label type; the projects' own tests must follow."""
+
+import csv
+import io
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+
+def _rewrite(project: Path, target: str, row: Callable[[dict], dict], header: Callable[[str], str]) -> None:
+    """data/sample.csv with each row changed and each column renamed; target_column set."""
+    sample = project / "data" / "sample.csv"
+    with sample.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    changed = [row(dict(r)) for r in rows]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = list(changed[0])
+    writer.writerow([target if name == "target" else header(name) for name in names])
+    writer.writerows([r[name] for name in names] for r in changed)
+    sample.write_text(out.getvalue())
+    config = project / "build" / "config.yml"
+    config.write_text(config.read_text().replace("target_column: target\n", f"target_column: {target}\n"))
+
+
+def progression_per_mille(project: Path) -> None:
+    """Regression in other units (the target times 1,000) and column names with spaces and units;
+    the gate in those units, as the team would set it."""
+    config = project / "build" / "config.yml"
+    key = yaml.safe_load(config.read_text())["split"].get("key")  # the split key keeps its name
+    _rewrite(
+        project,
+        "progression per mille",
+        lambda r: {**r, "target": str(int(float(r["target"]) * 1000))},
+        lambda name: name if name == key else f"{name} (measured)",
+    )
+    in_units = re.sub(
+        r"threshold: ([\d.]+)", lambda m: f"threshold: {float(m[1]) * 1000}", config.read_text()
+    )
+    config.write_text(in_units)
+
+
+def cultivar_names(project: Path) -> None:
+    """Multiclass labels as text (the cultivars' names), upper-case column names."""
+    names = {"0": "barbera", "1": "barolo", "2": "grignolino"}
+    _rewrite(project, "cultivar", lambda r: {**r, "target": names[r["target"]]}, str.upper)
+
+
+def diagnosis(project: Path) -> None:
+    """Binary labels as text, the target column in the middle of the row."""
+    labels = {"0": "malignant", "1": "benign"}
+
+    def row(r: dict) -> dict:
+        features = [name for name in r if name != "target"]
+        middle = len(features) // 2
+        return {
+            **{name: r[name] for name in features[:middle]},
+            "target": labels[r["target"]],
+            **{name: r[name] for name in features[middle:]},
+        }
+
+    _rewrite(project, "diagnosis", row, lambda name: name.replace("_", " "))
+
+
+# Preset -> its team's data.
+OWN_DATA = {
+    "regression-xgboost": progression_per_mille,
+    "multiclass_classification-xgboost": cultivar_names,
+    "binary_classification-xgboost": diagnosis,
+}
+
+
+def use_own_data(project: Path, preset: str) -> None:
+    """Put the preset's own data in place, refresh the snapshot (the target column is a Preprocess
+    argument) and commit, as the team would; nothing for a preset on the bundled sample."""
+    if preset not in OWN_DATA:
+        return
+    OWN_DATA[preset](project)
+    for command in (
+        ["make", "snapshot"],
+        ["git", "add", "--all"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "Our data"],
+    ):
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
