@@ -4,6 +4,7 @@ records the stack and its parameters but skips the AWS::Scheduler::Schedule it h
 
 import http.server
 import json
+import re
 import threading
 
 import boto3
@@ -242,7 +243,9 @@ def test_the_schedule_follows_the_stage_file_and_goes_with_its_block(repo, regis
         "cron(0 6 * * ? *)",
         "ENABLED",
     )
-    assert sent["InputDataUrl"].endswith(f"/{project().slug}/data/batch/sample.csv")
+    # data/batch/sample.csv, where upsert staged it (under its content's hash)
+    assert sent["InputDataUrl"].endswith(f"/{project().sample_data_key_of('batch')}")
+    assert re.search(r"/data/[0-9a-f]{16}/sample\.csv$", sent["InputDataUrl"])
     assert not deploy.status("staging", repo=repo).drift
 
     add_batch_block(repo, git, "staging", {**BLOCK, "instance_count": 3})

@@ -71,6 +71,79 @@ def test_values_the_built_in_xgboost_algorithm_refuses_are_refused(tmp_path, cha
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
+def xgboost_for(problem: str, hyperparameters: dict) -> dict:
+    """A valid build/config.yml for the built-in XGBoost on `problem`, with these hyperparameters."""
+    gates = {"regression": ("rmse", 70.0), "binary_classification": ("auc", 0.8)}
+    gate = gates.get(problem, ("accuracy", 0.8))
+    split = {**VALID["split"], "strategy": "random", "key": None}
+    return {
+        **XGBOOST,
+        "problem_type": problem,
+        "hyperparameters": hyperparameters,
+        "gate": dict(zip(("metric", "threshold"), gate, strict=True)),
+        "split": split,
+        "tuning": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("problem", "objective", "eval_metric"),
+    [
+        ("regression", "reg:squarederror", "rmse"),
+        ("binary_classification", "binary:logistic", "auc"),
+        ("multiclass_classification", "multi:softprob", "mlogloss"),
+    ],
+)
+def test_the_problem_type_decides_what_xgboost_trains(tmp_path, problem, objective, eval_metric):
+    """One field to switch: the objective and the metric training reports follow problem_type."""
+    given = {"num_round": 10, **({"num_class": 4} if problem.startswith("multiclass") else {})}
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(xgboost_for(problem, given)))
+    hyperparameters = load_config(path).hyperparameters
+    assert (hyperparameters["objective"], hyperparameters["eval_metric"]) == (objective, eval_metric)
+    path.write_text(yaml.safe_dump(xgboost_for(problem, {**given, "eval_metric": "mae"})))
+    assert load_config(path).hyperparameters["eval_metric"] == "mae", "a value set in the file wins"
+
+
+@pytest.mark.parametrize(
+    ("problem", "hyperparameters", "message"),
+    [
+        (
+            "multiclass_classification",
+            {"objective": "reg:squarederror", "num_class": 3},
+            "hyperparameters.objective 'reg:squarederror' does not fit problem_type"
+            " multiclass_classification (it takes multi:softprob): leave objective out",
+        ),
+        (
+            "regression",
+            {"objective": "multi:softmax"},
+            "does not fit problem_type regression (it takes reg:* or count:poisson)",
+        ),
+        (
+            "binary_classification",
+            {"num_class": 2},
+            "hyperparameters.num_class is for problem_type multiclass_classification, not"
+            " binary_classification: remove it",
+        ),
+        (
+            "multiclass_classification",
+            {},
+            "hyperparameters.num_class: problem_type multiclass_classification needs the number of classes",
+        ),
+    ],
+)
+def test_hyperparameters_that_contradict_the_problem_type_are_one_line_naming_both(
+    tmp_path, problem, hyperparameters, message
+):
+    """The audit's run: `objective: reg:squarederror` in a multiclass project passed the check and
+    failed in Evaluate, blaming the split."""
+    bad = tmp_path / "config.yml"
+    bad.write_text(yaml.safe_dump(xgboost_for(problem, hyperparameters)))
+    with pytest.raises(MlopsError) as raised:
+        load_config(bad)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
 def test_a_tuning_range_reaching_outside_what_xgboost_takes_is_refused(tmp_path):
     tuning = {
         "strategy": "Random",

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from conftest import PROJECT, any_shape
+from sagemaker_gitops.config import load_config
 from sagemaker_gitops.project import project
 
 pytestmark = any_shape
@@ -41,3 +42,28 @@ def test_a_changed_definition_fails_the_snapshot_test_with_what_changed(tmp_path
     assert "the pipeline definition differs from the reviewed snapshot:" in done.stdout
     # From the reviewed snapshot (0.5, edited above) to what build/config.yml builds.
     assert "parameter GateThreshold: `DefaultValue` `0.5` → `" in done.stdout, done.stdout[:2500]
+
+
+def test_data_the_preprocessing_refuses_stops_the_tests_in_its_one_line(tmp_path):
+    """A team's CSV without the configured target column: preprocessing's reason, once, not a
+    pandas KeyError in every test that reads the data."""
+    sample = PROJECT / "data" / "sample.csv"
+    bundled = sample.read_text()
+    header, *rows = bundled.splitlines()
+    target = load_config(project().config_path).target_column
+    kept = [i for i, name in enumerate(header.split(",")) if name != target]
+    without_target = [",".join(line.split(",")[i] for i in kept) for line in [header, *rows]]
+    sample.write_text("\n".join(without_target) + "\n")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_steps.py"],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
+    finally:
+        sample.write_text(bundled)
+    assert done.returncode == 1
+    assert f"data/sample.csv: column {target!r} not in sample.csv" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "KeyError" not in done.stdout + done.stderr

@@ -72,6 +72,20 @@ XGBOOST_RANGES: dict[str, tuple[type, float | None, bool, float | None, bool]] =
     "skip_drop": (float, 0, True, 1, True),
     "tweedie_variance_power": (float, 1, False, 2, False),
 }
+# What the built-in XGBoost trains for each problem type: problem_type decides it, and
+# build/config.yml's hyperparameters only override it. The objectives are the ones whose output
+# build/steps/evaluate.py and inference.py read: a value (regression), the probability of the
+# second class (binary), one probability per class (multiclass).
+XGBOOST_BY_PROBLEM: dict[str, dict[str, str]] = {
+    "regression": {"objective": "reg:squarederror", "eval_metric": "rmse"},
+    "binary_classification": {"objective": "binary:logistic", "eval_metric": "auc"},
+    "multiclass_classification": {"objective": "multi:softprob", "eval_metric": "mlogloss"},
+}
+XGBOOST_OBJECTIVES = {
+    "regression": ("reg:", "count:poisson"),  # any reg:* answers a value
+    "binary_classification": ("binary:logistic",),
+    "multiclass_classification": ("multi:softprob",),
+}
 # The largest request body the built-in XGBoost container takes (its MAX_CONTENT_LENGTH, 6 MiB).
 XGBOOST_MAX_PAYLOAD_MB = 6
 
@@ -404,6 +418,16 @@ class BuildConfig(StrictModel):
     batch: Batch | None = None  # read by build/batch_pipeline.py, for projects that score in batch
     retraining: ScheduledRuns | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _xgboost_follows_the_problem_type(cls, raw):
+        """The objective and eval_metric problem_type implies, where the file sets none."""
+        if not isinstance(raw, dict) or raw.get("framework") != "xgboost":
+            return raw
+        implied = XGBOOST_BY_PROBLEM.get(raw.get("problem_type"), {})
+        given = raw.get("hyperparameters")
+        return {**raw, "hyperparameters": {**implied, **given}} if isinstance(given, dict) else raw
+
     @model_validator(mode="after")
     def _choices_fit_the_problem(self):
         allowed = METRICS_BY_PROBLEM[self.problem_type]
@@ -427,6 +451,7 @@ class BuildConfig(StrictModel):
             problem = xgboost_range_problem(name, value)
             if problem:
                 raise ValueError(f"hyperparameters.{problem}")
+        self._xgboost_fits_the_problem_type()
         for name, tuned in (self.tuning.ranges if self.tuning else {}).items():
             ends = tuned.values if isinstance(tuned, CategoricalRange) else (tuned.min, tuned.max)
             problem = next(filter(None, (xgboost_range_problem(name, end) for end in ends)), "")
@@ -436,6 +461,27 @@ class BuildConfig(StrictModel):
             raise ValueError(
                 f"batch.max_payload_mb: the built-in XGBoost container refuses requests over"
                 f" {XGBOOST_MAX_PAYLOAD_MB} MB; use at most {XGBOOST_MAX_PAYLOAD_MB}"
+            )
+
+    def _xgboost_fits_the_problem_type(self) -> None:
+        objective = str(self.hyperparameters["objective"])
+        fitting = XGBOOST_OBJECTIVES[self.problem_type]
+        if not objective.startswith(fitting):
+            raise ValueError(
+                f"hyperparameters.objective {objective!r} does not fit problem_type {self.problem_type}"
+                f" (it takes {' or '.join(f'{o}*' if o.endswith(':') else o for o in fitting)}): leave"
+                " objective out, problem_type decides it"
+            )
+        multiclass = self.problem_type == "multiclass_classification"
+        if multiclass and "num_class" not in self.hyperparameters:
+            raise ValueError(
+                "hyperparameters.num_class: problem_type multiclass_classification needs the number"
+                " of classes in the data"
+            )
+        if not multiclass and "num_class" in self.hyperparameters:
+            raise ValueError(
+                f"hyperparameters.num_class is for problem_type multiclass_classification, not"
+                f" {self.problem_type}: remove it"
             )
 
     def _tuning_fits_the_training(self) -> None:

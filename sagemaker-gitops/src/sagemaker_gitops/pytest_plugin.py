@@ -59,6 +59,41 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     isolate_from_aws(region)
 
 
+def pytest_sessionstart(session) -> None:
+    """A project's tests read its data and config: data its preprocessing refuses stops them at
+    once with preprocessing's one-line reason, not a traceback in every test that reads it."""
+    try:
+        current = project()
+    except MlopsError:
+        return  # not in a project: no data of its to check
+    reason = refused_data(current.root / "data", current.config_path)
+    if reason:
+        pytest.exit(f"data/sample.csv: {reason}", returncode=1)
+
+
+def refused_data(data: Path, config_path: Path) -> str:
+    """Why build/steps/preprocess.py would refuse the CSV files in `data` under build/config.yml
+    ("" when it would take them): its own checks, run on them."""
+    from .config import load_config
+
+    if not any(data.glob("*.csv")):
+        return ""
+    try:
+        config = load_config(config_path)
+        preprocess = load_step("preprocess")
+        frame = preprocess.read_input(data, config.target_column)
+        if config.split.strategy == "key":
+            preprocess.take_keys(frame, config.split.key, config.split.max_key_share)
+        preprocess.check_features(frame)
+        num_class = config.hyperparameters.get("num_class") if config.framework == "xgboost" else None
+        preprocess.encode_target(frame, config.problem_type, num_class)
+    except SystemExit as refused:
+        return str(refused.code).removeprefix("preprocess: ")
+    except MlopsError as error:
+        return str(error)
+    return ""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def local_state(tmp_path_factory):
     """The tests' own .mlops/: a developer's running emulator is never seen, stopped or changed."""

@@ -74,8 +74,8 @@ def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarr
         }
     if predictions.ndim != 2:
         raise SystemExit(
-            "evaluate: the model predicts 2 classes but this is a multiclass problem: the"
-            " training split lacks a class (an `ordered` split of class-sorted data?)"
+            "evaluate: the model answers one value per row, not one probability per class: a"
+            " multiclass model must be trained with every class (and, in XGBoost, multi:softprob)"
         )
     predicted_classes = np.argmax(predictions, axis=1)
     return {

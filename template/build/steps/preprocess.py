@@ -215,6 +215,15 @@ def record_data(base: Path, rows: int, keep_under: str | None) -> dict:
     return data
 
 
+def check_training_classes(train: pd.DataFrame, classes: list, strategy: str) -> None:
+    """Every class in the training split: a model that never saw one cannot predict it."""
+    seen = set(train.iloc[:, 0])
+    missing = [label for code, label in enumerate(classes) if code not in seen]
+    if missing:
+        hint = " (an ordered split of data sorted by class: sort it by time)" if strategy == "ordered" else ""
+        raise SystemExit(f"preprocess: the training split has no rows of class {missing[0]!r}{hint}")
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
@@ -224,6 +233,8 @@ def main(argv=None) -> None:
     classes = encode_target(frame, args.problem_type, args.num_class)
     fractions = (args.validation_fraction, args.test_fraction)
     parts = split(frame, args.split_strategy, *fractions, args.seed, keys)
+    if classes is not None:
+        check_training_classes(parts[0], classes, args.split_strategy)
     for name, part in zip(SPLITS, parts, strict=True):
         out_dir = base / name
         out_dir.mkdir(parents=True, exist_ok=True)
