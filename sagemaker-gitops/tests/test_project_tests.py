@@ -12,6 +12,17 @@ from sagemaker_gitops.project import project
 pytestmark = any_shape
 
 
+def project_pytest(*args: str) -> subprocess.CompletedProcess:
+    """The project's own tests, as `make test` runs them in its folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+
+
 def test_a_changed_definition_fails_the_snapshot_test_with_what_changed(tmp_path):
     snapshot = project().snapshot_path
     reviewed = snapshot.read_text()
@@ -19,23 +30,7 @@ def test_a_changed_definition_fails_the_snapshot_test_with_what_changed(tmp_path
     next(p for p in document["Parameters"] if p["Name"] == "GateThreshold")["DefaultValue"] = 0.5
     snapshot.write_text(json.dumps(document))
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "tests/test_definition.py",
-                "-k",
-                "reviewed_snapshot",
-            ],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": ""},
-        )
+        done = project_pytest("tests/test_definition.py", "-k", "reviewed_snapshot")
     finally:
         snapshot.write_text(reviewed)
     assert done.returncode == 1
@@ -55,13 +50,7 @@ def test_data_the_preprocessing_refuses_stops_the_tests_in_its_one_line(tmp_path
     without_target = [",".join(line.split(",")[i] for i in kept) for line in [header, *rows]]
     sample.write_text("\n".join(without_target) + "\n")
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_steps.py"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": ""},
-        )
+        done = project_pytest("tests/test_steps.py")
     finally:
         sample.write_text(bundled)
     assert done.returncode == 1
