@@ -1,12 +1,12 @@
 """A team's own data in place of the bundled sample, put into three generated projects before their
 `make test` (test_render.py), as a team would: its CSV over data/sample.csv, its target column in
-build/config.yml (and, for a target in other units, a gate in those units), the snapshot refreshed,
-committed. Variations of the bundled samples (stdlib csv: the suite needs no data library), each
-other than them in column names and in scale or label type; the projects' own tests must follow."""
+build/config.yml, the snapshot refreshed, committed (a target in other units keeps the default
+gate, which has none). Variations of the bundled samples (stdlib csv: the suite needs no data
+library), each other than them in column names and in scale or label type; the projects' own tests
+must follow."""
 
 import csv
 import io
-import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +31,8 @@ def _rewrite(project: Path, target: str, row: Callable[[dict], dict], header: Ca
 
 
 def progression_per_mille(project: Path) -> None:
-    """Regression in other units (the target times 1,000) and column names with spaces and units;
-    the gate in those units, as the team would set it."""
+    """Regression in other units (the target times 1,000) and column names with spaces and units.
+    The gate is left as generated: the default (r2) has no units."""
     config = project / "build" / "config.yml"
     key = yaml.safe_load(config.read_text())["split"].get("key")  # the split key keeps its name
     _rewrite(
@@ -41,10 +41,6 @@ def progression_per_mille(project: Path) -> None:
         lambda r: {**r, "target": str(int(float(r["target"]) * 1000))},
         lambda name: name if name == key else f"{name} (measured)",
     )
-    in_units = re.sub(
-        r"threshold: ([\d.]+)", lambda m: f"threshold: {float(m[1]) * 1000}", config.read_text()
-    )
-    config.write_text(in_units)
 
 
 def cultivar_names(project: Path) -> None:

@@ -65,13 +65,13 @@ BAD_ANSWERS = [
         "a-z A-Z 0-9 _ . -, no digit first",
     ),
     ({"split_strategy": "key", "split_key": "target"}, "split_key", "must not be the target column"),
-    ({"gate_metric": "auc"}, "gate_metric", "'auc' is not in ['rmse', 'mae', 'r2']"),
+    ({"gate_metric": "auc"}, "gate_metric", "'auc' is not in ['r2', 'rmse', 'mae']"),
     (
         {"problem_type": "binary_classification", "gate_threshold": 1.5},
         "gate_threshold",
         "must be in (0, 1] for auc",
     ),
-    ({"gate_threshold": -1.0}, "gate_threshold", "must be > 0 for rmse"),
+    ({"gate_metric": "rmse", "gate_threshold": -1.0}, "gate_threshold", "must be > 0 for rmse"),
     ({"gate_threshold": "high"}, "gate_threshold", "must be a number, such as 0.9"),
     ({"gate_metric": "r2", "gate_threshold": 1.2}, "gate_threshold", "must be at most 1 for r2"),
     ({"enable_step_caching": "maybe"}, "enable_step_caching", "must be yes or no"),
@@ -196,7 +196,12 @@ def test_the_split_menu_fits_the_problem_type(tmp_path, problem):
 
 
 def test_a_number_answer_is_written_as_a_number(tmp_path):
-    answers = {"gate_threshold": " 7e1 ", "enable_tuning": True, "tuning_max_jobs": "12"}
+    answers = {
+        "gate_metric": "rmse",
+        "gate_threshold": " 7e1 ",
+        "enable_tuning": True,
+        "tuning_max_jobs": "12",
+    }
     config = yaml.safe_load(
         (render(tmp_path / "p", answers, skip_tasks=True) / "build" / "config.yml").read_text()
     )

@@ -5,22 +5,27 @@ names (conftest.PRESETS); between them, each choice of every question is rendere
 a project whose own `make test` runs (a local pipeline run included):
 
     preset                               split       gate       tuning     batch notebooks other
-    regression-xgboost                   key         rmse       -          -     -         the defaults
+    regression-xgboost                   key         r2         -          -     -         defaults, own data
     regression-sklearn (from 0.2.0)      random      mae        -          -     -
-    binary_classification-xgboost        random      f1         -          yes   -         linear
+    binary_classification-xgboost        random      f1         -          yes   -         linear; own data
     binary_classification-sklearn (0.2.0) stratified auc        Bayesian   -     -
-    multiclass_classification-xgboost    ordered     f1_macro   Hyperband  -     -
+    multiclass_classification-xgboost    ordered     f1_macro   Hyperband  -     -         own data
     multiclass_classification-sklearn (0.1.0) stratified f1_macro -        -     -
     custom-names-key-split (sklearn)     key         accuracy   Grid       -     yes       eu-west-1,
                                                                                          all_at_once,
                                                                                          instance staging,
                                                                                          caching off
 
-Not rendered, and checked another way: the gate metric r2 (its default against every split of the
-bundled sample: `make bench-gate`, docs/performance.md); the tuning strategy Random (every tuning
-project's own tests run each strategy on a budget of two); the other 24 regions (the package's
-tests check each against the SDK's image registry). Each preset is rendered once per session, with
-the post-copy task (uv lock + first snapshot), into one shared virtualenv.
+"own data": the cell's `make test` runs on a team's data, not the bundled sample
+(tests/own_data.py: other column names, a target in other units under the default gate, text
+labels).
+
+Not rendered, and checked another way: the gate metric rmse (lower is better, as mae is; its
+default against every split of the bundled sample: `make bench-gate`, docs/performance.md); the
+tuning strategy Random (every tuning project's own tests run each strategy on a budget of two);
+the other 24 regions (the package's tests check each against the SDK's image registry). Each
+preset is rendered once per session, with the post-copy task (uv lock + first snapshot), into one
+shared virtualenv.
 """
 
 import json

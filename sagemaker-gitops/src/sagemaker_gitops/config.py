@@ -21,7 +21,7 @@ INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 InstanceType = Field(pattern=INSTANCE_TYPE_PATTERN)
 
 METRICS_BY_PROBLEM = {
-    "regression": ("rmse", "mae", "r2"),
+    "regression": ("r2", "rmse", "mae"),  # r2 first: the default, free of the target's units
     "binary_classification": ("auc", "accuracy", "f1"),
     "multiclass_classification": ("f1_macro", "accuracy"),
 }
