@@ -84,17 +84,26 @@ def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarr
     }
 
 
+def shown(value: float) -> str:
+    """A number as a person reads it: four significant digits, no exponent (56696.93 -> "56700")."""
+    rounded = float(f"{value:.4g}")
+    return np.format_float_positional(rounded, trim="-")
+
+
 def gate_verdict(name: str, value: float, threshold: float) -> dict:
     lower_is_better = name in LOWER_IS_BETTER
     passed = value <= threshold if lower_is_better else value >= threshold
+    # How far the metric is on the wrong side of the threshold (0 when it passes).
+    shortfall = round(max(0.0, value - threshold if lower_is_better else threshold - value), 6)
     return {
         "metric": name,
         "value": value,
         "threshold": threshold,
         "direction": "<=" if lower_is_better else ">=",
         "passed": passed,
-        # How far the metric is on the wrong side of the threshold (0 when it passes).
-        "shortfall": round(max(0.0, value - threshold if lower_is_better else threshold - value), 6),
+        "shortfall": shortfall,
+        # What the failed gate's message shows (GateFailed in build/pipeline.py).
+        "shown": {"value": shown(value), "shortfall": shown(shortfall)},
     }
 
 
