@@ -100,6 +100,33 @@ def test_start_on_a_local_file_stages_it_under_its_content_hash(mlops, account, 
     assert staged["Body"].read() == mine.read_bytes()
 
 
+def test_start_on_a_folder_stages_its_csv_files_as_one_prefix(mlops, account, tmp_path):
+    """A folder of exports, as Preprocess reads a prefix: its CSV files directly in it, one table."""
+    mlops("pipeline", "upsert")
+    rows = (project().root / "data" / "sample.csv").read_text().splitlines(keepends=True)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "2026-11.csv").write_text("".join(rows[:40]))
+    (folder / "2026-12.csv").write_text("".join(rows[:1] + rows[40:80]))
+    (folder / "notes.txt").write_text("not data")
+    code, out, err = mlops("pipeline", "start", "--data", str(folder))
+    assert code == 0, err
+    sagemaker = boto3.client("sagemaker", region_name=account.region)
+    (sent,) = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=out.strip())[
+        "PipelineParameters"
+    ]
+    prefix = sent["Value"].removeprefix(f"s3://{account.bucket}/")
+    assert re.fullmatch(rf"{project().slug}/data/[0-9a-f]{{16}}/", prefix)
+    listed = boto3.client("s3", region_name=account.region).list_objects_v2(
+        Bucket=account.bucket, Prefix=prefix
+    )
+    assert sorted(o["Key"].removeprefix(prefix) for o in listed["Contents"]) == ["2026-11.csv", "2026-12.csv"]
+
+    (tmp_path / "empty").mkdir()
+    code, _, err = mlops("pipeline", "start", "--data", str(tmp_path / "empty"))
+    assert (code, err.strip()) == (1, f"error: {tmp_path / 'empty'}: no CSV file directly in the folder")
+
+
 def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
     mlops, account, monkeypatch, tmp_path
 ):
