@@ -98,14 +98,9 @@ def described(arn: str) -> dict:
         return {}
 
 
-def metrics(arn: str) -> dict[str, float]:
-    """The model-quality metrics registered with a version (its evaluation.json); {} if none."""
-    package = described(arn)
-    return package_metrics(package) if package else {}
-
-
 def package_metrics(package: dict) -> dict[str, float]:
-    """metrics() for a version already described."""
+    """The model-quality metrics registered with a described version (its evaluation.json); {} if
+    none."""
     return {
         name: value["value"]
         for section, values in evaluation_report(package).items()

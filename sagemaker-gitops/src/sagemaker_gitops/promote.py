@@ -172,7 +172,8 @@ def pull_request_text(
     version: int, arn: str, prod_arn: str, evidence: str, scores_in_batch: bool = False
 ) -> tuple[str, str]:
     title = f"Promote {project().slug} model v{version} to production"
-    candidate, current = models.metrics(arn), models.metrics(prod_arn)
+    package, prod_package = models.described(arn), models.described(prod_arn)
+    candidate, current = models.package_metrics(package), models.package_metrics(prod_package)
     prod_label = f"prod now (v{prod_arn.rsplit('/', 1)[-1]})" if prod_arn else "prod now (nothing)"
     rows = [f"| metric | v{version} | {prod_label} |", "|---|---|---|"]
     rows += [
@@ -181,7 +182,7 @@ def pull_request_text(
         else f"| {name} | {value:.4g} | |"
         for name, value in candidate.items()
     ]
-    data, prod_data = (models.trained_on(models.described(a)) or "not recorded" for a in (arn, prod_arn))
+    data, prod_data = (models.trained_on(p) or "not recorded" for p in (package, prod_package))
     same = " (the same data)" if data == prod_data else ""
     body = "\n".join(
         [
