@@ -29,12 +29,21 @@ def _hashed(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:16]
 
 
-def data_key(prefix: str, path: Path) -> str:
-    """Where a data file is staged: <prefix>/data/<hash of its content>/<its name>."""
+def content_key(prefix: str, under: str, name: str, body: bytes) -> str:
+    """<prefix>/<under>/<hash of the body>/<name>: a key that names its content."""
+    return f"{prefix}/{under}/{_hashed(body)}/{name}"
+
+
+def _read(path: Path) -> bytes:
     try:
-        return f"{prefix}/data/{_hashed(path.read_bytes())}/{path.name}"
+        return path.read_bytes()
     except OSError as error:
         raise MlopsError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def data_key(prefix: str, path: Path) -> str:
+    """Where a data file is staged: <prefix>/data/<hash of its content>/<its name>."""
+    return content_key(prefix, "data", path.name, _read(path))
 
 
 def _sourcedir_tarball(steps_dir: Path) -> bytes:
@@ -56,25 +65,29 @@ class StepCode:
     prefix: str
     objects: dict[str, bytes] = field(default_factory=dict)  # S3 key -> body
 
-    def _put(self, name: str, body: bytes) -> str:
-        key = f"{self.prefix}/code/{_hashed(body)}/{name}"
+    def _put(self, name: str, body: bytes, under: str = "code") -> str:
+        key = content_key(self.prefix, under, name, body)
         self.objects[key] = body
         return f"s3://{self.bucket}/{key}"
+
+    def _put_folder(self, bodies: dict[str, bytes], under: str = "code") -> str:
+        """One folder holding these files (name -> body), named by a hash of them all."""
+        listing = "\n".join(
+            f"{name} {hashlib.sha256(body).hexdigest()}" for name, body in sorted(bodies.items())
+        )
+        folder = f"{self.prefix}/{under}/{_hashed(listing.encode())}"
+        self.objects.update({f"{folder}/{name}": body for name, body in bodies.items()})
+        return f"s3://{self.bucket}/{folder}/"
 
     def data(self, path: Path) -> str:
         """S3 URI of local data staged by content: a file's, or for a folder, the prefix of its CSV
         files (those directly in it, as a step's input folder holds them)."""
-        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if not path.is_dir():
+            return self._put(path.name, _read(path), under="data")
+        files = sorted(path.glob("*.csv"))
         if not files:
             raise MlopsError(f"{path}: no CSV file directly in the folder")
-        keys = {file: data_key(self.prefix, file) for file in files}
-        if path.is_dir():  # one folder named by all of them: key lines are "<hash>/<name>"
-            listing = "\n".join(key.split("/data/", 1)[1] for key in keys.values())
-            folder = f"{self.prefix}/data/{_hashed(listing.encode())}"
-            keys = {file: f"{folder}/{file.name}" for file in files}
-        self.objects.update({key: file.read_bytes() for file, key in keys.items()})
-        uri = f"s3://{self.bucket}/{next(iter(keys.values()))}"
-        return uri.rsplit("/", 1)[0] + "/" if path.is_dir() else uri
+        return self._put_folder({file.name: _read(file) for file in files}, under="data")
 
     def script(self, name: str) -> str:
         """S3 URI of one script, e.g. script("preprocess.py")."""
@@ -94,11 +107,7 @@ class StepCode:
                 members.update({f"{path.name}/{file.relative_to(path).as_posix()}": file for file in found})
             else:
                 members[path.name] = path
-        bodies = {name: file.read_bytes() for name, file in sorted(members.items())}
-        listing = "\n".join(f"{name} {hashlib.sha256(body).hexdigest()}" for name, body in bodies.items())
-        folder = f"{self.prefix}/code/{hashlib.sha256(listing.encode()).hexdigest()[:16]}"
-        self.objects.update({f"{folder}/{name}": body for name, body in bodies.items()})
-        return f"s3://{self.bucket}/{folder}/"
+        return self._put_folder({name: file.read_bytes() for name, file in members.items()})
 
     def files_under(self, folder_uri: str) -> dict[str, bytes]:
         """The staged files under a folder() URI, by their names in it."""
