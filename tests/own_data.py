@@ -1,9 +1,10 @@
-"""A team's own data in place of the bundled sample, put into three generated projects before their
+"""A team's own data in place of the bundled sample, put into four generated projects before their
 `make test` (test_render.py), as a team would: its CSV over data/sample.csv, its target column in
 build/config.yml, the snapshot refreshed, committed (a target in other units keeps the default
 gate, which has none). Variations of the bundled samples (stdlib csv: the suite needs no data
-library), each other than them in column names and in scale or label type; the projects' own tests
-must follow."""
+library), each other than them in column names and in scale or label type, two with a text
+feature (one of them also scored in batch, on the endpoint and by the smoke test: raw text rows
+through the serving image); the projects' own tests must follow."""
 
 import csv
 import io
@@ -49,8 +50,15 @@ def cultivar_names(project: Path) -> None:
     _rewrite(project, "cultivar", lambda r: {**r, "target": names[r["target"]]}, str.upper)
 
 
+def clinic(radius: str) -> str:
+    """A text feature that carries signal: where a case was seen, from its first feature (a comma
+    inside one category, as real exports have)."""
+    return "north, main site" if float(radius) < 12 else "south" if float(radius) < 15 else "east"
+
+
 def diagnosis(project: Path) -> None:
-    """Binary labels as text, the target column in the middle of the row."""
+    """Binary labels as text, the target column in the middle of the row, and a text feature
+    (clinic, last) in the training data and in the batch rows the stages score."""
     labels = {"0": "malignant", "1": "benign"}
 
     def row(r: dict) -> dict:
@@ -60,9 +68,22 @@ def diagnosis(project: Path) -> None:
             **{name: r[name] for name in features[:middle]},
             "target": labels[r["target"]],
             **{name: r[name] for name in features[middle:]},
+            "clinic": clinic(r[features[0]]),
         }
 
     _rewrite(project, "diagnosis", row, lambda name: name.replace("_", " "))
+    batch = project / "data" / "batch" / "sample.csv"
+    if batch.exists():  # rows: an ID, then the features in training order
+        with batch.open(newline="") as file:
+            rows = [[*r, clinic(r[1])] for r in csv.reader(file)]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        batch.write_text(out.getvalue())
+
+
+def sex_as_text(project: Path) -> None:
+    """The regression sample with its sex column as the words, a text feature."""
+    _rewrite(project, "target", lambda r: {**r, "sex": {"1": "female", "2": "male"}[r["sex"]]}, str)
 
 
 # Preset -> its team's data.
@@ -70,6 +91,7 @@ OWN_DATA = {
     "regression-xgboost": progression_per_mille,
     "multiclass_classification-xgboost": cultivar_names,
     "binary_classification-xgboost": diagnosis,
+    "regression-sklearn": sex_as_text,
 }
 
 

@@ -6,7 +6,7 @@ a project whose own `make test` runs (a local pipeline run included):
 
     preset                               split       gate       tuning     batch notebooks other
     regression-xgboost                   key         r2         -          -     -         defaults, own data
-    regression-sklearn (from 0.2.0)      random      mae        -          -     -
+    regression-sklearn (from 0.2.0)      random      mae        -          -     -         own data
     binary_classification-xgboost        random      f1         -          yes   -         linear; own data
     binary_classification-sklearn (0.2.0) stratified auc        Bayesian   -     -
     multiclass_classification-xgboost    ordered     f1_macro   Hyperband  -     -         own data
@@ -18,7 +18,7 @@ a project whose own `make test` runs (a local pipeline run included):
 
 "own data": the cell's `make test` runs on a team's data, not the bundled sample
 (tests/own_data.py: other column names, a target in other units under the default gate, text
-labels).
+labels, text features: one of them scored raw by the staging endpoint's smoke test and in batch).
 
 Not rendered, and checked another way: the gate metric rmse (lower is better, as mae is; its
 default against every split of the bundled sample: `make bench-gate`, docs/performance.md); the

@@ -89,8 +89,7 @@ from sagemaker_gitops.config import load_config  # noqa: E402
 from sagemaker_gitops.desired_state import STAGES, set_model_package  # noqa: E402
 from sagemaker_gitops.local import endpoints  # noqa: E402
 from sagemaker_gitops.pipelines import build  # noqa: E402
-from sagemaker_gitops.project import project  # noqa: E402
-from sagemaker_gitops.step_code import StepCode  # noqa: E402
+from sagemaker_gitops.project import load_step, project  # noqa: E402
 
 BUILT_FROM = run_git(PROJECT, "rev-parse", "HEAD")  # the commit the registry's versions record
 SAMPLE_SHA256 = sha256((PROJECT / "data" / "sample.csv").read_bytes()).hexdigest()  # and the data
@@ -223,10 +222,11 @@ def batch_definition() -> dict:
 
 
 @pytest.fixture
-def registry(model_tarball, local_runtime, registered_container, tmp_path):
+def registry(model_tarball, processing_dir, local_runtime, registered_container, tmp_path):
     """moto with the project's bucket and model group; register(...) adds a version as the
-    pipeline registers it: the project's serving image and Environment, its step code on S3, and a
-    real model trained on the sample data. Deployed, it is served by local_runtime.
+    pipeline registers it: the project's serving image and Environment, and the archive Evaluate
+    keeps (a real model trained on the sample data, features.json, the serving code under code/).
+    Deployed, it is served by local_runtime.
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
     registers other model bytes, records other training data (data_sha256=...), a classifier's
@@ -252,16 +252,17 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
             return f"s3://{target.bucket}/{key}"
 
         @functools.cache
-        def step_code(replaced: frozenset[tuple[str, str]]) -> str:
-            replaced = dict(replaced)
-            steps = tmp_path / f"steps-{sha256(json.dumps(replaced).encode()).hexdigest()[:8]}"
+        def served_artifact(replaced: frozenset[tuple[str, str]]) -> Path:
+            """What Evaluate keeps and registers: the sample's model, features.json and the serving
+            code (build/steps/, with files replaced) under code/."""
+            steps = tmp_path / f"steps-{sha256(json.dumps(sorted(replaced)).encode()).hexdigest()[:8]}"
             shutil.copytree(project().steps_dir, steps, dirs_exist_ok=True)
-            for name, text in replaced.items():
+            for name, text in replaced:
                 (steps / name).write_text(text)
-            code = StepCode(steps, target.bucket, project().slug)
-            uri = code.sourcedir()
-            code.upload(s3)
-            return uri
+            code = [steps / "inference.py", steps / "features.py"]
+            features_json = processing_dir / "test" / "features.json"
+            evaluate = load_step("evaluate")
+            return evaluate.served_model(model_tarball, features_json, code, steps / "served.tgz")
 
         def register(
             status: str = "Approved",
@@ -282,11 +283,10 @@ def registry(model_tarball, local_runtime, registered_container, tmp_path):
                 uri = put(key, json.dumps(report).encode())
                 statistics = {"ContentType": "application/json", "S3Uri": uri}
                 extra["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
-            artifact = model_tarball.read_bytes() if artifact is None else artifact
+            if artifact is None:
+                artifact = served_artifact(frozenset((steps or {}).items())).read_bytes()
             checksum = sha256(artifact).hexdigest()
             served = dict(registered_container["Environment"])
-            if "SAGEMAKER_SUBMIT_DIRECTORY" in served or steps:  # step code in this account's bucket
-                served["SAGEMAKER_SUBMIT_DIRECTORY"] = step_code(frozenset((steps or {}).items()))
             for name, value in (environment or {}).items():
                 served.pop(name) if value is None else served.update({name: value})
             container = {

@@ -80,10 +80,13 @@ def test_every_template_parameter_is_given_explicitly(read_template):
         assert set(stack_parameters(stage, load_stage(stage), target, "abc123")) == declared
 
 
-def test_the_model_gets_no_network_unless_its_container_fetches_code(read_template, registered_container):
-    """The built-in XGBoost image serves the model alone: isolated. A container that downloads its
-    serving code itself (SAGEMAKER_SUBMIT_DIRECTORY, the scikit-learn image) would fail isolated.
-    moto's CloudFormation ignores the property: read from the template."""
+def test_the_model_gets_no_network_unless_a_version_may_fetch_code(read_template, registered_container):
+    """A container whose serving code is in its model archive (SAGEMAKER_SUBMIT_DIRECTORY under
+    /opt/ml/model, what the pipeline registers) needs no network: isolated. The scikit-learn
+    image stays reachable, because versions registered by earlier releases name their code by an
+    S3 URL, which the image downloads itself. moto's CloudFormation ignores the property: read
+    from the template."""
     model = read_template(project().root / "deploy" / "endpoint.yml")["Resources"]["Model"]["Properties"]
-    fetches_code = bool(registered_container["Environment"].get("SAGEMAKER_SUBMIT_DIRECTORY"))
-    assert model.get("EnableNetworkIsolation", False) is (not fetches_code)
+    assert registered_container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    xgboost = "sagemaker-xgboost" in registered_container["Image"]
+    assert model.get("EnableNetworkIsolation", False) is xgboost

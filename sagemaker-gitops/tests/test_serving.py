@@ -10,13 +10,15 @@ import io
 import re
 import tarfile
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import PRESET, any_shape
 from sagemaker_gitops import aws, deploy, smoke
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints, image_envs
-from sagemaker_gitops.project import project
+from sagemaker_gitops.project import load_step, project
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 XGBOOST_ONLY = pytest.mark.skipif(PRESET != "xgboost", reason="the built-in XGBoost image's serving")
@@ -123,11 +125,18 @@ def container_url(local_runtime, endpoint: str) -> str:
     ].url
 
 
+# A version served by the algorithm itself, without SAGEMAKER_PROGRAM: what projects registered
+# before their models carried features.json (and what a version registered by hand may be).
+BUILT_IN_SCORING = {"SAGEMAKER_PROGRAM": None, "SAGEMAKER_SUBMIT_DIRECTORY": None}
+
+
 @XGBOOST_ONLY
-def test_the_local_xgboost_container_reads_requests_as_the_image_does(repo, registry, record, local_runtime):
+def test_the_local_xgboost_container_reads_requests_as_the_image_does(
+    repo, registry, record, local_runtime, model_tarball
+):
     """Facts from the built-in XGBoost image's source (sagemaker-xgboost-container:
     algorithm_mode/serve.py, serve_utils.py, encoder.py), each request sent to the local container."""
-    record("staging", registry())
+    record("staging", registry(artifact=model_tarball.read_bytes(), environment=BUILT_IN_SCORING))
     url = container_url(local_runtime, deploy.deploy("staging", repo=repo).endpoint)
     rows = [line.split(",") for line in smoke.test_rows(3).splitlines()]
     body = "\n".join(",".join(row) for row in rows)
@@ -158,10 +167,11 @@ def test_the_local_xgboost_container_reads_requests_as_the_image_does(repo, regi
 
 @XGBOOST_ONLY
 def test_in_batch_the_local_xgboost_container_answers_a_line_per_record(
-    repo, registry, record, local_runtime
+    repo, registry, record, local_runtime, model_tarball
 ):
     """SAGEMAKER_BATCH (batch transform sets it): one prediction per line."""
-    record("staging", registry(environment={"SAGEMAKER_BATCH": "true"}))
+    built_in = {**BUILT_IN_SCORING, "SAGEMAKER_BATCH": "true"}
+    record("staging", registry(artifact=model_tarball.read_bytes(), environment=built_in))
     url = container_url(local_runtime, deploy.deploy("staging", repo=repo).endpoint)
     status, answer = post(url, smoke.test_rows(3), "text/csv")
     assert status == 200 and answer.endswith("\n") and len(answer.splitlines()) == 3
@@ -178,6 +188,47 @@ def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record,
     assert smoke.answered_rows(out, 3).shape[0] == 3  # the endpoint's own CSV, as it answered
     (tmp_path / "rows.csv").write_text(rows)
     assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"))[1] == out
+
+
+def test_a_text_feature_is_sent_raw_and_read_through_the_models_features_json(
+    mlops, repo, registry, record, use_project, model_tarball, tmp_path
+):
+    """A caller sends a row as the team's data has it; the serving image's inference.py turns
+    the text into the code features.json gives it (an unseen category: a missing value), as
+    Evaluate packed it. Here the sample's model, one of its columns declared a text feature:
+    one whose code (0) and missing value the model answers differently, for one of the test rows."""
+    features, evaluate, inference = (load_step(name) for name in ("features", "evaluate", "inference"))
+    with tarfile.open(model_tarball) as archive:
+        archive.extractall(tmp_path / "bare", filter="data")
+    bare = inference.model_fn(str(tmp_path / "bare")).model
+
+    def scored(row: list[float], column: int, value: float) -> np.ndarray:
+        return inference.predict(bare, np.array([[*row[:column], value, *row[column + 1 :]]]))
+
+    rows = [[float(v) for v in line.split(",")] for line in smoke.test_rows(5).splitlines()]
+    row, column = next(
+        (row, column)
+        for row in rows
+        for column in range(len(row))
+        if not np.allclose(scored(row, column, 0.0), scored(row, column, np.nan))
+    )
+    header = pd.read_csv(project().root / "data" / "sample.csv", nrows=0).columns
+    rule = features.learn(
+        {name: [] for name in header.drop(load_config(project().config_path).target_column)}, []
+    )
+    rule["categories"][rule["columns"][column]] = ["low", "high"]
+    features.write(rule, tmp_path)
+    code = [project().steps_dir / name for name in ("inference.py", "features.py")]
+    served = evaluate.served_model(model_tarball, tmp_path / "features.json", code, tmp_path / "served.tgz")
+    record("staging", registry(artifact=served.read_bytes()))
+    deploy.deploy("staging", repo=repo)
+    use_project(root=repo)
+    fields = [str(value) for value in row]
+    sent = "\n".join(",".join([*fields[:column], word, *fields[column + 1 :]]) for word in ("low", "ancient"))
+    code, out, err = mlops("invoke", "staging", "--body", sent)
+    assert code == 0, err
+    expected = np.vstack([np.atleast_2d(scored(row, column, value).T).T for value in (0.0, np.nan)])
+    assert smoke.answered_rows(out, 2) == pytest.approx(expected, rel=smoke.RELATIVE_TOLERANCE)
 
 
 def test_mlops_invoke_says_what_a_classifiers_answers_stand_for(mlops, repo, registry, record, use_project):

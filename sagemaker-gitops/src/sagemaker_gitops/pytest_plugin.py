@@ -81,12 +81,13 @@ def refused_data(data: Path, config_path: Path) -> str:
     try:
         config = load_config(config_path)
         preprocess = load_step("preprocess")
-        frame = preprocess.read_input(data, config.target_column)
-        if config.split.strategy == "key":
-            preprocess.take_keys(frame, config.split.key, config.split.max_key_share)
-        preprocess.check_features(frame)
-        num_class = config.hyperparameters.get("num_class") if config.framework == "xgboost" else None
-        preprocess.encode_target(frame, config.problem_type, num_class)
+        split = config.split
+        options = ["--problem-type", config.problem_type, "--target-column", config.target_column]
+        options += ["--split-strategy", split.strategy, "--max-key-share", str(split.max_key_share)]
+        options += ["--split-key", split.key] if split.key else []
+        if config.framework == "xgboost" and "num_class" in config.hyperparameters:
+            options += ["--num-class", str(config.hyperparameters["num_class"])]
+        preprocess.read_data(data, preprocess.parse_args(options))
     except SystemExit as refused:
         return str(refused.code).removeprefix("preprocess: ")
     except MlopsError as error:

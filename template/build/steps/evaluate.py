@@ -2,22 +2,32 @@
 
 Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
   model       {base}/model/model.tar.gz      the training job's artifact
-  test        {base}/test/*.csv              no header, label first
+  test        {base}/test/*.csv              no header, label first, the features as sent to an endpoint
+              {base}/test/features.json      how the features become numbers (features.py)
               {base}/test/labels.json        classification: the classes in code order
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
+  features    {base}/features/features.py    (beside this file locally)
   write_once  {base}/write_once/write_once.py (beside this file locally)
   output      {base}/evaluation/evaluation.json
-The "model" block holds the artifact's sha256, which the registered version records, and its URL:
-given --keep-model-under (the pipeline always gives it) and a model that passes the gate, the
-copy the version is registered with: <under>/<sha256>/model.tar.gz, written once
-(If-None-Match), which infra/bootstrap.yml's bucket policy lets no one replace or delete (the
-training job's own output stays writable); else the file it scored (a file:// URL).
+  work        {base}/work/model.tar.gz       the model served: the artifact, features.json, code/
+The model scored is the one an endpoint serves: the training job's archive with features.json
+added (so a request's raw columns become the numbers the model was trained on) and the serving
+code (inference.py, features.py) under code/, scored through inference.py's model_fn, input_fn
+and predict_fn. The "model" block holds its sha256, which the
+registered version records, and its URL: given --keep-model-under (the pipeline always gives it)
+and a model that passes the gate, the copy the version is registered with:
+<under>/<sha256>/model.tar.gz, written once (If-None-Match), which infra/bootstrap.yml's bucket
+policy lets no one replace or delete (the training job's own output stays writable); else the file
+it scored (a file:// URL).
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
 so the Model Registry shows them. The "gate" block explains the gate's verdict; the
 pipeline's ConditionStep makes the decision itself from the metric value.
 """
 
 import argparse
+import csv
+import gzip
+import io
 import json
 import os
 import sys
@@ -30,11 +40,13 @@ from sklearn import metrics
 
 # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
 BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
-# write_once.py: the job's `write_once` input (beside this file when a test imports it).
-sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once"]
+# write_once.py and features.py: the job's inputs of those names (beside this file when a test
+# imports it).
+sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
 from write_once import put_once, sha256_of  # noqa: E402
 
 LOWER_IS_BETTER = {"rmse", "mae"}
+FEATURES = "features.json"
 
 
 def parse_args(argv=None):
@@ -115,22 +127,62 @@ def keep_model(artifact: Path, sha256: str, under: str) -> str:
     return url
 
 
+def served_model(artifact: Path, features_json: Path, code: list[Path], out: Path) -> Path:
+    """The model as an endpoint gets it: the training job's archive, features.json, and the
+    serving code under code/ (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code: the container needs
+    no network to fetch it, and the code is as write-once as the model). Byte for byte the same
+    for the same inputs (no times, one order), so the same model made again finds its kept copy."""
+    files = {}
+    with tarfile.open(artifact) as archive:
+        for member in archive.getmembers():
+            if member.isfile() and member.name != FEATURES and not member.name.startswith("code/"):
+                files[member.name] = archive.extractfile(member).read()
+    files[FEATURES] = features_json.read_bytes()
+    files.update({f"code/{path.name}": path.read_bytes() for path in code})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        out.open("wb") as file,
+        gzip.GzipFile(filename="", fileobj=file, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for name, data in sorted(files.items()):
+            archive.addfile(_entry(name, len(data)), io.BytesIO(data))
+    return out
+
+
+def _entry(name: str, size: int) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.size, entry.mode = size, 0o644
+    return entry
+
+
+def read_test(test_dir: Path) -> tuple[np.ndarray, list[list[str]]]:
+    """The test split: its labels, and its rows of features as an endpoint is sent them."""
+    rows = []
+    for path in sorted(test_dir.glob("*.csv")):
+        with path.open(newline="") as file:
+            rows += [row for row in csv.reader(file) if row]
+    return np.array([float(row[0]) for row in rows]), [row[1:] for row in rows]
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     base = Path(args.base_dir)
     inference = load_inference_module(base)
     artifact = next((base / "model").glob("*.tar.gz"))
+    code = [Path(inference.__file__), Path(inference.features.__file__)]  # what it imports
+    served = served_model(artifact, base / "test" / FEATURES, code, base / "work" / "model.tar.gz")
     with tempfile.TemporaryDirectory() as model_dir:
-        with tarfile.open(artifact) as archive:
+        with tarfile.open(served) as archive:
             archive.extractall(model_dir, filter="data")
         model = inference.model_fn(model_dir)
-    test = np.vstack([inference.read_rows(f) for f in sorted((base / "test").glob("*.csv"))])
-    predictions = inference.predict_fn(test[:, 1:], model)
-    scores = compute_metrics(args.problem_type, test[:, 0], predictions)
+    labels_of_rows, rows = read_test(base / "test")
+    predictions = inference.predict_fn(rows, model)
+    scores = compute_metrics(args.problem_type, labels_of_rows, predictions)
     if args.gate_metric not in scores:
         raise SystemExit(f"evaluate: gate metric {args.gate_metric!r} not in {sorted(scores)}")
     labels = base / "test" / "labels.json"
-    with artifact.open("rb") as file:
+    with served.open("rb") as file:
         sha256 = sha256_of(file)
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
@@ -142,9 +194,9 @@ def main(argv=None) -> dict:
     }
     # Where the model is: kept, when a version will be registered with it; else the file scored.
     if args.keep_model_under and report["gate"]["passed"]:
-        report["model"]["url"] = keep_model(artifact, sha256, args.keep_model_under)
+        report["model"]["url"] = keep_model(served, sha256, args.keep_model_under)
     else:
-        report["model"]["url"] = artifact.as_uri()
+        report["model"]["url"] = served.as_uri()
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -3,13 +3,18 @@
 Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container layout:
   input       {base}/input/*.csv         CSV files with one header (the same in each) and the target
   write_once  {base}/write_once/write_once.py (beside this file locally)
+  features    {base}/features/features.py     (beside this file locally)
   output      {base}/{train,validation,test}/{split}.csv
+              {base}/test/features.json  the feature columns and each text column's categories
               {base}/test/labels.json    classification: the classes, in the order of their codes
               {base}/data/data.json      what was read and where the splits are kept
-The outputs have no header, numbers only and the target in the first column: the layout the
-built-in XGBoost algorithm reads, and the one train.py and evaluate.py expect. Classification
-labels become codes 0..K-1 (text labels such as Yes/No too); labels.json maps them back and
-travels with the test split to evaluate.py, which records it with the model version.
+Every split has no header and the target in the first column. Train and validation hold numbers
+only, the layout the built-in XGBoost algorithm reads: a text column's values become the codes of
+its categories, learnt from the training split (features.py says how, and what an unseen value
+becomes). The test split keeps the features as the data has them, which is what an endpoint is
+sent: evaluate.py scores it through the serving code and features.json, which travels with it.
+Classification labels become codes 0..K-1 (text labels such as Yes/No too); labels.json maps them
+back and travels with the test split to evaluate.py, which records it with the model version.
 Data the training cannot read stops the job with one line naming the column and the rule.
 
 The data's identity is its content: data.json records the sha256 of the files read (registered
@@ -31,8 +36,10 @@ from sklearn.model_selection import train_test_split
 
 # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
 BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
-# write_once.py: the job's `write_once` input (beside this file when a test imports it).
-sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once"]
+# write_once.py and features.py: the job's inputs of those names (beside this file when a test
+# imports it).
+sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
+import features  # noqa: E402
 from write_once import put_once  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
@@ -72,6 +79,10 @@ def read_input(input_dir: Path, target_column: str) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     if target_column not in frame.columns:
         raise SystemExit(f"preprocess: column {target_column!r} not in {files[0].name}")
+    # A True/False feature is a number to the model: 1/0.
+    for column in frame.columns.drop(target_column):
+        if frame[column].dtype == bool:
+            frame[column] = frame[column].astype(int)
     # Target first: the built-in XGBoost algorithm reads the label from column 0.
     return frame[[target_column, *[c for c in frame.columns if c != target_column]]].copy()
 
@@ -80,20 +91,9 @@ def _examples(values: pd.Series) -> str:
     return ", ".join(repr(v) for v in values.drop_duplicates().head(3).tolist())
 
 
-def check_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every feature as a number: the training and the endpoint read numbers only (empty = missing)."""
-    features = frame.iloc[:, 1:]
-    for column in features.columns:
-        values = features[column]
-        if values.dtype == bool:
-            frame[column] = values.astype(int)
-        elif not pd.api.types.is_numeric_dtype(values):
-            text = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-            raise SystemExit(
-                f"preprocess: column {column!r} holds text ({_examples(text)}): the model reads numbers"
-                " only; encode it as numbers (one-hot, ordinal) or drop it before uploading"
-            )
-    return frame
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """The features (all columns but the first) that hold text: categories, in features.py."""
+    return [column for column in frame.columns[1:] if not pd.api.types.is_numeric_dtype(frame[column])]
 
 
 def encode_target(frame: pd.DataFrame, problem_type: str, num_class: int | None) -> list | None:
@@ -224,27 +224,66 @@ def check_training_classes(train: pd.DataFrame, classes: list, strategy: str) ->
         raise SystemExit(f"preprocess: the training split has no rows of class {missing[0]!r}{hint}")
 
 
+def read_data(input_dir: Path, args) -> tuple[pd.DataFrame, pd.Series | None, list | None]:
+    """The CSV files read and checked as these arguments say: the table (target first), each
+    row's key (strategy key) and the classes in code order (None for regression). SystemExit,
+    in one line, for data the training cannot take."""
+    frame = read_input(input_dir, args.target_column)
+    keys = take_keys(frame, args.split_key, args.max_key_share) if args.split_strategy == "key" else None
+    classes = encode_target(frame, args.problem_type, args.num_class)
+    return frame, keys, classes
+
+
+def learn_features(train: pd.DataFrame) -> dict:
+    """features.py's rule for this data, learnt from the training split alone."""
+    columns = {name: train[name].tolist() for name in train.columns[1:]}
+    return features.learn(columns, text_columns(train))
+
+
+def as_numbers(part: pd.DataFrame, rule: dict) -> pd.DataFrame:
+    """A split as the training reads it: each text column's values replaced by their codes."""
+    text = list(rule["categories"])
+    if not text:
+        return part
+    codes = features.encode_columns({**rule, "columns": text}, [part[name].tolist() for name in text])
+    return part.assign(**dict(zip(text, codes.T, strict=True)))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     base = Path(args.base_dir)
-    frame = read_input(base / "input", args.target_column)
-    keys = take_keys(frame, args.split_key, args.max_key_share) if args.split_strategy == "key" else None
-    frame = check_features(frame)
-    classes = encode_target(frame, args.problem_type, args.num_class)
+    frame, keys, classes = read_data(base / "input", args)
     fractions = (args.validation_fraction, args.test_fraction)
     parts = split(frame, args.split_strategy, *fractions, args.seed, keys)
     if classes is not None:
         check_training_classes(parts[0], classes, args.split_strategy)
+    rule = learn_features(parts[0])
     for name, part in zip(SPLITS, parts, strict=True):
         out_dir = base / name
         out_dir.mkdir(parents=True, exist_ok=True)
-        part.to_csv(out_dir / f"{name}.csv", header=False, index=False)
+        # The test split as an endpoint is sent it; train and validation as the training reads them.
+        written = part if name == "test" else as_numbers(part, rule)
+        written.to_csv(out_dir / f"{name}.csv", header=False, index=False)
         print(f"preprocess: {name}: {len(part)} rows")
+    features.write(rule, base / "test")
+    for column, categories in rule["categories"].items():
+        print(f"preprocess: {column!r} is a text feature: {describe_categories(frame[column], categories)}")
     if classes is not None:
         labels = {"column": args.target_column, "classes": classes}
         (base / "test" / "labels.json").write_text(json.dumps(labels) + "\n")
         print("preprocess: classes " + ", ".join(f"{code} = {label!r}" for code, label in enumerate(classes)))
     record_data(base, len(frame), args.keep_splits_under)
+
+
+def describe_categories(values: pd.Series, categories: list[str]) -> str:
+    """How a text column is read, and what its rare values become when only the most frequent are kept."""
+    found = values.dropna().astype(str).str.strip().nunique()
+    if found <= len(categories):
+        return f"{len(categories)} categories"
+    return (
+        f"{found} values; the {len(categories)} most frequent in training are its categories"
+        f" (features.MAX_CATEGORIES), the others are read as missing"
+    )
 
 
 if __name__ == "__main__":

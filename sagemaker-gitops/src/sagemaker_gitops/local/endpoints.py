@@ -44,6 +44,7 @@ SAVE_PATH = "/mlops/save"  # the emulator's own: its state saved now (`mlops loc
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 # The serving stacks serving_host.py follows, by the image's ECR repository.
 SERVING_STACKS = {"sagemaker-scikit-learn": "scikit-learn", "sagemaker-xgboost": "xgboost"}
+OPT_ML = "/opt/ml/"  # the container's; the stand-in folder for it holds model/ and code/
 
 
 class RuntimeFault(Exception):
@@ -215,12 +216,17 @@ def fingerprint(region: str, container: Container) -> str:
 
 def stage_model(region: str, container: Container, base: Path) -> None:
     """What SageMaker does before the container starts: the model data unpacked into model/; and
-    what the image's toolkit does at its start: the submit directory's code unpacked into code/."""
-    (base / "code").mkdir(parents=True)
-    (base / "model").mkdir()
+    what the image's toolkit does at its start (sagemaker-containers' download_and_extract): the
+    submit directory's code, an S3 archive or a folder of the container's (/opt/ml/model/code, in
+    the model archive), put into code/. A folder that is not there leaves code/ empty: the module's
+    import then fails the health check, as it does in the image."""
+    (base / "model").mkdir(parents=True)
     if container.model_data_url:
         unpack(region, container.model_data_url, base / "model", what="model data")
     submit = container.environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if submit.startswith(OPT_ML) and (base / submit.removeprefix(OPT_ML)).is_dir():
+        shutil.copytree(base / submit.removeprefix(OPT_ML), base / "code")
+    (base / "code").mkdir(exist_ok=True)
     if submit.startswith("s3://"):
         unpack(region, submit, base / "code", what="SAGEMAKER_SUBMIT_DIRECTORY")
 
