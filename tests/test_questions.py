@@ -74,6 +74,8 @@ BAD_ANSWERS = [
     ({"gate_metric": "rmse", "gate_threshold": -1.0}, "gate_threshold", "must be > 0 for rmse"),
     ({"gate_threshold": "high"}, "gate_threshold", "must be a number, such as 0.9"),
     ({"gate_metric": "r2", "gate_threshold": 1.2}, "gate_threshold", "must be at most 1 for r2"),
+    ({"gate_margin": "1"}, "gate_margin", "must be in [0, 1)"),
+    ({"gate_margin": "some"}, "gate_margin", "must be a number, such as 0.9"),
     ({"enable_step_caching": "maybe"}, "enable_step_caching", "must be yes or no"),
     ({"enable_tuning": "maybe"}, "enable_tuning", "must be yes or no"),
     ({"enable_tuning": "2"}, "enable_tuning", "must be yes or no"),

@@ -134,6 +134,9 @@ class Split(StrictModel):
 class Gate(StrictModel):
     metric: Literal["rmse", "mae", "r2", "auc", "accuracy", "f1", "f1_macro"]
     threshold: float = Field(allow_inf_nan=False)
+    # The share of the way from the naive answer on the test split (the mean; the class shares) to
+    # a perfect score the model must also go: 0.1 = 10% (a skill score, with no units).
+    beat_baseline_by: float | None = Field(default=None, ge=0, lt=1)
 
     @property
     def lower_is_better(self) -> bool:

@@ -20,8 +20,10 @@ and a model that passes the gate, the copy the version is registered with:
 policy lets no one replace or delete (the training job's own output stays writable); else the file
 it scored (a file:// URL).
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
-so the Model Registry shows them. The "gate" block explains the gate's verdict; the
-pipeline's ConditionStep makes the decision itself from the metric value.
+so the Model Registry shows them. The "gate" block holds what the gate requires (the threshold,
+or, with --beat-baseline-by, the stricter of it and a share of the way from the naive answer on
+the same test rows to a perfect score) and its verdict; the pipeline's ConditionStep compares the
+metric with `gate.required` itself.
 """
 
 import argparse
@@ -59,6 +61,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("--gate-metric", required=True)
     parser.add_argument("--gate-threshold", type=float, required=True)
+    # How much of the way from the naive answer to a perfect score the model must go (skill).
+    parser.add_argument("--beat-baseline-by", type=float)
     parser.add_argument("--keep-model-under", help="s3://bucket/prefix to keep the scored model under")
     return parser.parse_args(argv)
 
@@ -82,7 +86,8 @@ def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarr
         return {
             "auc": float(metrics.roc_auc_score(labels, predictions)),
             "accuracy": float(metrics.accuracy_score(labels, predictions >= 0.5)),
-            "f1": float(metrics.f1_score(labels, predictions >= 0.5)),
+            # zero_division: a model (or the naive answer) that never predicts the class scores 0.
+            "f1": float(metrics.f1_score(labels, predictions >= 0.5, zero_division=0)),
         }
     if predictions.ndim != 2:
         raise SystemExit(
@@ -92,7 +97,7 @@ def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarr
     predicted_classes = np.argmax(predictions, axis=1)
     return {
         "accuracy": float(metrics.accuracy_score(labels, predicted_classes)),
-        "f1_macro": float(metrics.f1_score(labels, predicted_classes, average="macro")),
+        "f1_macro": float(metrics.f1_score(labels, predicted_classes, average="macro", zero_division=0)),
     }
 
 
@@ -102,20 +107,40 @@ def shown(value: float) -> str:
     return np.format_float_positional(rounded, trim="-")
 
 
-def gate_verdict(name: str, value: float, threshold: float) -> dict:
+def baseline_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarray) -> dict:
+    """The metrics of the naive answer on the same test rows: their mean for a regression, their
+    class shares for a classifier (so it names the most frequent class): a model that cannot beat
+    it has learnt nothing from the features."""
+    if problem_type == "multiclass_classification":
+        shares = np.bincount(labels.astype(int), minlength=predictions.shape[1]) / len(labels)
+        return compute_metrics(problem_type, labels, np.tile(shares, (len(labels), 1)))
+    return compute_metrics(problem_type, labels, np.full(len(labels), labels.mean()))
+
+
+def gate_verdict(name: str, value: float, threshold: float, baseline: float | None = None, by=None) -> dict:
+    """Pass when the metric is on the right side of the threshold and, given `by`, when it goes
+    that share of the way from the baseline to a perfect score (0 for errors, 1 for scores):
+    required is the stricter of the two, what the pipeline's ConditionStep compares against."""
     lower_is_better = name in LOWER_IS_BETTER
-    passed = value <= threshold if lower_is_better else value >= threshold
-    # How far the metric is on the wrong side of the threshold (0 when it passes).
-    shortfall = round(max(0.0, value - threshold if lower_is_better else threshold - value), 6)
+    required = threshold
+    if by is not None:
+        perfect = 0.0 if lower_is_better else 1.0
+        by_baseline = baseline + by * (perfect - baseline)
+        required = min(threshold, by_baseline) if lower_is_better else max(threshold, by_baseline)
+    passed = value <= required if lower_is_better else value >= required
+    # How far the metric is on the wrong side of what is required (0 when it passes).
+    shortfall = round(max(0.0, value - required if lower_is_better else required - value), 6)
     return {
         "metric": name,
         "value": value,
         "threshold": threshold,
+        **({"baseline": {"value": baseline, "beat_by": by}} if by is not None else {}),
+        "required": required,
         "direction": "<=" if lower_is_better else ">=",
         "passed": passed,
         "shortfall": shortfall,
         # What the failed gate's message shows (GateFailed in build/pipeline.py).
-        "shown": {"value": shown(value), "shortfall": shown(shortfall)},
+        "shown": {"value": shown(value), "required": shown(required), "shortfall": shown(shortfall)},
     }
 
 
@@ -184,11 +209,15 @@ def main(argv=None) -> dict:
     labels = base / "test" / "labels.json"
     with served.open("rb") as file:
         sha256 = sha256_of(file)
+    baseline = baseline_metrics(args.problem_type, labels_of_rows, predictions)[args.gate_metric]
+    gate = gate_verdict(
+        args.gate_metric, scores[args.gate_metric], args.gate_threshold, baseline, args.beat_baseline_by
+    )
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
         # Classification: what each predicted code (or probability column) stands for.
         **({"labels": json.loads(labels.read_text())} if labels.exists() else {}),
-        "gate": gate_verdict(args.gate_metric, scores[args.gate_metric], args.gate_threshold),
+        "gate": gate,
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": sha256},
     }
