@@ -640,3 +640,34 @@ def test_an_image_whose_python_cannot_be_had_runs_here_and_says_so_once(tmp_path
         "team-image:1: Python 3.99, which team-image:1 runs, is not on this machine (uv python install 3.99);"
         " its jobs run in this project's environment, which may hold libraries the image lacks"
     ]
+
+
+def test_a_run_compares_with_the_kept_model_of_the_version_prod_yml_names(
+    repo, registry, record, use_project
+):
+    """gate.not_worse_than_prod: the pipeline cannot read git, so `mlops local run` and `pipeline
+    start` pass the champion (ChampionModelUrl) from deploy/prod.yml, as the registry has it."""
+    config = repo / "build" / "config.yml"
+    config.write_text(config.read_text().replace("not_worse_than_prod: false", "not_worse_than_prod: true"))
+    use_project(root=repo)
+    declares = pipelines.build(offline=True).definition()
+    assert {"Name": pipelines.CHAMPION, "Type": "String", "DefaultValue": ""} in declares["Parameters"]
+    evaluate = next(step for step in declares["Steps"] if step["Name"] == "Evaluate")["Arguments"]
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--champion-model-url") + 1] == {
+        "Get": f"Parameters.{pipelines.CHAMPION}"
+    }
+    assert pipelines.with_champion([], declares) == [], "nothing in prod: nothing to compare with"
+    arn = registry()
+    record("prod", arn)
+    described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    kept = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert pipelines.with_champion(["GateThreshold=0.9"], declares) == [
+        "GateThreshold=0.9",
+        f"ChampionModelUrl={kept}",
+    ]
+    assert pipelines.with_champion(["ChampionModelUrl="], declares) == ["ChampionModelUrl="], "the run's own"
+    assert pipelines.with_champion([], {"Parameters": []}) == [], "a gate that does not ask"
+    record("prod", arn.rsplit("/", 1)[0] + "/99")
+    with pytest.raises(MlopsError, match=r"^deploy/prod.yml names .*/99, which the registry does not answer"):
+        pipelines.with_champion([], declares)

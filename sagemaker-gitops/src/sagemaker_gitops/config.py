@@ -137,6 +137,9 @@ class Gate(StrictModel):
     # The share of the way from the naive answer on the test split (the mean; the class shares) to
     # a perfect score the model must also go: 0.1 = 10% (a skill score, with no units).
     beat_baseline_by: float | None = Field(default=None, ge=0, lt=1)
+    # And score no worse than the model prod serves (deploy/prod.yml's version), on the same test
+    # rows: champion/challenger. The CLI passes its kept archive as the ChampionModelUrl parameter.
+    not_worse_than_prod: bool = False
 
     @property
     def lower_is_better(self) -> bool:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from . import api_requests, aws, images, notebooks
 from .config import Gate, load_config
-from .desired_state import MODEL_PACKAGE_ARN
+from .desired_state import MODEL_PACKAGE_ARN, load_stage
 from .errors import MlopsError
 from .project import git_commit, project, run_description
 from .step_code import HASHED_DATA, HASHED_DIR, StepCode
@@ -162,6 +162,31 @@ def with_data(pairs: list[str], uri: str) -> list[str]:
     return [*pairs, f"InputDataUrl={uri}"]
 
 
+CHAMPION = "ChampionModelUrl"
+
+
+def with_champion(pairs: list[str], definition: dict) -> list[str]:
+    """--param pairs with ChampionModelUrl set to the kept model of the version deploy/prod.yml
+    names, when the definition declares it (gate.not_worse_than_prod) and the pairs do not ("" in
+    them compares with no model). Nothing in prod: nothing to compare with."""
+    declared = {parameter["Name"] for parameter in definition.get("Parameters", [])}
+    if CHAMPION not in declared or any(pair.partition("=")[0] == CHAMPION for pair in pairs):
+        return pairs
+    arn = load_stage("prod").model_package_arn
+    if not arn:
+        return pairs
+    from botocore.exceptions import ClientError
+
+    try:
+        described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    except ClientError as error:
+        raise MlopsError(
+            f"deploy/prod.yml names {arn}, which the registry does not answer for"
+            f" ({error.response['Error']['Code']}): give --param {CHAMPION}=... (\"\" for none)"
+        ) from None
+    return [*pairs, f"{CHAMPION}={described['InferenceSpecification']['Containers'][0]['ModelDataUrl']}"]
+
+
 def build_all() -> list[BuiltPipeline]:
     """Every pipeline of the project, built for the account in use ("build" first); MlopsError
     when one has a problem, before anything is uploaded."""
@@ -292,9 +317,9 @@ def _describe_pipeline(sagemaker, kind: str = "build") -> dict:
 
 def start(pairs: list[str], label: str = "", kind: str = "build") -> str:
     """Start an execution of the "build" or "batch" pipeline and return its ARN at once."""
-    parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
     definition = json.loads(_describe_pipeline(sagemaker, kind)["PipelineDefinition"])
+    parameters = parse_parameters(with_champion(pairs, definition))
     values = resolve_parameters(definition.get("Parameters", []), parameters)
     refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(

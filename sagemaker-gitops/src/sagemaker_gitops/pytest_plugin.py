@@ -357,7 +357,8 @@ def model_tarball(tmp_path_factory, train):
 @pytest.fixture
 def evaluate(tmp_path, processing_dir, model_tarball, config):
     """Run evaluate.py on the model trained from the sample data, as the pipeline runs it:
-    evaluate(threshold) -> report; evaluate(threshold, beat_baseline_by=x) with another margin."""
+    evaluate(threshold) -> report; evaluate(threshold, beat_baseline_by=x) with another margin,
+    champion_model_url=URL against a champion."""
     runs = iter(range(1_000))
 
     def run(threshold: float, **gate) -> dict:
@@ -371,7 +372,8 @@ def run_evaluate(
     processing_dir: Path, model_tarball: Path, config, threshold: float, out: Path, **gate
 ) -> dict:
     """Run evaluate.py in a fresh processing layout and return evaluation.json (the margin over
-    the naive answer: build/config.yml's, unless beat_baseline_by= says otherwise)."""
+    the naive answer: build/config.yml's, unless beat_baseline_by= says otherwise; a champion:
+    champion_model_url=)."""
     (out / "model").mkdir(parents=True)
     (out / "model" / model_tarball.name).write_bytes(model_tarball.read_bytes())
     shutil.copytree(processing_dir / "test", out / "test")
@@ -384,5 +386,7 @@ def run_evaluate(
     beat_by = gate.get("beat_baseline_by", config.gate.beat_baseline_by)
     if beat_by is not None:
         options["--beat-baseline-by"] = str(beat_by)
+    if gate.get("champion_model_url"):
+        options["--champion-model-url"] = gate["champion_model_url"]
     load_step("evaluate").main([item for option in options.items() for item in option])
     return json.loads((out / "evaluation" / "evaluation.json").read_text())

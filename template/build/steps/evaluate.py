@@ -20,9 +20,10 @@ and a model that passes the gate, the copy the version is registered with:
 policy lets no one replace or delete (the training job's own output stays writable); else the file
 it scored (a file:// URL).
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
-so the Model Registry shows them. The "gate" block holds what the gate requires (the threshold,
-or, with --beat-baseline-by, the stricter of it and a share of the way from the naive answer on
-the same test rows to a perfect score) and its verdict; the pipeline's ConditionStep compares the
+so the Model Registry shows them. The "gate" block holds what the gate requires (the strictest of
+the threshold; with --beat-baseline-by, a share of the way from the naive answer on the same test
+rows to a perfect score; with --champion-model-url, the score of the model prod serves, on the
+same rows, by its own serving code) and its verdict; the pipeline's ConditionStep compares the
 metric with `gate.required` itself.
 """
 
@@ -32,10 +33,13 @@ import gzip
 import io
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 from sklearn import metrics
@@ -45,6 +49,7 @@ BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
 # write_once.py and features.py: the job's inputs of those names (beside this file when a test
 # imports it).
 sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
+import boto3  # noqa: E402
 from write_once import put_once, sha256_of  # noqa: E402
 
 LOWER_IS_BETTER = {"rmse", "mae"}
@@ -63,6 +68,8 @@ def parse_args(argv=None):
     parser.add_argument("--gate-threshold", type=float, required=True)
     # How much of the way from the naive answer to a perfect score the model must go (skill).
     parser.add_argument("--beat-baseline-by", type=float)
+    # The model prod serves (its kept archive), which the new one must not score worse than.
+    parser.add_argument("--champion-model-url", default="")
     parser.add_argument("--keep-model-under", help="s3://bucket/prefix to keep the scored model under")
     return parser.parse_args(argv)
 
@@ -117,16 +124,21 @@ def baseline_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndar
     return compute_metrics(problem_type, labels, np.full(len(labels), labels.mean()))
 
 
-def gate_verdict(name: str, value: float, threshold: float, baseline: float | None = None, by=None) -> dict:
-    """Pass when the metric is on the right side of the threshold and, given `by`, when it goes
-    that share of the way from the baseline to a perfect score (0 for errors, 1 for scores):
-    required is the stricter of the two, what the pipeline's ConditionStep compares against."""
+def gate_verdict(
+    name: str, value: float, threshold: float, baseline: float | None = None, by=None, champion=None
+) -> dict:
+    """Pass when the metric is on the right side of the threshold; given `by`, when it goes that
+    share of the way from the baseline to a perfect score (0 for errors, 1 for scores); given the
+    champion's value, when it is no worse. Required is the strictest of them: what the pipeline's
+    ConditionStep compares against."""
     lower_is_better = name in LOWER_IS_BETTER
+    stricter = min if lower_is_better else max
     required = threshold
     if by is not None:
         perfect = 0.0 if lower_is_better else 1.0
-        by_baseline = baseline + by * (perfect - baseline)
-        required = min(threshold, by_baseline) if lower_is_better else max(threshold, by_baseline)
+        required = stricter(required, baseline + by * (perfect - baseline))
+    if champion is not None:
+        required = stricter(required, champion)
     passed = value <= required if lower_is_better else value >= required
     # How far the metric is on the wrong side of what is required (0 when it passes).
     shortfall = round(max(0.0, value - required if lower_is_better else required - value), 6)
@@ -142,6 +154,51 @@ def gate_verdict(name: str, value: float, threshold: float, baseline: float | No
         # What the failed gate's message shows (GateFailed in build/pipeline.py).
         "shown": {"value": shown(value), "required": shown(required), "shortfall": shown(shortfall)},
     }
+
+
+# The champion is scored by its own serving code, in a process of its own: its inference.py and
+# features.py, not this run's (a module, once imported, stays the one imported).
+SCORE_WITH_ITS_OWN_CODE = """
+import json, sys
+sys.path.insert(0, sys.argv[1] + "/code")
+import inference
+print(json.dumps(inference.predict_fn(json.load(sys.stdin), inference.model_fn(sys.argv[1])).tolist()))
+"""
+
+
+def fetch(url: str, path: Path) -> Path:
+    """An s3:// or file:// URL's object, saved at path."""
+    where = urlparse(url)
+    if where.scheme == "s3":
+        boto3.client("s3").download_file(where.netloc, where.path.lstrip("/"), str(path))
+    elif where.scheme == "file":
+        shutil.copyfile(where.path, path)
+    else:
+        raise SystemExit(f"evaluate: cannot read {url!r}: give an s3:// or file:// URL")
+    return path
+
+
+def score_champion(url: str, problem_type: str, metric: str, labels, rows: list, work: Path) -> dict:
+    """The model prod serves, scored on the same test rows by its own serving code: its URL and
+    metric value; or, when it cannot be (an archive from before models carried their code, rows
+    it cannot read after a change of columns), its URL and why it was not compared."""
+    work.mkdir(parents=True, exist_ok=True)
+    archive = fetch(url, work / "champion.tar.gz")
+    with archive.open("rb") as file:
+        sha256 = sha256_of(file)
+    if f"/{sha256}/" not in url:  # kept models are named by their sha256 (keep_model)
+        raise SystemExit(f"evaluate: the champion {url} is not the model its name says (sha256 {sha256})")
+    with tarfile.open(archive) as opened:
+        opened.extractall(work / "champion", filter="data")
+    if not (work / "champion" / "code" / "inference.py").exists():
+        return {"url": url, "compared": False, "why": "its archive has no serving code (made before 0.4)"}
+    scoring = [sys.executable, "-c", SCORE_WITH_ITS_OWN_CODE, str(work / "champion")]
+    done = subprocess.run(scoring, input=json.dumps(rows), capture_output=True, text=True, check=False)
+    if done.returncode:
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"url": url, "compared": False, "why": f"it cannot score these test rows: {why}"}
+    predictions = np.array(json.loads(done.stdout))
+    return {"url": url, "value": compute_metrics(problem_type, labels, predictions)[metric]}
 
 
 def keep_model(artifact: Path, sha256: str, under: str) -> str:
@@ -210,9 +267,22 @@ def main(argv=None) -> dict:
     with served.open("rb") as file:
         sha256 = sha256_of(file)
     baseline = baseline_metrics(args.problem_type, labels_of_rows, predictions)[args.gate_metric]
+    champion = {}
+    if args.champion_model_url:
+        champion = score_champion(
+            args.champion_model_url, args.problem_type, args.gate_metric, labels_of_rows, rows, base / "work"
+        )
+        print(f"evaluate: champion {json.dumps(champion)}")
     gate = gate_verdict(
-        args.gate_metric, scores[args.gate_metric], args.gate_threshold, baseline, args.beat_baseline_by
+        args.gate_metric,
+        scores[args.gate_metric],
+        args.gate_threshold,
+        baseline,
+        args.beat_baseline_by,
+        champion.get("value"),
     )
+    if champion:
+        gate["champion"] = champion
     report = {
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
         # Classification: what each predicted code (or probability column) stands for.

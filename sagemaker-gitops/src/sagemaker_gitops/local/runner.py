@@ -25,6 +25,7 @@ from ..pipelines import (
     publish,
     refuse_what_the_api_would,
     resolve_parameters,
+    with_champion,
     with_data,
 )
 from ..project import project, run_description
@@ -475,10 +476,11 @@ def run_project(
         built = build(kind=kind)
         if data is not None:
             pairs = with_data(pairs, built.code.data(data))
-        overrides = parse_parameters(pairs)
+        definition = built.definition()
+        overrides = parse_parameters(with_champion(pairs, definition))
         publish(built)
         return run_definition(
-            built.definition(),
+            definition,
             overrides,
             built.target,
             state_dir() / "runs",
