@@ -75,7 +75,7 @@ def test_the_framework_decides_the_training_code(project):
     train = (project / "build" / "steps" / "train.py").read_text()
     pyproject = (project / "pyproject.toml").read_text()
     if answers["framework"] == "xgboost":
-        assert "import xgboost" in train and "xgboost-cpu==3.2.*" in pyproject
+        assert "import xgboost" in train and "xgboost-cpu==3.2.0" in pyproject
     else:
         assert "HistGradientBoosting" in train and "xgboost" not in pyproject
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import COPIER_YML, PRESETS, PREVIOUS, UPDATED_FROM, render, run_in
+from own_data import OWN_DATA
 from releases import (
     OURS,
     ROOT,
@@ -33,6 +34,8 @@ from releases import (
 # Files the project writes itself (the copy and update tasks), not the template.
 DERIVED = {"uv.lock", "tests/snapshots/pipeline-definition.json", ".copier-answers.yml"}
 SKIPPED_ON_UPDATE = set(COPIER_YML["_skip_if_exists"])
+# A team's own data replaces the sample after the update (own_data.py): not the template's to match.
+OWN_DATA_FILES = {"data/sample.csv", "data/batch/sample.csv"}
 PACKAGE_SOURCE = re.compile(r'^(sagemaker-gitops = \{ path = ")[^"]+(")', re.MULTILINE)
 
 
@@ -66,12 +69,13 @@ def as_copied(project: Path, name: str) -> str:
     return text
 
 
-def test_the_update_is_a_fresh_copy_plus_the_teams_edits(updated, fresh):
+def test_the_update_is_a_fresh_copy_plus_the_teams_edits(updated, fresh, request):
     project, edits = updated
+    own_data = OWN_DATA_FILES if request.node.callspec.params["updated"] in OWN_DATA else set()
     assert answers_of(project)["_commit"] == WORKING_TREE
     assert files_of(project) - DERIVED == files_of(fresh) - DERIVED, "files added and removed as in a copy"
     # The stage files are the team's record, never updated (test_what_each_stage_deploys_is_never_touched).
-    edited = {edit.file for edit in edits} | SKIPPED_ON_UPDATE
+    edited = {edit.file for edit in edits} | SKIPPED_ON_UPDATE | own_data
     differ = [
         name
         for name in sorted(files_of(fresh) - DERIVED - edited)
