@@ -182,7 +182,7 @@ def with_champion(pairs: list[str], definition: dict) -> list[str]:
     except ClientError as error:
         raise MlopsError(
             f"deploy/prod.yml names {arn}, which the registry does not answer for"
-            f" ({error.response['Error']['Code']}): give --param {CHAMPION}=... (\"\" for none)"
+            f' ({error.response["Error"]["Code"]}): give --param {CHAMPION}=... ("" for none)'
         ) from None
     return [*pairs, f"{CHAMPION}={described['InferenceSpecification']['Containers'][0]['ModelDataUrl']}"]
 

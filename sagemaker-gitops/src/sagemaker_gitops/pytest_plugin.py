@@ -74,20 +74,13 @@ def pytest_sessionstart(session) -> None:
 def refused_data(data: Path, config_path: Path) -> str:
     """Why build/steps/preprocess.py would refuse the CSV files in `data` under build/config.yml
     ("" when it would take them): its own checks, run on them."""
+    from . import smoke
     from .config import load_config
 
     if not any(data.glob("*.csv")):
         return ""
     try:
-        config = load_config(config_path)
-        preprocess = load_step("preprocess")
-        split = config.split
-        options = ["--problem-type", config.problem_type, "--target-column", config.target_column]
-        options += ["--split-strategy", split.strategy, "--max-key-share", str(split.max_key_share)]
-        options += ["--split-key", split.key] if split.key else []
-        if config.framework == "xgboost" and "num_class" in config.hyperparameters:
-            options += ["--num-class", str(config.hyperparameters["num_class"])]
-        preprocess.read_data(data, preprocess.parse_args(options))
+        smoke.read_data(data, load_config(config_path))
     except SystemExit as refused:
         return str(refused.code).removeprefix("preprocess: ")
     except MlopsError as error:

@@ -5,6 +5,7 @@ import io
 import json
 import tarfile
 import tempfile
+from pathlib import Path
 
 import numpy as np
 from botocore.exceptions import ClientError
@@ -21,14 +22,28 @@ SERVING_ERRORS = {"ModelError", "ValidationError", "ModelNotReadyException"}
 RELATIVE_TOLERANCE = 1e-4
 
 
-def test_rows(count: int = ROWS) -> str:
-    """The first rows of the test split of data/sample.csv, features only, as the endpoint takes them."""
-    config = load_config(project().config_path)
+def read_data(data: Path, config):
+    """The CSV files in `data` as build/steps/preprocess.py reads and checks them under
+    build/config.yml (its read_data): (table with the target first, each row's key or None, the
+    classes or None), and the module. SystemExit with preprocessing's one-line reason."""
     preprocess = load_step("preprocess")
-    frame = preprocess.read_input(project().root / "data", config.target_column)
+    split = config.split
+    options = ["--problem-type", config.problem_type, "--target-column", config.target_column]
+    options += ["--split-strategy", split.strategy, "--max-key-share", str(split.max_key_share)]
+    options += ["--split-key", split.key] if split.key else []
+    if config.framework == "xgboost" and "num_class" in config.hyperparameters:
+        options += ["--num-class", str(config.hyperparameters["num_class"])]
+    return preprocess.read_data(data, preprocess.parse_args(options)), preprocess
+
+
+def test_rows(count: int = ROWS) -> str:
+    """The first rows of the test split of data/sample.csv, as an endpoint takes them: the
+    feature columns as the data has them (no target, no split key)."""
+    config = load_config(project().config_path)
+    (frame, keys, _), preprocess = read_data(project().root / "data", config)
     split = config.split
     _, _, test = preprocess.split(
-        frame, split.strategy, split.validation_fraction, split.test_fraction, split.seed
+        frame, split.strategy, split.validation_fraction, split.test_fraction, split.seed, keys
     )
     return test.iloc[:count, 1:].to_csv(header=False, index=False)
 
