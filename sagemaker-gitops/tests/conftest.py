@@ -230,7 +230,7 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
     registers other model bytes, records other training data (data_sha256=...), a classifier's
-    labels (labels=[...], in evaluation.json),
+    labels (labels=[...], in evaluation.json), the rule its requests are read by (features=...),
     changes the container's Environment (None removes a variable), or serves build/steps with
     files replaced; commit= records another source than the project's
     HEAD ("<sha>-dirty", "unknown")."""
@@ -273,12 +273,15 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
             commit: str | None = None,
             labels: list | None = None,
             data_sha256: str | None = None,
+            features: dict | None = None,
         ) -> str:
             extra = {}
-            if metrics or labels:
+            if metrics or labels or features:
                 report = {"test_metrics": {name: {"value": value} for name, value in (metrics or {}).items()}}
                 if labels:
                     report["labels"] = {"column": "target", "classes": labels}
+                if features:
+                    report["features"] = features
                 key = f"reports/{sha256(json.dumps(report).encode()).hexdigest()[:12]}.json"
                 uri = put(key, json.dumps(report).encode())
                 statistics = {"ContentType": "application/json", "S3Uri": uri}

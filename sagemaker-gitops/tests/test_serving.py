@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import http.client
 import io
+import json
 import re
 import tarfile
 
@@ -229,6 +230,30 @@ def test_a_text_feature_is_sent_raw_and_read_through_the_models_features_json(
     assert code == 0, err
     expected = np.vstack([np.atleast_2d(scored(row, column, value).T).T for value in (0.0, np.nan)])
     assert smoke.answered_rows(out, 2) == pytest.approx(expected, rel=smoke.RELATIVE_TOLERANCE)
+
+
+def test_mlops_invoke_checks_rows_against_the_models_features_before_sending(
+    mlops, repo, registry, record, use_project, processing_dir, tmp_path
+):
+    """The version's evaluation.json holds the rule its requests are read by: a row the model
+    cannot read is one line naming the model's columns, and is not sent."""
+    rule = json.loads((processing_dir / "test" / "features.json").read_text())
+    record("staging", registry(features=rule))
+    deploy.deploy("staging", repo=repo)
+    use_project(root=repo)
+    row = smoke.test_rows(1).strip()
+    short = row.rsplit(",", 1)[0]
+    code, _, err = mlops("invoke", "staging", "--body", short)
+    names = ", ".join(rule["columns"])
+    width = len(rule["columns"])
+    assert (
+        code == 1
+        and err.strip()
+        == f"error: not sent to staging: row 1 has {width - 1} fields; the model reads {width}: {names}"
+    )
+    code, _, err = mlops("invoke", "staging", "--body", f"{row}\nhigh,{row.split(',', 1)[1]}")
+    assert code == 1 and f"column {rule['columns'][0]!r} reads numbers" in err
+    assert mlops("invoke", "staging", "--body", row)[0] == 0
 
 
 def test_mlops_invoke_says_what_a_classifiers_answers_stand_for(mlops, repo, registry, record, use_project):

@@ -5,7 +5,9 @@ Approved or not this project's, an artifact changed since it was evaluated, unco
 state (git is the record), and for prod a model with no passed staging smoke test.
 """
 
+import csv
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -21,7 +23,7 @@ from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .images import SERVING_CODE
 from .local import emulator
-from .project import git, is_commit, project
+from .project import git, is_commit, load_step, project
 from .schedules import refuse_what_a_scheduled_run_would
 from .stacks import (
     apply_stack,
@@ -241,22 +243,34 @@ def endpoint_of(stage: str) -> str:
 
 
 def invoke(stage: str, rows: str) -> str:
-    """What the stage's endpoint answers for CSV rows (no header)."""
+    """What the stage's endpoint answers for CSV rows (no header), once they are rows the model
+    it serves can read (its features.json, as build/steps/features.py reads a request)."""
     if not rows.strip():
         raise MlopsError("nothing to send: give CSV rows, features only, no header")
+    rule = models.features(served_package(stage))
+    if rule is not None:
+        try:
+            load_step("features").encode(rule, [row for row in csv.reader(io.StringIO(rows)) if row])
+        except ValueError as error:
+            raise MlopsError(f"not sent to {stage}: {error}") from None
     return smoke.invoke(endpoint_of(stage), rows if rows.endswith("\n") else rows + "\n")
+
+
+def served_package(stage: str) -> dict:
+    """The model package the stage's stack serves, described; {} when that cannot be read (no
+    stack, a version gone): what it tells is a courtesy, not a condition."""
+    try:
+        stack = describe_stack(stack_name(stage))
+        arn = deployed_parameters(stack).get("ModelPackageArn") if stack else None
+        return aws.client("sagemaker").describe_model_package(ModelPackageName=arn) if arn else {}
+    except ClientError:
+        return {}
 
 
 def answer_meaning(stage: str) -> str:
     """What a classifier's answers stand for, in the labels of its training data (the model the
     stage's stack serves); "" for a regression model or one registered without its labels."""
-    try:  # a courtesy after the answer: what cannot be read leaves it out, it is not an error
-        stack = describe_stack(stack_name(stage))
-        arn = deployed_parameters(stack).get("ModelPackageArn") if stack else None
-        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn) if arn else {}
-    except ClientError:
-        return ""
-    labels = models.classes(package)
+    labels = models.classes(served_package(stage))
     if len(labels) == 2:
         return f"each answer is the probability of {labels[1]!r} (against {labels[0]!r})"
     if labels:

@@ -116,6 +116,13 @@ def classes(package: dict) -> list:
     return labels.get("classes", []) if isinstance(labels, dict) else []
 
 
+def features(package: dict) -> dict | None:
+    """The rule a version's requests are read by (evaluation.json's "features": the columns in
+    order, each text column's categories); None for a version registered without it."""
+    rule = evaluation_report(package).get("features")
+    return rule if isinstance(rule, dict) and isinstance(rule.get("columns"), list) else None
+
+
 def evaluation_report(package: dict) -> dict:
     """The evaluation.json registered with a described version; {} if it has none or cannot be read."""
     try:

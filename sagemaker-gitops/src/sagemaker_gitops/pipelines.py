@@ -317,9 +317,10 @@ def _describe_pipeline(sagemaker, kind: str = "build") -> dict:
 
 def start(pairs: list[str], label: str = "", kind: str = "build") -> str:
     """Start an execution of the "build" or "batch" pipeline and return its ARN at once."""
+    parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
     definition = json.loads(_describe_pipeline(sagemaker, kind)["PipelineDefinition"])
-    parameters = parse_parameters(with_champion(pairs, definition))
+    parameters += parse_parameters(with_champion(pairs, definition)[len(pairs) :])
     values = resolve_parameters(definition.get("Parameters", []), parameters)
     refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(

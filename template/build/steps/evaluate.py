@@ -287,6 +287,8 @@ def main(argv=None) -> dict:
         f"{args.problem_type}_metrics": {k: {"value": v} for k, v in scores.items()},
         # Classification: what each predicted code (or probability column) stands for.
         **({"labels": json.loads(labels.read_text())} if labels.exists() else {}),
+        # What a request holds (features.py's rule): `mlops invoke` checks rows against it.
+        "features": json.loads((base / "test" / FEATURES).read_text()),
         "gate": gate,
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": sha256},

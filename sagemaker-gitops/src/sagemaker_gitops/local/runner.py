@@ -476,8 +476,9 @@ def run_project(
         built = build(kind=kind)
         if data is not None:
             pairs = with_data(pairs, built.code.data(data))
+        overrides = parse_parameters(pairs)
         definition = built.definition()
-        overrides = parse_parameters(with_champion(pairs, definition))
+        overrides += parse_parameters(with_champion(pairs, definition)[len(pairs) :])
         publish(built)
         return run_definition(
             definition,
