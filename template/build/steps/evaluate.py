@@ -50,10 +50,10 @@ BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
 # imports it).
 sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
 import boto3  # noqa: E402
+import features  # noqa: E402
 from write_once import put_once, sha256_of  # noqa: E402
 
 LOWER_IS_BETTER = {"rmse", "mae"}
-FEATURES = "features.json"
 
 
 def parse_args(argv=None):
@@ -217,9 +217,9 @@ def served_model(artifact: Path, features_json: Path, code: list[Path], out: Pat
     files = {}
     with tarfile.open(artifact) as archive:
         for member in archive.getmembers():
-            if member.isfile() and member.name != FEATURES and not member.name.startswith("code/"):
+            if member.isfile() and member.name != features.FILE and not member.name.startswith("code/"):
                 files[member.name] = archive.extractfile(member).read()
-    files[FEATURES] = features_json.read_bytes()
+    files[features.FILE] = features_json.read_bytes()
     files.update({f"code/{path.name}": path.read_bytes() for path in code})
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -253,7 +253,7 @@ def main(argv=None) -> dict:
     inference = load_inference_module(base)
     artifact = next((base / "model").glob("*.tar.gz"))
     code = [Path(inference.__file__), Path(inference.features.__file__)]  # what it imports
-    served = served_model(artifact, base / "test" / FEATURES, code, base / "work" / "model.tar.gz")
+    served = served_model(artifact, base / "test" / features.FILE, code, base / "work" / "model.tar.gz")
     with tempfile.TemporaryDirectory() as model_dir:
         with tarfile.open(served) as archive:
             archive.extractall(model_dir, filter="data")
@@ -288,7 +288,7 @@ def main(argv=None) -> dict:
         # Classification: what each predicted code (or probability column) stands for.
         **({"labels": json.loads(labels.read_text())} if labels.exists() else {}),
         # What a request holds (features.py's rule): `mlops invoke` checks rows against it.
-        "features": json.loads((base / "test" / FEATURES).read_text()),
+        "features": features.read(base / "test"),
         "gate": gate,
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": sha256},
