@@ -408,6 +408,44 @@ def test_a_job_that_cannot_be_found_is_refused_in_one_line(mlops, tmp_path, monk
     assert not (tmp_path / "out").exists()
 
 
+def test_without_a_job_the_report_takes_the_newest_local_run(mlops, running_emulator, tmp_path):
+    """While the emulator runs, as `report notebooks` takes the newest execution."""
+    for earlier in (Path(os.environ["MLOPS_LOCAL_DIR"]) / "runs").glob("*/*/tuning-job.json"):
+        os.utime(earlier, (1, 1))  # the module's other runs, made long ago
+    older, newer = local_run("olderrun01", "Random"), local_run("newerrun01", "Random", RandomSeed=3)
+    os.utime(Path(os.environ["MLOPS_LOCAL_DIR"]) / "runs" / older / "Tune" / "tuning-job.json", (2, 2))
+
+    code, _, err = mlops("report", "tuning", "--out-dir", str(tmp_path))
+
+    assert code == 0, err
+    page = (tmp_path / "tuning-report.html").read_text()
+    assert f"<td>{newer}</td>" in page and older not in page
+
+
+def test_without_a_job_the_report_takes_the_newest_executions_tuning_step(monkeypatch):
+    sagemaker = boto3.client("sagemaker", region_name=aws.region())
+    stubber = Stubber(sagemaker)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/my-model/execution/"
+    stubber.add_response(
+        "list_pipeline_executions",
+        {
+            "PipelineExecutionSummaries": [
+                {"PipelineExecutionArn": arn + "newest"},  # its tuning step was cached away: none
+                {"PipelineExecutionArn": arn + "before"},
+            ]
+        },
+    )
+    stubber.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": [{"StepName": "Train"}]})
+    tuned = {
+        "StepName": "Tune",
+        "Metadata": {"TuningJob": {"Arn": "arn:aws:sagemaker:::hyper-parameter-tuning-job/before-tune"}},
+    }
+    stubber.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": [tuned]})
+    monkeypatch.setattr(aws, "client", lambda service: sagemaker)
+    with stubber:
+        assert tuning_report.newest() == "before-tune"
+
+
 def test_jobs_of_different_objectives_are_not_compared(mlops, tmp_path):
     first, other = (
         local_run("lossrun01", "Random"),

@@ -13,9 +13,6 @@ import json
 from collections.abc import Iterator
 from functools import cache
 
-import botocore.session
-from botocore.validate import ParamValidator
-
 from .local.definition import parse
 
 # The API each step type becomes, and the fields SageMaker fills in itself at run time.
@@ -47,6 +44,8 @@ class Unknown(str):
 
 @cache
 def service_model(service: str = "sagemaker"):
+    import botocore.session  # here: the CLI's verbs that check no request need not load it
+
     return botocore.session.get_session().get_service_model(service)
 
 
@@ -70,6 +69,8 @@ def problems(definition: dict, pipeline_request: dict | None = None, values: dic
 
 def check(operation: str, request: dict, service: str = "sagemaker") -> list[str]:
     """botocore's own validation, then the constraints of the model it leaves out."""
+    from botocore.validate import ParamValidator
+
     shape = service_model(service).operation_model(operation).input_shape
     request = _typed(request, shape)
     report = ParamValidator().validate(request, shape)

@@ -11,9 +11,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -26,8 +25,14 @@ from .project import project
 
 # Offline builds (`mlops pipeline definition`) never call AWS; ARNs name this account.
 PLACEHOLDER_ACCOUNT = "000000000000"
-# botocore's standard retry mode: backoff with jitter on throttling and transient errors.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@cache
+def _client_config():
+    """botocore's standard retry mode: backoff with jitter on throttling and transient errors."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,15 @@ def region() -> str:
 
 
 # While `assumed` is active: the session of the role it assumed.
-_assumed_session: boto3.Session | None = None
+_assumed_session = None
 
 
 def client(service: str):
-    return (_assumed_session or boto3).client(service, region_name=region(), config=CLIENT_CONFIG)
+    # boto3 and botocore's client machinery are imported here, by the first call to AWS: half a
+    # second that `mlops --help` and the offline verbs need not pay (docs/performance.md).
+    import boto3
+
+    return (_assumed_session or boto3).client(service, region_name=region(), config=_client_config())
 
 
 @contextmanager
@@ -71,6 +80,8 @@ def assumed(role_arn: str | None) -> Iterator[None]:
     except (BotoCoreError, ClientError) as error:
         raise MlopsError(f"cannot assume {role_arn}: {explain(error)}") from None
     keys = credentials["Credentials"]
+    import boto3
+
     previous, _assumed_session = (
         _assumed_session,
         boto3.Session(

@@ -32,35 +32,24 @@ from . import (
     template_update,
     trials,
 )
-from .cli_help import NewcomerOrder, unwrap_docstrings
+from .cli_help import NewcomerOrder, asks_for_help, group, unwrap_docstrings
 from .config import load_config
 from .errors import MlopsError
 from .local import emulator, runner
 from .project import finish_update, project, refuse_an_unfinished_update
 
-app = typer.Typer(
-    help="Build, run and promote this project's SageMaker model.",
-    cls=NewcomerOrder,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,  # our errors are one line; bugs keep a plain traceback
-)
-pipeline_app = typer.Typer(help="The SageMaker pipeline in build/pipeline.py.", no_args_is_help=True)
+app = group("Build, run and promote this project's SageMaker model.", cls=NewcomerOrder)
+pipeline_app = group("The SageMaker pipeline in build/pipeline.py.")
 app.add_typer(pipeline_app, name="pipeline")
-local_app = typer.Typer(
-    help="Run the pipeline on this machine, against an AWS emulator or your account.", no_args_is_help=True
-)
+local_app = group("Run the pipeline on this machine, against an AWS emulator or your account.")
 app.add_typer(local_app, name="local")
-schedule_app = typer.Typer(
-    help="The schedules that start the pipelines: each stage's batch scoring, retraining, notebooks.",
-    no_args_is_help=True,
+schedule_app = group(
+    "The schedules that start the pipelines: each stage's batch scoring, retraining, notebooks."
 )
 app.add_typer(schedule_app, name="schedule")
-models_app = typer.Typer(help="Model versions in the registry: list, approve, reject.", no_args_is_help=True)
+models_app = group("Model versions in the registry: list, approve, reject.")
 app.add_typer(models_app, name="models")
-report_app = typer.Typer(
-    help="Reports: tuning jobs' trials, pipeline executions compared, a run's output notebooks.",
-    no_args_is_help=True,
-)
+report_app = group("Reports: tuning jobs' trials, pipeline executions compared, a run's output notebooks.")
 app.add_typer(report_app, name="report")
 
 # soft_wrap: an ARN printed for a script must stay on one line, whatever the terminal width.
@@ -135,6 +124,8 @@ def configure(
     ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the SageMaker SDK's logs.")] = False,
 ) -> None:
+    if asks_for_help(ctx):
+        return
     if ctx.invoked_subcommand != "pipeline":  # `pipeline snapshot` finishes an update
         refuse_an_unfinished_update()
     # While `mlops local up` runs, reading verbs talk to the emulator (say so, once, on stderr);
@@ -155,6 +146,8 @@ def say_using(found: emulator.Emulator) -> None:
 
 @pipeline_app.callback()
 def pipeline_group(ctx: typer.Context) -> None:
+    if asks_for_help(ctx):
+        return
     if ctx.invoked_subcommand != "snapshot":
         refuse_an_unfinished_update()
     found = emulator.running()
@@ -797,8 +790,13 @@ ReportDir = Annotated[Path, typer.Option(help="Where the HTML page and its PNGs 
 @report_app.command("tuning")
 def report_tuning(
     jobs: Annotated[
-        list[str], typer.Argument(help="SageMaker tuning job names or `mlops local run` ids, compared.")
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="JOB...",
+            help="SageMaker tuning job names or `mlops local run` ids, compared.",
+            show_default="the newest",
+        ),
+    ] = None,
     out_dir: ReportDir = Path("reports/tuning"),
 ) -> None:
     """One offline HTML page of linked, interactive charts, and their PNGs: each trial's objective
@@ -806,7 +804,7 @@ def report_tuning(
     trial's objective and training time. Warm-start parents are read too."""
     from .reports import tuning as tuning_report  # here: Altair takes most of a second to import
 
-    page = tuning_report.write(tuning_report.load_with_parents(jobs), out_dir)
+    page = tuning_report.write(tuning_report.load_with_parents(jobs or [tuning_report.newest()]), out_dir)
     out.print(f"wrote {page} and {len(tuning_report.PLOTS)} PNGs beside it")
 
 

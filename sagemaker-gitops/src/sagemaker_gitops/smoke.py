@@ -6,14 +6,17 @@ import json
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from botocore.exceptions import ClientError
 
 from . import aws
 from .config import load_config
 from .errors import MlopsError
 from .project import load_step, project
+
+if TYPE_CHECKING:  # numpy is imported where a smoke test runs: every `mlops` verb imports this module
+    import numpy as np
 
 ROWS = 5
 # The runtime's errors that are about the endpoint or its model, not about the caller.
@@ -79,11 +82,13 @@ def invoke(endpoint: str, body: str) -> str:
     return response["Body"].read().decode(errors="replace")
 
 
-def answered_rows(answer: str, rows: int) -> np.ndarray:
+def answered_rows(answer: str, rows: int) -> "np.ndarray":
     """An endpoint's CSV answer to `rows` rows, one row of numbers per row. A serving module
     (inference.py's output_fn) answers a line per row; the built-in XGBoost algorithm answers its
     predictions joined by commas on one line, a multiclass model's each as "[p0, p1, p2]" (its
     serve.py: `",".join(map(str, predictions))`). ValueError for anything else."""
+    import numpy as np
+
     text = answer.strip()
     if text.startswith("["):
         return np.array(json.loads("[" + ",".join(text.splitlines()) + "]"), dtype=float, ndmin=2)
@@ -93,6 +98,8 @@ def answered_rows(answer: str, rows: int) -> np.ndarray:
 
 def compare(answer: str, expected: str, rows: int) -> None:
     """MlopsError unless the endpoint's answer has one prediction row per input row, as expected."""
+    import numpy as np
+
     try:
         answered = answered_rows(answer, rows)
     except ValueError:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import boto3
 from botocore.exceptions import ClientError
 
 from .. import aws
@@ -175,9 +174,15 @@ class LocalEndpoints:
             self.running.clear()
 
 
+def _client(service: str, region: str):
+    import boto3  # here: the CLI imports this module (through the runner) for verbs that call no AWS
+
+    return boto3.client(service, region_name=region)
+
+
 def describe(region: str, endpoint: str) -> Container:
     """The container SageMaker runs for the endpoint (its first variant), read from the emulator."""
-    sagemaker = boto3.client("sagemaker", region_name=region)
+    sagemaker = _client("sagemaker", region)
     try:
         config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
         variant = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
@@ -207,7 +212,7 @@ def fingerprint(region: str, container: Container) -> str:
     if container.model_data_url:
         try:
             bucket, key = aws.split_s3_uri(container.model_data_url)
-            etag = boto3.client("s3", region_name=region).head_object(Bucket=bucket, Key=key)["ETag"]
+            etag = _client("s3", region).head_object(Bucket=bucket, Key=key)["ETag"]
         except (ValueError, ClientError):
             etag = "missing"  # unpacking it says why
     recipe = [container.image, container.model_data_url, etag, sorted(container.environment.items())]
@@ -237,7 +242,7 @@ def unpack(region: str, url: str, destination: Path, what: str) -> None:
     except ValueError as error:
         raise validation_error(f"Could not access {what}: {error}") from None
     try:
-        body = boto3.client("s3", region_name=region).get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = _client("s3", region).get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
         code = error.response["Error"]["Code"]
         raise validation_error(f"Could not access {what} at {url}: {code}") from None

@@ -18,6 +18,13 @@ import os
 import runpy
 import sys
 import traceback
+import warnings
+
+# Python 3.12 warns on every fork of a process with more than one thread. The host's extra threads
+# are the idle worker pools numpy's OpenBLAS, pandas and scikit-learn's OpenMP start on import; no
+# parallel region has run before a fork, and OpenBLAS re-initialises its pool in the child
+# (pthread_atfork). The warning would print in every `mlops local run`, saying nothing to act on.
+warnings.filterwarnings("ignore", message=r"This process .* is multi-threaded", category=DeprecationWarning)
 
 
 def preload(modules: list[str]) -> None:

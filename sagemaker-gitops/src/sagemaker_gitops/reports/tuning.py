@@ -27,7 +27,8 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import MlopsError
-from ..local.emulator import state_dir
+from ..local.emulator import in_use, state_dir
+from ..pipelines import execution_steps, newest_executions
 from . import page
 
 # SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.
@@ -129,6 +130,29 @@ def load_with_parents(names: list[str]) -> list[TuningJob]:
     named = {job.name for job in jobs}
     parents = [parent for job in jobs for parent in job.parents if parent not in named]
     return jobs + [load(parent) for parent in dict.fromkeys(parents)]
+
+
+# How many of the pipeline's newest executions `newest` looks through for a tuning step.
+NEWEST_SEARCHED = 20
+
+
+def newest() -> str:
+    """The newest tuning job: a local run's while this project's emulator is in use (the reading
+    verbs follow it), else the tuning step's of the newest build pipeline execution that has one."""
+    if in_use():
+        runs = sorted((state_dir() / "runs").glob("*/*/tuning-job.json"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise MlopsError("no local run with a tuning step yet: run `mlops local run` first")
+        return runs[-1].parent.parent.name
+    sagemaker = aws.client("sagemaker")
+    for execution in newest_executions(sagemaker, NEWEST_SEARCHED):
+        for step in execution_steps(sagemaker, execution["PipelineExecutionArn"]):
+            if "TuningJob" in step.get("Metadata", {}):
+                return step["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
+    raise MlopsError(
+        f"no tuning step in the pipeline's last {NEWEST_SEARCHED} executions in {aws.region()}:"
+        " name a tuning job (`mlops report tuning JOB`)"
+    )
 
 
 def load(name: str) -> TuningJob:
