@@ -43,7 +43,6 @@ def step(title: str, *command: str, cwd: Path, show: bool = False) -> str:
 
 def run_loop(project: Path) -> None:
     mlops = ("uv", "run", "--quiet", "mlops")
-    identity = ("-c", "user.name=mlops demo", "-c", "user.email=demo@example.invalid")
     step("install", "make", "setup", cwd=project)
     step("start the AWS emulator", *mlops, "local", "up", cwd=project, show=True)
     ran = step("run the pipeline locally", *mlops, "local", "run", cwd=project, show=True)
@@ -61,9 +60,7 @@ def run_loop(project: Path) -> None:
     asking = (*mlops, "invoke", "staging", "--file", ".mlops/rows.csv")
     step("ask the staging endpoint (3 rows of data/sample.csv)", *asking, cwd=project, show=True)
     # What a reviewer's merge of the promotion pull request does on GitHub, in the emulator's record.
-    record = project / ".mlops" / "emulator" / "record"
-    merge = ("git", *identity, "merge", "--no-ff", "--quiet", "-m", "Merge the promotion pull request")
-    step("merge the pull request", *merge, f"mlops-emulator/promote/v{version}", cwd=record)
+    step("merge the pull request", *mlops, "local", "merge", cwd=project, show=True)
     step("deploy prod from deploy/prod.yml", *mlops, "deploy", "prod", *emulated, cwd=project, show=True)
     step("desired (git) against deployed", *mlops, "status", cwd=project, show=True)
 

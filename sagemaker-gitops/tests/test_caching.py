@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import pytest
-from conftest import TUNING
-from sagemaker_gitops import aws, pipelines
+from conftest import TUNING, any_shape
+from sagemaker_gitops import aws, definition_cache, pipelines
 from sagemaker_gitops.local import emulator, runner
 from sagemaker_gitops.local.caching import earlier_run, expiry
 from sagemaker_gitops.project import project
@@ -191,3 +191,48 @@ def test_resetting_the_emulator_forgets_the_runs_recorded_against_it(mlops, monk
 
 def test_a_run_says_whether_it_ran_against_the_emulator(first):
     assert json.loads((first.workspace / "execution.json").read_text())["Emulator"] is True
+
+
+# --- the definition a local run builds, kept between runs (definition_cache) ---------------------
+
+
+@any_shape
+def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_changes(
+    running_emulator, repo, git, use_project, monkeypatch
+):
+    """An unchanged re-run skips the SDK (seconds); a change to build/, to the data, to the commit,
+    to the AWS target or to the objects in the bucket builds again, and what is reused is what a
+    build gives."""
+    use_project(root=repo)
+
+    def prepare():
+        with emulator.routed(running_emulator):
+            prepared = definition_cache.for_run("build")
+            prepared.code.upload(aws.client("s3"))  # as a run does, once its parameters are checked
+            return prepared
+
+    assert not prepare().reused  # nothing kept yet
+    again = prepare()
+    assert again.reused
+    with emulator.routed(running_emulator):
+        assert again.definition == pipelines.build().definition()
+
+    config = repo / "build" / "config.yml"
+    config.write_text(config.read_text() + "# a comment is a change\n")
+    assert not prepare().reused and prepare().reused
+    sample = repo / "data" / "sample.csv"
+    sample.write_text(sample.read_text() + sample.read_text().splitlines()[-1] + "\n")
+    assert not prepare().reused and prepare().reused
+    git("commit", "--quiet", "--all", "-m", "the commit the definition records")
+    assert not prepare().reused and prepare().reused
+
+    code_key = next(
+        key
+        for key in json.loads((emulator.state_dir() / "definitions" / "build.json").read_text())["objects"]
+    )
+    with emulator.routed(running_emulator):
+        aws.client("s3").delete_object(Bucket=aws.resolve_target().bucket, Key=code_key)
+    assert not prepare().reused and prepare().reused  # uploaded again
+
+    monkeypatch.setenv("MLOPS_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/another-role")
+    assert not prepare().reused

@@ -109,8 +109,20 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
         prod_branch,
     }
 
+    # Before a reviewer's merge, prod has nothing to deploy, and says what comes next.
+    version = approved_on_the_emulator.rsplit("/", 1)[-1]
+    code, _, err = mlops("deploy", "prod", "--aws", "emulator")
+    assert code == 1 and err.strip().splitlines() == [
+        "error: deploy/prod.yml names no model yet (model_package_arn is empty): the promotion pull request"
+        f" of v{version} is not merged: run `mlops local merge`, then `mlops deploy prod --aws emulator`"
+    ]
     # A reviewer's merge, on the emulator: then prod deploys from the record, and git matches.
-    run_git(record, "merge", "--quiet", "--no-ff", "-m", "merge", prod_branch)
+    code, out, err = mlops("local", "merge")
+    assert code == 0 and f"merged {prod_branch}: deploy/prod.yml names v{version}" in out, err
+    assert approved_on_the_emulator in (record / "deploy" / "prod.yml").read_text()
+    assert run_git(record, "log", "-1", "--format=%P").count(" ") == 1  # a merge commit, as GitHub makes
+    code, _, err = mlops("local", "merge")
+    assert code == 1 and "no promotion pull request to merge" in err
     code, out, err = mlops("deploy", "prod", "--aws", "emulator")
     assert code == 0, err
     assert "smoke test: 5 test rows answered" in out

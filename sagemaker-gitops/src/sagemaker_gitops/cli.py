@@ -35,7 +35,7 @@ from . import (
 from .cli_help import NewcomerOrder, asks_for_help, group, unwrap_docstrings
 from .config import load_config
 from .errors import MlopsError
-from .local import emulator, runner
+from .local import emulator, pull_requests, runner
 from .project import finish_update, project, refuse_an_unfinished_update
 
 app = group("Build, run and promote this project's SageMaker model.", cls=NewcomerOrder)
@@ -379,6 +379,23 @@ def local_status() -> None:
     out.print(f"logs: {emulator.log_file()}")
 
 
+@local_app.command("merge")
+def local_merge(
+    version: Annotated[
+        int | None,
+        typer.Argument(min=1, metavar="VERSION", help="Whose promotion.", show_default="the newest waiting"),
+    ] = None,
+) -> None:
+    """Merge a promotion pull request on the emulator, as a reviewer's merge on GitHub would: the
+    branch `mlops promote --aws emulator` made, merged into the emulator's git record."""
+    merged = pull_requests.merge(version)
+    out.print(
+        f"merged {merged.branch}: deploy/prod.yml names v{merged.version} in the emulator's record;"
+        " next: `mlops deploy prod --aws emulator`",
+        highlight=False,
+    )
+
+
 @local_app.command("run")
 def local_run(
     param: Annotated[
@@ -424,6 +441,8 @@ def run_here(
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")
     out.print(f"workspace: {result.workspace} (each step's job folder and log)")
+    if result.definition_reused:
+        out.print("definition: the last run's (build/, the data, the commit and the platform are unchanged)")
     if result.failed:
         fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 
@@ -578,6 +597,13 @@ def deploy_stage(
     """Make the stage's endpoint match deploy/STAGE.yml as committed, then smoke-test it."""
     with chosen_aws(aws_choice, "deploy"), err.status(f"deploying {stage}") as status:
         done = deploy.deploy(stage.value, lambda text: status.update(text))
+        waiting = pull_requests.open_promotions() if stage is Stage.prod and emulator.in_use() else {}
+    if waiting:
+        err.print(
+            f"note: the promotion pull request of v{max(waiting)} is not merged yet: `mlops local merge`,"
+            " then deploy prod again",
+            highlight=False,
+        )
     out.print(
         f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
     )
@@ -597,7 +623,12 @@ def invoke_stage(
         typer.Option(exists=True, dir_okay=False, help="A CSV file of such rows (features only, no header)."),
     ] = None,
 ) -> None:
-    """Send CSV rows to the stage's endpoint and print its answer, one prediction per row."""
+    """Send CSV rows to the stage's endpoint and print its answer, one prediction per row. A row is
+    the feature columns of data/sample.csv (every column but the target), in their order, without a
+    header; each is checked against the version's columns before anything is sent. For example:
+
+    - mlops invoke staging --body "59,2,32.1,101,clinic_a"
+    - mlops invoke prod --file rows.csv (one row per line)"""
     if (body is None) == (file is None):
         raise MlopsError("give the rows to send with --body or --file (one of them)")
     rows = body if body is not None else file.read_text()

@@ -22,7 +22,7 @@ from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
 from .images import SERVING_CODE
-from .local import emulator
+from .local import emulator, pull_requests
 from .project import git, is_commit, load_step, project
 from .schedules import refuse_what_a_scheduled_run_would
 from .stacks import (
@@ -55,7 +55,7 @@ def deploy(
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     if not state.model_package_arn:
         raise MlopsError(
-            f"deploy/{stage}.yml names no model yet (model_package_arn is empty): run `mlops promote`"
+            f"deploy/{stage}.yml names no model yet (model_package_arn is empty): {to_name_one(stage)}"
         )
     target = aws.resolve_target()
     package = approved_package(stage, state.model_package_arn, target.account)
@@ -81,6 +81,18 @@ def deploy(
     return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
 
 
+def to_name_one(stage: str) -> str:
+    """The next step for a stage file that names no model: promote; on the emulator, for prod,
+    merge the promotion pull request that is waiting."""
+    waiting = pull_requests.open_promotions() if stage == "prod" and emulator.in_use() else {}
+    if waiting:
+        return (
+            f"the promotion pull request of v{max(waiting)} is not merged: run `mlops local merge`, then"
+            " `mlops deploy prod --aws emulator`"
+        )
+    return f"run `{emulator.command('promote')}`"
+
+
 def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
     """A stage that scores in batch needs the batch pipeline its schedule starts, in this account,
     and a batch block whose values that pipeline's run and the schedule accept (an instance type
@@ -93,7 +105,7 @@ def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
             raise
         raise MlopsError(
             f"deploy/{stage}.yml schedules batch scoring, but pipeline {name!r} does not exist in"
-            f" {aws.region()}: create it with `mlops pipeline upsert`"
+            f" {aws.region()}: create it with `{emulator.command('pipeline upsert')}`"
         ) from None
     definition = json.loads(described["PipelineDefinition"])
     schedule = batch_stack.stack_name(stage)

@@ -66,8 +66,8 @@ def promote(
         return Promotion(
             version,
             f"v{version} is in the emulator's staging; branch {branch} changes its deploy/prod.yml, in the"
-            f" emulator's git record: `git -C {repo} merge {branch}` then `mlops deploy prod --aws emulator`"
-            " stand for the pull request's merge",
+            " emulator's git record: `mlops local merge` (the pull request's merge), then `mlops deploy prod"
+            " --aws emulator`",
             branch,
             title=title,
             body=body,

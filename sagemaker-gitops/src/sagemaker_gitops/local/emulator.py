@@ -396,6 +396,14 @@ def unroute() -> None:
         _routing = None
 
 
+def command(verb: str) -> str:
+    """`mlops VERB` as it must be typed now, for a refusal to name the next step: with `--aws
+    emulator` while this process targets the emulator, `--aws real` while one runs but is not used."""
+    if in_use():
+        return f"mlops {verb} --aws emulator"
+    return f"mlops {verb} --aws real" if running() else f"mlops {verb}"
+
+
 def in_use() -> bool:
     """Whether this process's AWS calls go to the emulator `mlops local up` started for this project
     (route() or routed()): the server, known by its address, not any endpoint on a loopback host

@@ -9,20 +9,18 @@ import secrets
 import string
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import aws
+from .. import aws, definition_cache
 from ..images import step_scripts
 from ..notebooks import is_notebook_job
 from ..pipelines import (
-    build,
     parse_parameters,
-    publish,
     refuse_what_the_api_would,
     resolve_parameters,
     with_champion,
@@ -60,6 +58,7 @@ class RunResult:
     steps: list[StepResult]
     workspace: Path
     model_packages: list[str] = field(default_factory=list)  # ARNs the run registered
+    definition_reused: bool = False  # the last run's definition: nothing it is built from changed
 
     @property
     def failed(self) -> StepResult | None:
@@ -468,26 +467,27 @@ def run_project(
     data: Path | None = None,
     use_cache: bool = True,
 ) -> RunResult:
-    """Build this project's "build" or "batch" definition as `mlops pipeline definition` does,
-    publish its code (and `data`, a local file or folder to run on), run it."""
+    """Run this project's "build" or "batch" definition, as `mlops pipeline definition` builds it
+    (or as the last run built it, when nothing it is built from has changed: definition_cache), on
+    `data` (a local file or folder to run on) when given."""
     description = run_description(label)
     # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
-        built = build(kind=kind)
+        prepared = definition_cache.for_run(kind)
         if data is not None:
-            pairs = with_data(pairs, built.code.data(data))
+            pairs = with_data(pairs, prepared.code.data(data))
         overrides = parse_parameters(pairs)
-        definition = built.definition()
-        overrides += parse_parameters(with_champion(pairs, definition)[len(pairs) :])
-        publish(built)
-        return run_definition(
-            definition,
+        overrides += parse_parameters(with_champion(pairs, prepared.definition)[len(pairs) :])
+        prepared.code.upload(aws.client("s3"))  # the data given, staged by content
+        result = run_definition(
+            prepared.definition,
             overrides,
-            built.target,
+            prepared.target,
             state_dir() / "runs",
             progress,
             launcher,
             description,
-            built.name,
+            prepared.name,
             use_cache,
         )
+        return replace(result, definition_reused=prepared.reused)
