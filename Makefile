@@ -32,11 +32,12 @@ test: uv ## The package's suite per preset, and the questions, render matrix and
 	cd sagemaker-gitops && UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) sync --quiet
 	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target $(PACKAGE_PRESETS:%=package-test-%) template-test
 
+# --durations: each suite ends with its slowest tests, where the CI budget (docs/performance.md) goes.
 package-test-%:
-	cd sagemaker-gitops && MLOPS_TEST_PRESET=$* UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --no-sync --quiet pytest
+	cd sagemaker-gitops && MLOPS_TEST_PRESET=$* UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --no-sync --quiet pytest --durations=15
 
 template-test:
-	$(UV) run --quiet pytest -n 2 --dist loadgroup
+	$(UV) run --quiet pytest -n 2 --dist loadgroup --durations=15
 
 # actionlint from the `lint` group, as in the generated projects' Makefile.
 ACTIONLINT ?= $(UV) run --quiet --group lint actionlint

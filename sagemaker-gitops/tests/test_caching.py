@@ -8,6 +8,7 @@ here as it fails in AWS.
 
 import copy
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
@@ -198,7 +199,7 @@ def test_a_run_says_whether_it_ran_against_the_emulator(first):
 
 @any_shape
 def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_changes(
-    running_emulator, repo, git, use_project, monkeypatch
+    running_emulator, repo, git, use_project, monkeypatch, tmp_path
 ):
     """An unchanged re-run skips the SDK (seconds); a change to build/, to the data, to the commit,
     to the AWS target or to the objects in the bucket builds again, and what is reused is what a
@@ -233,6 +234,15 @@ def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_change
     with emulator.routed(running_emulator):
         aws.client("s3").delete_object(Bucket=aws.resolve_target().bucket, Key=code_key)
     assert not prepare().reused and prepare().reused  # uploaded again
+
+    # A file staged from outside the project (build/notebooks.yml may name a notebook anywhere).
+    outside = tmp_path / "steps-elsewhere"
+    shutil.copytree(repo / "build" / "steps", outside)
+    use_project(root=repo, steps=outside)
+    assert not prepare().reused and prepare().reused
+    script = next(outside.glob("*.py"))
+    script.write_text(script.read_text() + "# changed where git cannot see it\n")
+    assert not prepare().reused and prepare().reused
 
     monkeypatch.setenv("MLOPS_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/another-role")
     assert not prepare().reused

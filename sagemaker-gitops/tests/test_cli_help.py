@@ -8,7 +8,7 @@ import sys
 import typer
 from conftest import any_shape
 from sagemaker_gitops.cli import app
-from sagemaker_gitops.cli_help import VERB_ORDER, flowing
+from sagemaker_gitops.cli.help import VERB_ORDER, flowing
 from typer.core import TyperGroup
 
 pytestmark = any_shape

@@ -9,8 +9,7 @@ import re
 import boto3
 import pytest
 from conftest import BUILT_FROM, SAMPLE_SHA256
-from sagemaker_gitops import aws, deploy, pipeline_schedules, stacks, staging_evidence
-from sagemaker_gitops.cli import DRIFT_ISSUE_TITLE
+from sagemaker_gitops import aws, deploy, drift, pipeline_schedules, stacks, staging_evidence
 from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.endpoint_stack import stack_parameters
 from sagemaker_gitops.errors import MlopsError
@@ -317,14 +316,14 @@ def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeyp
         ("PATCH", "/issues/12"),
     ]
     created = github.requests[1]["json"]
-    assert created["title"] == DRIFT_ISSUE_TITLE
+    assert created["title"] == drift.ISSUE_TITLE
     assert "| prod | (none) | (no stack) | ModelPackageArn: deployed 'a', git says 'b' |" in created["body"]
     assert github.open_issues == []
 
 
 def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, monkeypatch, github):
     """Anyone may open an issue titled like the bot's: only the bot's own is the drift record."""
-    theirs = {"number": 5, "title": DRIFT_ISSUE_TITLE, "html_url": "x", "user": {"login": "mallory"}}
+    theirs = {"number": 5, "title": drift.ISSUE_TITLE, "html_url": "x", "user": {"login": "mallory"}}
     github.open_issues.append(theirs)
     monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)

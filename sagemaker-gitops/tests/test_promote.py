@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BUILT_FROM, SAMPLE_SHA256
-from sagemaker_gitops import aws, deploy, models, promote, staging_evidence
-from sagemaker_gitops.cli import status_rows
+from sagemaker_gitops import aws, deploy, drift, models, promote, staging_evidence
 from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
@@ -192,7 +191,7 @@ def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_no
     assert candidate not in (clone / "deploy" / "staging.yml").read_text()
     staging = deploy.status("staging", repo=clone)
     assert staging.ahead_on == "promote/v2" and not staging.drift, staging.differences
-    assert "ahead of git: promotion pull request from promote/v2" in status_rows([staging])[0][3]
+    assert "ahead of git: promotion pull request from promote/v2" in drift.stage_row(staging).state
     asked = len(github.requests)
     again = promote.promote(repo=clone)
     assert "awaits review" in again.message

@@ -72,7 +72,9 @@ def _load(kind: str, key: str, target: aws.AwsTarget) -> RunDefinition | None:
         kept = json.loads(_path(kind).read_text())
     except (OSError, ValueError):
         return None
-    if kept.get("key") != key or not _all_in_bucket(target.bucket, kept.get("objects", [])):
+    if kept.get("key") != key or kept.get("staged") != _digest(Path(path) for path in kept.get("read", [])):
+        return None
+    if not _all_in_bucket(target.bucket, kept.get("objects", [])):
         return None
     return RunDefinition(kept["name"], kept["definition"], target, _empty_code(target), reused=True)
 
@@ -90,7 +92,15 @@ def _all_in_bucket(bucket: str, keys: list[str]) -> bool:
 
 
 def _keep(kind: str, key: str, built: BuiltPipeline, definition: dict) -> None:
-    kept = {"key": key, "name": built.name, "definition": definition, "objects": sorted(built.code.objects)}
+    kept = {
+        "key": key,
+        "name": built.name,
+        "definition": definition,
+        "objects": sorted(built.code.objects),
+        # Every local file the build staged, wherever it is (a notebook outside the project, say).
+        "read": sorted(str(path) for path in built.code.read),
+        "staged": _digest(built.code.read),
+    }
     path = _path(kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -99,23 +109,39 @@ def _keep(kind: str, key: str, built: BuiltPipeline, definition: dict) -> None:
 
 
 def _key(kind: str, target: aws.AwsTarget) -> str:
-    """A hash of everything the definition is built from."""
-    digest = hashlib.sha256()
-    for part in (
+    """A hash of what the definition is built from, as far as it is known before building: the
+    project's files, its [tool.mlops] settings and what they name, the commit, the AWS target, the
+    platform's and the SDK's versions (the files the build stages are checked apart: _load)."""
+    current = project()
+    named = [
+        current.root / value for value in current.settings.model_dump().values() if isinstance(value, Path)
+    ]
+    parts = (
         kind,
+        str(current.root),
+        current.settings.model_dump_json(),
         git_commit(),
         json.dumps(asdict(target), sort_keys=True),
         *(f"{name} {_version(name)}" for name in BUILT_WITH),
-    ):
-        digest.update(part.encode() + b"\0")
-    root = project().root
-    inputs = sorted(
-        {*_project_files(root), *(project().sample_file_of(k) for k in project().pipelines)}
-        | {path for path in PACKAGE_DIR.rglob("*") if "__pycache__" not in path.parts}
+        _digest([*_project_files(current.root), *named, PACKAGE_DIR]),
     )
-    for path in inputs:
-        if path.is_file():
-            digest.update(str(path).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _digest(paths) -> str:
+    """A hash of these files' names and contents (a folder: every file under it)."""
+    found = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(
+                file for file in path.rglob("*") if file.is_file() and "__pycache__" not in file.parts
+            )
+        else:
+            found.add(path)
+    digest = hashlib.sha256()
+    for path in sorted(found):
+        content = hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"(missing)"
+        digest.update(str(path).encode() + b"\0" + content)
     return digest.hexdigest()
 
 

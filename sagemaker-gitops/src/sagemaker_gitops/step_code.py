@@ -64,6 +64,7 @@ class StepCode:
     bucket: str
     prefix: str
     objects: dict[str, bytes] = field(default_factory=dict)  # S3 key -> body
+    read: set[Path] = field(default_factory=set)  # the local files staged: what the definition names
 
     def _put(self, name: str, body: bytes, under: str = "code") -> str:
         key = content_key(self.prefix, under, name, body)
@@ -83,18 +84,22 @@ class StepCode:
         """S3 URI of local data staged by content: a file's, or for a folder, the prefix of its CSV
         files (those directly in it, as a step's input folder holds them)."""
         if not path.is_dir():
+            self.read.add(path)
             return self._put(path.name, _read(path), under="data")
         files = sorted(path.glob("*.csv"))
         if not files:
             raise MlopsError(f"{path}: no CSV file directly in the folder")
+        self.read.update(files)
         return self._put_folder({file.name: _read(file) for file in files}, under="data")
 
     def script(self, name: str) -> str:
         """S3 URI of one script, e.g. script("preprocess.py")."""
+        self.read.add(self.steps_dir / name)
         return self._put(name, (self.steps_dir / name).read_bytes())
 
     def sourcedir(self) -> str:
         """S3 URI of all step scripts as the sourcedir.tar.gz that script mode expects."""
+        self.read.update(self.steps_dir.glob("*.py"))
         return self._put("sourcedir.tar.gz", _sourcedir_tarball(self.steps_dir))
 
     def folder(self, paths: list[Path]) -> str:
@@ -107,6 +112,7 @@ class StepCode:
                 members.update({f"{path.name}/{file.relative_to(path).as_posix()}": file for file in found})
             else:
                 members[path.name] = path
+        self.read.update(members.values())
         return self._put_folder({name: file.read_bytes() for name, file in members.items()})
 
     def files_under(self, folder_uri: str) -> dict[str, bytes]:

@@ -1,0 +1,44 @@
+"""`mlops schedule`: the schedules that start the pipelines, fired by hand."""
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from .. import pipelines, schedules
+from ..local import emulator
+from .help import group
+from .local import run_here
+from .shared import ChosenAws, chosen_aws, out
+
+app = group("The schedules that start the pipelines: each stage's batch scoring, retraining, notebooks.")
+
+
+class ScheduleName(StrEnum):
+    staging = "staging"
+    prod = "prod"
+    retraining = "retraining"
+    notebooks = "notebooks"
+
+
+@app.command("fire")
+def schedule_fire(
+    name: Annotated[
+        ScheduleName,
+        typer.Argument(
+            help="staging or prod: the stage's batch scoring; retraining: the build pipeline's;"
+            " notebooks: the notebook workflow's."
+        ),
+    ],
+    aws_choice: ChosenAws = None,
+) -> None:
+    """Fire a schedule now: its pipeline runs with exactly the parameters the schedule sends (in AWS,
+    an execution is started; on the emulator, the pipeline runs on this machine)."""
+    label = f"{name.value} schedule, fired by hand"
+    kind = schedules.pipeline_of(name.value)
+    with chosen_aws(aws_choice, "schedule fire"):
+        pairs = schedules.sent_by(name.value)
+        if emulator.in_use():
+            run_here(pairs, label, kind)
+        else:
+            out.print(pipelines.start(pairs, label, kind))
