@@ -127,13 +127,14 @@ def answers() -> dict:
 
 @pytest.fixture
 def repo(tmp_path):
-    """A scratch copy of the project (pyproject.toml, build/, data/, deploy/, infra/, notebooks/ when
-    it has them; no copier answers), committed, with no model named in deploy/: the record the
-    deploy half reads."""
+    """A scratch copy of the project (pyproject.toml, .gitignore, build/, data/, deploy/, infra/,
+    notebooks/ when it has them; no copier answers), committed, with no model named in deploy/: the
+    record the deploy half reads."""
     path = tmp_path / "project"
     for folder in ("build", "data", "deploy", "infra", *(["notebooks"] if NOTEBOOKS else [])):
         shutil.copytree(PROJECT / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "pyproject.toml", path)
+    shutil.copy(PROJECT / ".gitignore", path)  # bytecode and local runs stay out of git, as generated
     for stage in STAGES:
         set_model_package(path / "deploy" / f"{stage}.yml", "")
     run_git(path, "init", "--quiet", "--initial-branch=main")

@@ -1,8 +1,11 @@
 """build/config.yml is validated on load: each mistake gets one line naming the field."""
 
+import jinja2
 import pytest
 import yaml
-from sagemaker_gitops.config import load_config
+from conftest import TEMPLATE, any_shape
+from pydantic import ValidationError
+from sagemaker_gitops.config import LOWER_IS_BETTER, METRICS_BY_PROBLEM, Gate, load_config
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 
@@ -179,3 +182,48 @@ def test_broken_yaml_is_reported_as_such(tmp_path):
     bad.write_text("gate: [unclosed\n")
     with pytest.raises(MlopsError, match="not valid YAML"):
         load_config(bad)
+
+
+# --- one gate rule: copier's validators and build/config.yml's loader agree -------------------------
+
+QUESTIONS = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+THRESHOLDS = ["-1", "0", "1e-9", "0.05", "0.5", "0.999", "1", "1.0001", "2", "74", "1e6", "nan", "inf"]
+MARGINS = ["-0.1", "0", "0.05", "0.5", "0.999", "1", "2", "nan"]
+
+
+def copier_refuses(question: str, answers: dict) -> str:
+    """The rule copier.yml's validator prints for these answers ("" when it takes them), rendered as
+    copier renders it (its Ansible filters, hooks/ from the template's folder)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+    )
+    return environment.from_string(QUESTIONS[question]["validator"]).render(answers).strip()
+
+
+def platform_refuses(**gate) -> bool:
+    try:
+        Gate(**gate)
+    except ValidationError:
+        return True
+    return False
+
+
+@any_shape
+@pytest.mark.parametrize(
+    "metric", sorted({metric for metrics in METRICS_BY_PROBLEM.values() for metric in metrics})
+)
+def test_copier_and_the_platform_hold_one_gate_rule(metric):
+    """What a copy refuses, build/config.yml's loader refuses, and what one takes the other takes:
+    the threshold, for every metric, and the margin over the naive answer."""
+    assert {"rmse", "mae"} == LOWER_IS_BETTER  # the metrics copier.yml's rule calls errors
+    for threshold in THRESHOLDS:
+        refused = copier_refuses("gate_threshold", {"gate_threshold": threshold, "gate_metric": metric})
+        assert bool(refused) == platform_refuses(metric=metric, threshold=float(threshold)), (
+            threshold,
+            refused,
+        )
+    for margin in MARGINS:
+        refused = copier_refuses("gate_margin", {"gate_margin": margin})
+        agreed = platform_refuses(metric=metric, threshold=0.5, beat_baseline_by=float(margin))
+        assert bool(refused) == agreed, (margin, refused)

@@ -14,16 +14,8 @@ from collections.abc import Iterator
 from functools import cache
 
 from .local.definition import parse
+from .step_kinds import KINDS
 
-# The API each step type becomes, and the fields SageMaker fills in itself at run time.
-OPERATIONS = {
-    "Processing": ("CreateProcessingJob", {"ProcessingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
-    "Training": ("CreateTrainingJob", {"TrainingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
-    "Tuning": ("CreateHyperParameterTuningJob", {"HyperParameterTuningJobName": "abcdefghijkl-0a1b2c3d"}),
-    "RegisterModel": ("CreateModelPackage", {}),
-    "Model": ("CreateModel", {"ModelName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
-    "Transform": ("CreateTransformJob", {"TransformJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e"}),
-}
 EXECUTION_SAMPLES = {
     "PipelineExecutionId": "abcdefghijkl",
     "PipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abcdefghijkl",
@@ -34,8 +26,6 @@ EXECUTION_SAMPLES = {
     "TrainingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e",
     "ProcessingJobName": "pipelines-abcdefghijkl-step-0a1b2c3d4e",
 }
-# The SDK writes this into a RegisterModel step; SageMaker Pipelines drops it from the request.
-PIPELINE_ONLY = {"RegisterModel": {"SkipModelValidation"}}
 
 
 class Unknown(str):
@@ -55,13 +45,13 @@ def problems(definition: dict, pipeline_request: dict | None = None, values: dic
     defaults = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])} | (values or {})
     found = []
     for step in parse(definition).steps:
-        if step.type not in OPERATIONS:
+        kind = KINDS[step.type]
+        if not kind.creates:
             continue
-        operation, filled_in = OPERATIONS[step.type]
-        request = {**filled_in, **_placeholders(step.arguments, defaults)}
-        for name in PIPELINE_ONLY.get(step.type, ()):
+        request = {**kind.generated, **_placeholders(step.arguments, defaults)}
+        for name in kind.pipeline_only:
             request.pop(name, None)
-        found += [f"{step.name}: {operation} {problem}" for problem in check(operation, request)]
+        found += [f"{step.name}: {kind.creates} {problem}" for problem in check(kind.creates, request)]
     if pipeline_request is not None:
         found += [f"CreatePipeline {problem}" for problem in check("CreatePipeline", pipeline_request)]
     return found

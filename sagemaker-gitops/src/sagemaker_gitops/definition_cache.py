@@ -168,4 +168,4 @@ def _project_files(root: Path) -> list[Path]:
             folders[:] = [name for name in folders if name not in NOT_INPUTS]
             files += [Path(folder) / name for name in names]
         return files
-    return [root / name for name in listed.decode().split("\0") if name]
+    return [root / name for name in listed.decode().split("\0") if name and "__pycache__" not in name]

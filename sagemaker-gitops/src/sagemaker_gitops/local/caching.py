@@ -16,44 +16,25 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from ..step_kinds import KINDS
+
 # pydantic also reads "30 days" as a timedelta; SageMaker takes ISO 8601 only (P30D, PT1H).
 ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
-
-# Not the outputs: a step whose only change is where it writes is still a hit.
-CACHE_KEY_ATTRIBUTES = {
-    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": (
-        "AlgorithmSpecification",
-        "CheckpointConfig",
-        "DebugHookConfig",
-        "DebugRuleConfigurations",
-        "Environment",
-        "HyperParameters",
-        "InputDataConfig",
-    ),
-    "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition"),
-}
-# Of a tuning step's TrainingJobDefinition, only these count.
-TUNING_DEFINITION_ATTRIBUTES = (
-    "AlgorithmSpecification",
-    "HyperParameterRanges",
-    "InputDataConfig",
-    "StaticHyperParameters",
-    "TuningObjective",
-)
 
 
 def cacheable(step_type: str, document: dict) -> bool:
     """Whether SageMaker may reuse an earlier run of this step (RegisterModel never is)."""
-    return step_type in CACHE_KEY_ATTRIBUTES and document.get("CacheConfig", {}).get("Enabled") is True
+    cached = KINDS[step_type].cache_key if step_type in KINDS else ()
+    return bool(cached) and document.get("CacheConfig", {}).get("Enabled") is True
 
 
 def cache_key(step_type: str, request: dict) -> str:
     """The part of a step's resolved request that decides a hit, as canonical JSON."""
-    key = {name: request.get(name) for name in CACHE_KEY_ATTRIBUTES[step_type]}
-    if step_type == "Tuning":
+    kind = KINDS[step_type]
+    key = {name: request.get(name) for name in kind.cache_key}
+    if kind.cache_key_of_definition:  # a tuning step's: only part of its TrainingJobDefinition counts
         definition = request.get("TrainingJobDefinition", {})
-        key["TrainingJobDefinition"] = {name: definition.get(name) for name in TUNING_DEFINITION_ATTRIBUTES}
+        key["TrainingJobDefinition"] = {name: definition.get(name) for name in kind.cache_key_of_definition}
     return json.dumps(key, sort_keys=True)
 
 

@@ -8,27 +8,9 @@ a step type or function this interpreter cannot run, and dependency cycles.
 
 from dataclasses import dataclass, field
 
+from ..step_kinds import KINDS
 from .expressions import STEP_REFERENCE, StepError, Token, parse_path, references
 
-# The responses that a step's properties (Steps.<name>.<path>) mirror.
-PROPERTY_SHAPES = {
-    "Processing": ("DescribeProcessingJob",),
-    "Training": ("DescribeTrainingJob",),
-    "Tuning": ("DescribeHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"),
-    "RegisterModel": ("DescribeModelPackage",),
-    "Model": ("DescribeModel",),
-    "Transform": ("DescribeTransformJob",),
-}
-RUNS_LOCALLY = {
-    "Processing",
-    "Training",
-    "Tuning",
-    "Condition",
-    "Fail",
-    "RegisterModel",
-    "Model",
-    "Transform",
-}
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",
     "PipelineExecutionArn",
@@ -108,7 +90,7 @@ def parse(definition: dict) -> Graph:
 
 
 def _check_type(step: Step) -> None:
-    if step.type not in RUNS_LOCALLY:
+    if step.type not in KINDS:
         raise StepError(step.name, f"`mlops local run` cannot run {step.type} steps")
 
 
@@ -172,7 +154,9 @@ def _check_property(where: str, source: Step, path: str, model) -> None:
         if [t.value for t in tokens] != ["Outcome"]:
             raise StepError(where, f"{reference}: a Condition step has only the property Outcome")
         return
-    operations = PROPERTY_SHAPES[source.type]
+    operations = KINDS[source.type].describes
+    if not operations:
+        raise StepError(where, f"{reference}: a {source.type} step has no properties")
     missing = [_missing_hop(model.operation_model(op).output_shape, tokens, source.name) for op in operations]
     if all(missing):
         raise StepError(
