@@ -139,13 +139,13 @@ class LocalRun:
             "CurrentDateTime": now,
         }
 
-    def run(self, progress: Progress, launcher: Launcher) -> RunResult:
+    def run(
+        self, progress: Progress, launcher: Launcher, interpreters: Interpreters | None = None
+    ) -> RunResult:
         self.launcher = launcher
         self.progress = progress
-        self.interpreters = Interpreters(progress.note)
-        # Each image's environment, built on its first run, and its host started before any step.
-        for image in {found.image for found in step_scripts(self.definition) if isinstance(found.image, str)}:
-            launcher.prepare(self.interpreters(image))
+        self.interpreters = interpreters or Interpreters(progress.note)
+        warm_up(self.definition, launcher, self.interpreters)
         # Model containers (a Transform step's), started when a step needs one, stopped at the end.
         self.containers = LocalEndpoints(self.workspace / "containers")
         try:
@@ -439,6 +439,13 @@ class FailStepReached(Exception):
         self.message = message
 
 
+def warm_up(definition: dict, launcher: Launcher, interpreters: Interpreters) -> None:
+    """Each image's environment (built on its first run), and its host started: it imports the step
+    libraries while the rest of the run is prepared."""
+    for image in {found.image for found in step_scripts(definition) if isinstance(found.image, str)}:
+        launcher.prepare(interpreters(image))
+
+
 def run_definition(
     definition: dict,
     overrides: list[dict],
@@ -449,12 +456,13 @@ def run_definition(
     description: str = "",
     pipeline_name: str = "",
     use_cache: bool = True,
+    interpreters: Interpreters | None = None,
 ) -> RunResult:
     """Check the definition, then run it; MlopsError before any step if it cannot run. Without
     use_cache, no step is taken from an earlier run (each still records its cache key)."""
     local = LocalRun(definition, overrides, target, workspace, description, pipeline_name, use_cache)
     if launcher is not None:
-        return local.run(progress, launcher)
+        return local.run(progress, launcher, interpreters)
     with launchers.started() as started:
         return local.run(progress, started)
 
@@ -471,9 +479,12 @@ def run_project(
     (or as the last run built it, when nothing it is built from has changed: definition_cache), on
     `data` (a local file or folder to run on) when given."""
     description = run_description(label)
-    # Started first: the host imports the step libraries while the SDK builds the definition.
     with launchers.started() as launcher:
         prepared = definition_cache.for_run(kind)
+        # The hosts import the step libraries while the parameters are checked, the data staged and
+        # the requests validated: an unchanged re-run asks for its first job within a second.
+        interpreters = Interpreters(progress.note)
+        warm_up(prepared.definition, launcher, interpreters)
         if data is not None:
             pairs = with_data(pairs, prepared.code.data(data))
         overrides = parse_parameters(pairs)
@@ -489,5 +500,6 @@ def run_project(
             description,
             prepared.name,
             use_cache,
+            interpreters,
         )
         return replace(result, definition_reused=prepared.reused)
