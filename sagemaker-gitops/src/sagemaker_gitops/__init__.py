@@ -1,1 +1,2 @@
-"""{{ project_name }}: the `mlops` CLI and the code behind it."""
+"""sagemaker-gitops: the platform a generated project depends on, the `mlops` CLI and the code
+behind it (README.md says which module holds what)."""

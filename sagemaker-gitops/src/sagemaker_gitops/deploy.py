@@ -18,6 +18,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from . import aws, batch_stack, models, smoke, staging_evidence
+from .contract import MODEL_SHA256, metadata
 from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .errors import MlopsError
@@ -74,7 +75,7 @@ def deploy(
     passed = smoke_test(endpoint, artifact)
     if stage == "staging":  # the evidence prod deploys on, where only the staging role writes
         # The registered sha256: verify_artifact found the bytes the test ran on to have it.
-        sha256 = package["CustomerMetadataProperties"]["model_sha256"]
+        sha256 = metadata(package)[MODEL_SHA256]
         staging_evidence.record(package, sha256, endpoint, passed)
     # After the smoke test: a model that fails it never reaches the stage's schedule either.
     batch = reconcile_batch(stage, state, target, commit, repo, on_status)
@@ -200,7 +201,7 @@ def verify_artifact(package: dict, artifact: bytes) -> None:
     """The model artifact is the one the pipeline evaluated: its sha256 is what Evaluate recorded
     and registration stored with the version (an approval approves those bytes, not a URL)."""
     version = package["ModelPackageArn"].rsplit("/", 1)[-1]
-    recorded = package.get("CustomerMetadataProperties", {}).get("model_sha256")
+    recorded = metadata(package).get(MODEL_SHA256)
     if not recorded:
         raise MlopsError(
             f"version {version} records no model_sha256 (registered before checksums): register it again"

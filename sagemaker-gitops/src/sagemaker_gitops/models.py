@@ -5,6 +5,7 @@ import json
 from botocore.exceptions import ClientError
 
 from . import aws
+from .contract import DATA_SHA256, GIT_COMMIT, metadata
 from .errors import MlopsError
 from .project import project, short_commit
 
@@ -63,7 +64,7 @@ def set_approval(version: int, status: str, reason: str) -> dict:
         ModelPackageArn=described["ModelPackageArn"],
         ModelApprovalStatus=status,
         ApprovalDescription=reason,
-        CustomerMetadataProperties=described.get("CustomerMetadataProperties", {}),
+        CustomerMetadataProperties=metadata(described),
     )
     return described
 
@@ -71,13 +72,13 @@ def set_approval(version: int, status: str, reason: str) -> dict:
 def provenance(package: dict) -> str:
     """The commit a version was built from, as registration recorded it: "<sha, 8>", "<sha, 8>-dirty"
     (built from uncommitted changes), or "unknown" (built outside a git checkout)."""
-    return short_commit(package.get("CustomerMetadataProperties", {}).get("git_commit") or "unknown")
+    return short_commit(metadata(package).get(GIT_COMMIT) or "unknown")
 
 
 def trained_on(package: dict) -> str:
     """The sha256 of the data a version was trained on, as registration recorded it (what the build
     pipeline's Preprocess read); "" for a version registered before it was recorded."""
-    return package.get("CustomerMetadataProperties", {}).get("data_sha256", "")
+    return metadata(package).get(DATA_SHA256, "")
 
 
 def uncommitted_source(package: dict) -> str:

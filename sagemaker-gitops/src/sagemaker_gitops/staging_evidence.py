@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 
 from . import aws
+from .contract import MODEL_SHA256, metadata
 from .errors import MlopsError
+from .local import emulator
 from .project import project
 
 PREFIX = "staging-evidence"
@@ -36,7 +38,7 @@ def record(package: dict, sha256: str, endpoint: str, result: str) -> None:
     """Staging's smoke test of this version passed, against the artifact with this sha256."""
     evidence = {
         "model_package_arn": package["ModelPackageArn"],
-        "model_sha256": sha256,
+        MODEL_SHA256: sha256,
         "endpoint": endpoint,
         "passed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "result": result,
@@ -66,12 +68,12 @@ def require(package: dict) -> dict:
     if found is None or found.get("model_package_arn") != package["ModelPackageArn"]:
         raise MlopsError(
             f"version {version} has no passed staging smoke test ({location(package)}):"
-            " promote it through staging with `mlops promote`"
+            f" promote it through staging with `{emulator.command('promote')}`"
         )
-    recorded = package.get("CustomerMetadataProperties", {}).get("model_sha256")
-    if found.get("model_sha256") != recorded:
+    recorded = metadata(package).get(MODEL_SHA256)
+    if found.get(MODEL_SHA256) != recorded:
         raise MlopsError(
             f"version {version}'s staging smoke test ran on another artifact (sha256"
-            f" {str(found.get('model_sha256'))[:12]}, registered {str(recorded)[:12]}): promote it again"
+            f" {str(found.get(MODEL_SHA256))[:12]}, registered {str(recorded)[:12]}): promote it again"
         )
     return found

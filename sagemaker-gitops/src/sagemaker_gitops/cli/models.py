@@ -7,6 +7,7 @@ from rich import box
 from rich.table import Table
 
 from .. import aws, deploy, models
+from ..contract import GATE_METRIC, metadata
 from .help import group
 from .shared import out
 
@@ -24,7 +25,7 @@ def models_list(
     for summary in models.versions()[:limit]:
         arn = summary["ModelPackageArn"]
         described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
-        gate = described.get("CustomerMetadataProperties", {}).get("gate_metric", "")
+        gate = metadata(described).get(GATE_METRIC, "")
         value = models.package_metrics(described).get(gate)
         rows.append((summary, described, gate, f"{value:.4g}" if value is not None else ""))
     if not rows:
