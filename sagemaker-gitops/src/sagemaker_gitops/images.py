@@ -12,7 +12,6 @@ against that list.
 import ast
 import importlib.metadata
 import json
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +23,9 @@ from packaging.utils import canonicalize_name
 from .errors import MlopsError
 from .local.definition import Step, parse
 from .project import project
-from .step_code import HASHED_DIR
+from .step_kinds import KINDS
 
 PACKAGES_FILE = Path(__file__).with_name("image_packages.json")
-# Step code staged by step_code.StepCode: s3://<bucket>/<slug>/code/<hash>/<file name>.
-STAGED_CODE = re.compile(HASHED_DIR.pattern + r"([^/]+)$")
-SOURCEDIR = "sourcedir.tar.gz"  # every build/steps/*.py (script mode)
 # Local wheels that are the same library as an image's package under another name.
 SAME_LIBRARY = {"xgboost-cpu": "xgboost"}
 # Where a framework image's toolkit downloads the serving code from (an s3:// URL), and the two
@@ -99,33 +95,8 @@ def step_scripts(definition: dict) -> Iterator[StepScript]:
 
 
 def _scripts_of(step: Step) -> Iterator[StepScript]:
-    arguments = step.arguments
-    if step.type == "Processing":
-        app = arguments["AppSpecification"]
-        scripts = [part for part in app.get("ContainerEntrypoint", []) if str(part).endswith(".py")]
-        staged = {
-            match.group(1)
-            for source in arguments.get("ProcessingInputs", [])
-            if isinstance(uri := source.get("S3Input", {}).get("S3Uri"), str)
-            and (match := STAGED_CODE.search(uri))
-        }
-        receives = None if SOURCEDIR in staged else frozenset(staged)
-        for script in scripts:
-            yield StepScript(step.name, app["ImageUri"], Path(script).name, receives)
-    elif step.type in {"Training", "Tuning"}:
-        job = arguments if step.type == "Training" else arguments["TrainingJobDefinition"]
-        hyperparameters = job.get("HyperParameters") or job.get("StaticHyperParameters") or {}
-        program = hyperparameters.get("sagemaker_program")
-        if program:  # script mode; a built-in algorithm runs no code of ours
-            image = job["AlgorithmSpecification"]["TrainingImage"]
-            yield StepScript(step.name, image, json.loads(program), None)
-    elif step.type in {"RegisterModel", "Model"}:
-        spec = arguments.get("InferenceSpecification", arguments)
-        containers = spec.get("Containers") or [spec.get("PrimaryContainer", {})]
-        for container in containers:
-            program = container.get("Environment", {}).get("SAGEMAKER_PROGRAM")
-            if program:
-                yield StepScript(step.name, container["Image"], program, None)
+    for image, script, receives in KINDS[step.type].scripts(step.arguments):
+        yield StepScript(step.name, image, script, receives)
 
 
 def shipped_by(image_uri: str) -> set[str] | None:
