@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .local.emulator import state_dir
-from .pipelines import BuiltPipeline, build
+from .pipelines import BuiltPipeline, build, step_code
 from .project import git_commit, project
 from .step_code import StepCode
 
@@ -59,10 +59,6 @@ def for_run(kind: str) -> RunDefinition:
     return RunDefinition(built.name, definition, built.target, built.code, reused=False)
 
 
-def _empty_code(target: aws.AwsTarget) -> StepCode:
-    return StepCode(project().steps_dir, target.bucket, project().slug)
-
-
 def _path(kind: str) -> Path:
     return state_dir() / "definitions" / f"{kind}.json"
 
@@ -76,7 +72,7 @@ def _load(kind: str, key: str, target: aws.AwsTarget) -> RunDefinition | None:
         return None
     if not _all_in_bucket(target.bucket, kept.get("objects", [])):
         return None
-    return RunDefinition(kept["name"], kept["definition"], target, _empty_code(target), reused=True)
+    return RunDefinition(kept["name"], kept["definition"], target, step_code(target), reused=True)
 
 
 def _all_in_bucket(bucket: str, keys: list[str]) -> bool:

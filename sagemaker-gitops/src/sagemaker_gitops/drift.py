@@ -40,21 +40,11 @@ def rows() -> list[Row]:
 
 
 def stage_row(stage: deploy.StageStatus) -> Row:
+    desired, deployed = _version(stage.desired_arn), _version(stage.deployed_arn, "(no stack)")
     if stage.ahead_on:  # a promotion pull request carries the record: not drift
         ahead = f"ahead of git: promotion pull request from {stage.ahead_on}"
-        return Row(
-            stage.stage,
-            _version(stage.desired_arn),
-            _version(stage.deployed_arn, "(no stack)"),
-            ahead,
-            "ahead",
-        )
-    return _compared(
-        stage.stage,
-        _version(stage.desired_arn),
-        _version(stage.deployed_arn, "(no stack)"),
-        stage.differences,
-    )
+        return Row(stage.stage, desired, deployed, ahead, "ahead")
+    return _compared(stage.stage, desired, deployed, stage.differences)
 
 
 def _compared(name: str, desired: str, deployed: str, differences: list[str]) -> Row:

@@ -384,3 +384,12 @@ def execution_steps(sagemaker, execution_arn: str) -> list[dict]:
         PipelineExecutionArn=execution_arn
     )
     return [step for page in pages for step in page["PipelineExecutionSteps"]]
+
+
+def tuning_jobs(sagemaker, execution_arn: str) -> list[str]:
+    """The names of the tuning jobs an execution's tuning steps ran."""
+    return [
+        step["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
+        for step in execution_steps(sagemaker, execution_arn)
+        if "TuningJob" in step.get("Metadata", {})
+    ]

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import MlopsError
-from .pipelines import execution_steps, newest_executions
+from .pipelines import newest_executions, tuning_jobs
 from .project import project
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
@@ -37,19 +37,11 @@ def attach_trials(last: int) -> list[Attached]:
             _attach(sagemaker, execution["PipelineExecutionArn"].rsplit("/", 1)[-1], tuning_job)
             for execution in newest_executions(sagemaker, last)
             if execution["PipelineExecutionStatus"] in FINISHED
-            for tuning_job in _tuning_jobs(sagemaker, execution["PipelineExecutionArn"])
+            for tuning_job in tuning_jobs(sagemaker, execution["PipelineExecutionArn"])
         ]
     except ClientError as error:
         where = f"pipeline {project().pipeline_name!r} in {aws.region()}"
         raise MlopsError(f"cannot attach the trials of {where}: {aws.explain(error)}") from None
-
-
-def _tuning_jobs(sagemaker, execution_arn: str) -> list[str]:
-    return [
-        step["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
-        for step in execution_steps(sagemaker, execution_arn)
-        if "TuningJob" in step.get("Metadata", {})
-    ]
 
 
 def _attach(sagemaker, trial: str, tuning_job: str) -> Attached:

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from .. import aws
 from ..errors import MlopsError
 from ..local.emulator import in_use, state_dir
-from ..pipelines import execution_steps, newest_executions
+from ..pipelines import newest_executions, tuning_jobs
 from . import page
 
 # SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.
@@ -146,9 +146,9 @@ def newest() -> str:
         return runs[-1].parent.parent.name
     sagemaker = aws.client("sagemaker")
     for execution in newest_executions(sagemaker, NEWEST_SEARCHED):
-        for step in execution_steps(sagemaker, execution["PipelineExecutionArn"]):
-            if "TuningJob" in step.get("Metadata", {}):
-                return step["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
+        found = tuning_jobs(sagemaker, execution["PipelineExecutionArn"])
+        if found:
+            return found[0]
     raise MlopsError(
         f"no tuning step in the pipeline's last {NEWEST_SEARCHED} executions in {aws.region()}:"
         " name a tuning job (`mlops report tuning JOB`)"
