@@ -116,6 +116,10 @@ def test_promote_on_the_emulator_records_on_the_emulators_branches_only(
         "error: deploy/prod.yml names no model yet (model_package_arn is empty): the promotion pull request"
         f" of v{version} is not merged: run `mlops local merge`, then `mlops deploy prod --aws emulator`"
     ]
+    code, _, err = mlops("local", "merge", "999")  # no such promotion waits: nothing is merged
+    assert code == 1 and err.strip().splitlines() == [
+        f"error: no open promotion pull request for v999 (open: v{version})"
+    ]
     # A reviewer's merge, on the emulator: then prod deploys from the record, and git matches.
     code, out, err = mlops("local", "merge")
     assert code == 0 and f"merged {prod_branch}: deploy/prod.yml names v{version}" in out, err
