@@ -86,6 +86,8 @@ def pytest_configure(config):
     local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
 
 
+# tryfirst: xdist reads the marks in its own hook, which runs before a conftest's otherwise.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """One xdist group per preset: its render, its battery and its update checks share a worker."""
     for item in items:
@@ -93,6 +95,14 @@ def pytest_collection_modifyitems(items):
         preset = params and (params.get("project") or params.get("updated"))
         if isinstance(preset, str) and preset in PRESETS:
             item.add_marker(pytest.mark.xdist_group(preset))
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Grouping is what makes a preset render once: if xdist stops applying it (as with pytest 9.2,
+    pytest-dev/pytest-xdist#1386), say so rather than render every preset on both workers."""
+    ungrouped = [nodeid for nodeid in ids if nodeid.endswith(tuple(f"[{preset}]" for preset in PRESETS))]
+    if node.config.getvalue("dist") == "loadgroup" and ungrouped:
+        pytest.exit(f"--dist loadgroup grouped nothing (pytest-xdist with this pytest): {ungrouped[0]}", 3)
 
 
 # --- the render matrix, and projects updated from a release ----------------------------------------
