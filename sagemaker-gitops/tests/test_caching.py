@@ -94,6 +94,7 @@ def test_no_cache_runs_every_step_and_a_later_run_may_still_reuse_them(run_local
     assert set(hits(run_locally())) == set(CACHED)
 
 
+@any_shape
 def test_other_data_behind_the_same_url_is_trained_on_and_recorded(run_locally, first, running_emulator):
     """The audit's stale result: new data copied over the old under the same URL. SageMaker's cache
     key is the request, so a cached Preprocess would hand on the old splits (and every step after it

@@ -8,7 +8,7 @@ from hashlib import sha256
 import boto3
 import pytest
 import yaml
-from conftest import TIGHTER_GATE
+from conftest import TIGHTER_GATE, any_shape
 from moto import mock_aws
 from sagemaker_gitops import aws, pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
@@ -52,6 +52,7 @@ def test_upsert_creates_a_pipeline_tagged_with_the_commit_and_uploads_its_code(m
     assert f"s3://{account.bucket}/{project().sample_data_key}" in definition  # the default InputDataUrl
 
 
+@any_shape
 def test_upsert_twice_updates_in_place(mlops, account):
     assert mlops("pipeline", "upsert")[0] == 0
     assert mlops("pipeline", "upsert")[0] == 0
@@ -60,6 +61,7 @@ def test_upsert_twice_updates_in_place(mlops, account):
     assert sorted(p["PipelineName"] for p in pipelines) == sorted(expected)
 
 
+@any_shape
 def test_upsert_refuses_step_code_someone_else_wrote_under_its_name(mlops, account):
     """Step code (the scikit-learn image's serving code among it) is staged write-once under keys
     naming its content: an object planted at the key of the next commit's code is never run."""
@@ -76,6 +78,7 @@ def test_upsert_refuses_step_code_someone_else_wrote_under_its_name(mlops, accou
     )
 
 
+@any_shape
 def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account):
     mlops("pipeline", "upsert")
     code, out, err = mlops("pipeline", "start", "--param", f"GateThreshold={TIGHTER_GATE}")
@@ -86,6 +89,7 @@ def test_start_returns_the_execution_arn_with_parameter_overrides(mlops, account
     assert response["PipelineParameters"] == [{"Name": "GateThreshold", "Value": TIGHTER_GATE}]
 
 
+@any_shape
 def test_start_on_a_local_file_stages_it_under_its_content_hash(mlops, account, tmp_path):
     mlops("pipeline", "upsert")
     mine = tmp_path / "exports.csv"
@@ -100,6 +104,7 @@ def test_start_on_a_local_file_stages_it_under_its_content_hash(mlops, account, 
     assert staged["Body"].read() == mine.read_bytes()
 
 
+@any_shape
 def test_start_on_a_folder_stages_its_csv_files_as_one_prefix(mlops, account, tmp_path):
     """A folder of exports, as Preprocess reads a prefix: its CSV files directly in it, one table."""
     mlops("pipeline", "upsert")
@@ -127,6 +132,7 @@ def test_start_on_a_folder_stages_its_csv_files_as_one_prefix(mlops, account, tm
     assert (code, err.strip()) == (1, f"error: {tmp_path / 'empty'}: no CSV file directly in the folder")
 
 
+@any_shape
 def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
     mlops, account, monkeypatch, tmp_path
 ):
@@ -148,6 +154,7 @@ def test_start_takes_overrides_from_the_environment_and_writes_a_summary(
     assert f"https://{account.region}.console.aws.amazon.com/sagemaker/" in text
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
@@ -182,6 +189,7 @@ def test_start_refuses_an_override_that_skips_the_gate_or_that_the_api_refuses(
     )
 
 
+@any_shape
 def test_start_wait_follows_the_execution_to_its_end(mlops, account):
     mlops("pipeline", "upsert")
     code, _, err = mlops("pipeline", "start", "--wait")
@@ -189,6 +197,7 @@ def test_start_wait_follows_the_execution_to_its_end(mlops, account):
     assert "execution Succeeded" in err
 
 
+@any_shape
 def test_status_lists_executions_newest_first(mlops, account):
     mlops("pipeline", "upsert")
     arn = mlops("pipeline", "start")[1].strip()
@@ -227,6 +236,7 @@ def test_verbs_without_credentials_say_so_in_one_line(mlops, monkeypatch, tmp_pa
     assert len(err.strip().splitlines()) == 1
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("param", "message"),
     [
@@ -328,6 +338,7 @@ def with_retraining(tmp_path, use_project):
     return use
 
 
+@any_shape
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_deletes_it(
     mlops, account, with_retraining
@@ -359,6 +370,7 @@ def test_upsert_deploys_the_schedule_fire_starts_it_and_removing_the_block_delet
     assert describe_stack(RETRAINING.stack_name) is None
 
 
+@any_shape
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 def test_mlops_status_reports_a_retraining_schedule_that_differs_from_git(mlops, account, with_retraining):
     with_retraining(RETRAINING_BLOCK)
@@ -382,6 +394,7 @@ def test_mlops_status_reports_a_retraining_schedule_that_differs_from_git(mlops,
     assert "has no retraining block" in said
 
 
+@any_shape
 def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
     mlops, account, with_retraining
 ):
@@ -397,6 +410,7 @@ def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
     assert sagemaker.list_pipelines()["PipelineSummaries"] == []
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -404,6 +418,8 @@ def test_a_block_naming_a_parameter_the_schedule_does_not_send_changes_nothing(
         ({"schedule": {"expression": "cron(61 25 32 13 ? *)"}}, "minutes '61' is not in 0-59"),
         ({"parameters": {"InputDataUrl": ""}}, "S3Input.S3Uri: '' does not match the pattern"),
         ({"parameters": {"GateThreshold": "LOOSER"}}, "looser than build/config.yml's gate"),
+        ({"parameters": {"ProcessingInstanceType": "ml.fake.large"}}, "retraining not scheduled: "),
+        ({"parameters": {"TrainingInstanceCount": "two"}}, "TrainingInstanceCount=two: expected an integer"),
     ],
 )
 def test_a_retraining_block_the_service_or_the_gate_would_refuse_deploys_nothing(

@@ -111,6 +111,7 @@ def test_the_experiments_report_compares_the_local_runs(
         assert experiments_report.NOTHING_TO_PLOT in page
 
 
+@any_shape
 def test_a_jsonget_path_missing_from_the_report_fails_the_step_that_reads_it(running_emulator, tmp_path):
     with emulator.routed(running_emulator):
         built = pipelines.build()
@@ -280,6 +281,7 @@ def test_a_full_disk_ends_a_verb_in_one_line(mlops, running_emulator, monkeypatc
     assert err.strip().splitlines() == ["error: No space left on device: .mlops/runs/x/Train/model.tar.gz"]
 
 
+@any_shape
 def test_emulator_state_survives_down_and_up_and_reset_forgets_it(mlops, monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     code, out, err = mlops("local", "up")
@@ -306,6 +308,7 @@ def test_emulator_state_survives_down_and_up_and_reset_forgets_it(mlops, monkeyp
     mlops("local", "down")  # no server left running after the tests
 
 
+@any_shape
 def test_the_state_is_a_snapshot_of_what_it_holds_and_keeps_creation_times(mlops, monkeypatch, tmp_path):
     """Not a request log replayed on each start: the same state, saved twice, is as large; and
     what was created keeps its creation time across the restart."""
@@ -328,6 +331,7 @@ def test_the_state_is_a_snapshot_of_what_it_holds_and_keeps_creation_times(mlops
     assert abs(emulator.snapshot_file().stat().st_size - first) < first // 10
 
 
+@any_shape
 @pytest.mark.parametrize(
     "damage",
     [lambda saved: saved[: len(saved) // 2], lambda saved: b"not a snapshot"],
@@ -357,6 +361,7 @@ class RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
+@any_shape
 def test_a_state_file_this_machine_did_not_write_is_never_unpickled(mlops, monkeypatch, tmp_path):
     """Unpickling runs code: a state file from elsewhere (one committed to a repository) is refused
     on its signature, before it is read."""
@@ -380,6 +385,7 @@ def saved_after(found, change) -> None:
         time.sleep(0.1)
 
 
+@any_shape
 def test_a_killed_emulator_keeps_what_it_saved_and_the_next_start_says_so(mlops, monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     assert mlops("local", "up")[0] == 0
@@ -397,6 +403,7 @@ def test_a_killed_emulator_keeps_what_it_saved_and_the_next_start_says_so(mlops,
     mlops("local", "down")
 
 
+@any_shape
 def test_a_state_that_cannot_be_saved_stops_nothing_and_says_so(mlops, monkeypatch, tmp_path):
     """A full disk, or any write that fails: `down` refuses, the server keeps the state in memory."""
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
@@ -423,6 +430,7 @@ def test_a_state_that_cannot_be_saved_stops_nothing_and_says_so(mlops, monkeypat
     mlops("local", "down")
 
 
+@any_shape
 def test_a_request_log_of_an_earlier_release_is_not_replayed(mlops, monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     (tmp_path / "emulator").mkdir()
@@ -434,6 +442,7 @@ def test_a_request_log_of_an_earlier_release_is_not_replayed(mlops, monkeypatch,
     mlops("local", "down")
 
 
+@any_shape
 def test_down_stops_only_the_server_it_started(mlops, monkeypatch, tmp_path):
     monkeypatch.setenv("MLOPS_LOCAL_DIR", str(tmp_path))
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
