@@ -139,7 +139,7 @@ PRESETS["custom-names-key-split"] = {
     "tuning_max_parallel_jobs": 3,
 }
 # Two cells of the matrix also tune, with small budgets (each project's tests run its tuning
-# locally, trial by trial, and every strategy once more on a budget of two).
+# locally, trial by trial; the package's tests run every strategy on a budget of two).
 PRESETS["binary_classification-sklearn"] |= {
     "enable_tuning": True,
     "tuning_strategy": "Bayesian",

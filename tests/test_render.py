@@ -22,7 +22,7 @@ labels, text features: one of them scored raw by the staging endpoint's smoke te
 
 Not rendered, and checked another way: the gate metric rmse (lower is better, as mae is; its
 default against every split of the bundled sample: `make bench-gate`, docs/performance.md); the
-tuning strategy Random (every tuning project's own tests run each strategy on a budget of two);
+tuning strategy Random (the package's tests build and run each strategy on a budget of two);
 the other 24 regions (the package's tests check each against the SDK's image registry). Each
 preset is rendered once per session, with the post-copy task (uv lock + first snapshot), into one
 shared virtualenv.
