@@ -63,8 +63,8 @@ def lock_and_snapshot() -> bool:
 
 
 def missing_package_folder() -> str | None:
-    """The sagemaker-gitops folder pyproject.toml names, when it names one that is not there (a
-    copy from a relative path into an absolute destination cannot know where it is)."""
+    """The sagemaker-gitops folder pyproject.toml names, when it names one that is not there (the
+    template's folder moved, or the path was edited)."""
     sources = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["uv"]["sources"]
     folder = sources["sagemaker-gitops"].get("path")
     return folder if folder and not (Path(folder) / "pyproject.toml").is_file() else None
@@ -82,8 +82,8 @@ def main() -> int:
     missing = missing_package_folder()
     if missing:
         print(
-            f"sagemaker-gitops is not at {missing}: copy from the template's absolute path or its git"
-            " URL, or set its path under [tool.uv.sources] in pyproject.toml, then `make setup snapshot`."
+            f"sagemaker-gitops is not at {missing}: set its path under [tool.uv.sources] in"
+            " pyproject.toml (or copy from the template's git URL), then `make setup snapshot`."
         )
     elif lock_and_snapshot():
         print("Ready: uv.lock and tests/snapshots/pipeline-definition.json written. Next: make test")

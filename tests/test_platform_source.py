@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 from copier import run_copy
 from releases import WORKING_TREE, git, source_of
@@ -27,10 +28,9 @@ def test_the_project_depends_on_the_release_it_came_from(tmp_path):
     assert not (tmp_path / "project" / "src").exists(), "no platform module is copied"
 
 
-def copy_from_a_relative_path(cwd: Path, destination: str, *options: str) -> subprocess.CompletedProcess:
-    """`copier copy` of this checkout, named by its path relative to `cwd`, as a user types it."""
-    relative = os.path.relpath(ROOT, cwd)
-    command = ["copy", "--defaults", "--vcs-ref", "HEAD", *options, relative, destination]
+def copy_from(cwd: Path, source: str, destination: str, *options: str) -> subprocess.CompletedProcess:
+    """`copier copy SOURCE DESTINATION` run in `cwd`, as a user types it."""
+    command = ["copy", "--defaults", "--vcs-ref", "HEAD", *options, source, destination]
     return subprocess.run(
         [sys.executable, "-m", "copier", *command],
         cwd=cwd,
@@ -40,11 +40,31 @@ def copy_from_a_relative_path(cwd: Path, destination: str, *options: str) -> sub
     )
 
 
-def test_a_copy_from_a_relative_folder_finds_the_package_from_the_project(tmp_path):
-    copied = copy_from_a_relative_path(tmp_path, "teams/my-model", "--skip-tasks")
+@pytest.mark.parametrize(
+    ("where", "destination"),
+    [
+        ("beside", "teams/my-model"),
+        ("beside", "../elsewhere/./teams/../my-model"),
+        ("beside", "ABSOLUTE"),
+        ("in the template", "RELATIVE"),  # `cd template && copier copy . ../../my-model`
+    ],
+)
+def test_a_copy_from_a_local_folder_finds_the_package_wherever_it_is_made(tmp_path, where, destination):
+    """The template named by a relative path or `.`, the destination by any path: the project's
+    pyproject.toml names the template's package by a path that reaches it from the project."""
+    cwd = tmp_path / "work" if where == "beside" else ROOT
+    cwd.mkdir(exist_ok=True)
+    source = os.path.relpath(ROOT, cwd)
+    project = (tmp_path / "elsewhere" / "p").resolve()
+    destination = {"ABSOLUTE": str(project), "RELATIVE": os.path.relpath(project, cwd)}.get(
+        destination, destination
+    )
+    copied = copy_from(cwd, source, destination, "--skip-tasks")
     assert copied.returncode == 0, copied.stderr
-    project = tmp_path / "teams" / "my-model"
-    assert (project / source_of(project)["path"]).resolve() == ROOT / PACKAGE
+    project = (cwd / destination).resolve()
+    folder = source_of(project)["path"]
+    assert not os.path.isabs(folder), "relative, so the checkout and the project move together"
+    assert (project / folder).resolve() == ROOT / PACKAGE
 
 
 def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_with_releases, tmp_path):
@@ -66,12 +86,18 @@ def test_a_copy_from_a_git_url_locks_the_package_at_the_release_tag(template_wit
     ), "uv.lock pins the tag's commit"
 
 
-def test_a_copy_that_cannot_know_where_the_package_is_says_so(tmp_path):
-    """A relative template path and an absolute destination: the copy succeeds and names the fix."""
-    project = tmp_path / "elsewhere" / "p"
-    copied = copy_from_a_relative_path(tmp_path, str(project), "--trust")
-    assert copied.returncode == 0, copied.stderr
-    relative = os.path.relpath(ROOT, tmp_path)
-    said = f"sagemaker-gitops is not at {relative}/sagemaker-gitops: copy from the template's absolute path"
-    assert said in copied.stdout
+def test_a_project_whose_package_folder_is_gone_says_so_and_locks_nothing(tmp_path):
+    """The post-copy task, when the folder pyproject.toml names is not there (a template folder
+    moved since): the copy succeeds and names the fix."""
+    project = tmp_path / "p"
+    run_copy(str(ROOT), project, defaults=True, vcs_ref="HEAD", quiet=True, skip_tasks=True)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(source_of(project)["path"], "../moved/sagemaker-gitops")
+    )
+    said = subprocess.run(
+        [sys.executable, ROOT / "hooks" / "post_copy.py"], cwd=project, capture_output=True, text=True
+    )
+    assert said.returncode == 0, said.stderr
+    assert "sagemaker-gitops is not at ../moved/sagemaker-gitops: set its path under" in said.stdout
     assert not (project / "uv.lock").exists(), "nothing was locked against a wrong path"
