@@ -28,6 +28,7 @@ preset is rendered once per session, with the post-copy task (uv lock + first sn
 shared virtualenv.
 """
 
+import ast
 import json
 import os
 import re
@@ -124,6 +125,30 @@ def test_lint_needs_only_uv(project):
 def test_generated_tests_pass(project):
     result = run_in(project, "make", "test")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+
+
+PUBLIC_NAMES = """
+import json, sagemaker_gitops, sagemaker_gitops.testing as testing
+print(json.dumps({"sagemaker_gitops": sagemaker_gitops.__all__, testing.__name__: testing.__all__}))
+"""
+
+
+def test_the_project_imports_only_what_the_platform_makes_public(project):
+    """Its pipelines import sagemaker_gitops's `__all__`, its tests sagemaker_gitops.testing's: what
+    a release of the platform keeps working. Every other module of it may change."""
+    public = json.loads(run_in(project, "uv", "run", "--quiet", "python", "-c", PUBLIC_NAMES).stdout)
+    outside = []
+    for name in sorted(n for n in files_of(project) if n.endswith(".py")):
+        for node in ast.walk(ast.parse((project / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sagemaker_gitops":
+                imported = {alias.name for alias in node.names}
+                if not imported <= set(public.get(node.module, [])):
+                    outside.append(f"{name}: from {node.module} import {', '.join(sorted(imported))}")
+            elif isinstance(node, ast.Import):
+                outside += [
+                    f"{name}: import {a.name}" for a in node.names if a.name.startswith("sagemaker_gitops")
+                ]
+    assert not outside, f"imports outside the platform's public names: {outside}"
 
 
 def test_the_definition_prints_offline(project):

@@ -2,15 +2,17 @@
 table is one line naming the file, the key and the rule, and nothing runs."""
 
 import hashlib
+import importlib
 import json
 
 import pytest
 from conftest import PROJECT
-from sagemaker_gitops import project as project_module
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.images import image_packages
 
 PYPROJECT = (PROJECT / "pyproject.toml").read_text()
+# The module (the package's own `project` is the function it holds).
+project_module = importlib.import_module("sagemaker_gitops.project")
 
 
 @pytest.fixture

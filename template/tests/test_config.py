@@ -1,8 +1,7 @@
 """build/config.yml as the team keeps it: valid (sagemaker_gitops/config.py holds the rules)."""
 
 import yaml
-from sagemaker_gitops.config import load_config
-from sagemaker_gitops.project import project
+from sagemaker_gitops.testing import load_config, project
 
 
 def test_the_config_is_valid():

@@ -2,8 +2,7 @@
 (sagemaker_gitops/desired_state.py holds the rules)."""
 
 import pytest
-from sagemaker_gitops.desired_state import STAGES, load_stage
-from sagemaker_gitops.project import project
+from sagemaker_gitops.testing import STAGES, load_stage, project
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -5,7 +5,7 @@ import hashlib
 import json
 
 import pytest
-from sagemaker_gitops.project import project
+from sagemaker_gitops.testing import project
 
 
 @pytest.fixture(scope="module")

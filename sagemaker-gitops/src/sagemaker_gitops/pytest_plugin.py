@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from . import project as project_module
 from .errors import MlopsError
 from .project import load_step, project
 
@@ -241,7 +240,7 @@ def use_project(monkeypatch):
     `root` (a scratch copy) or with [tool.mlops] settings changed."""
 
     def use(root: Path | None = None, **settings) -> None:
-        monkeypatch.setattr(project_module, "_current", project().but(root=root, **settings))
+        monkeypatch.setattr(sys.modules[project.__module__], "_current", project().but(root=root, **settings))
 
     return use
 
