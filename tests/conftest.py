@@ -143,7 +143,7 @@ PRESETS["custom-names-key-split"] = {
 PRESETS["binary_classification-sklearn"] |= {
     "enable_tuning": True,
     "tuning_strategy": "Bayesian",
-    "tuning_max_jobs": 6,
+    "tuning_max_jobs": 3,
 }
 PRESETS["multiclass_classification-xgboost"] |= {
     "enable_tuning": True,

@@ -39,7 +39,7 @@ PRESETS = {
         "framework": "sklearn",
         "enable_tuning": True,
         "tuning_strategy": "Bayesian",
-        "tuning_max_jobs": 6,
+        "tuning_max_jobs": 3,
         "enable_batch": True,
         "enable_notebooks": True,
     },

@@ -87,6 +87,7 @@ def test_a_gate_threshold_change_re_runs_from_evaluate(run_locally, first, confi
     assert set(hits(lowered)) == {TRAINING_STEP}
 
 
+@any_shape
 def test_no_cache_runs_every_step_and_a_later_run_may_still_reuse_them(run_locally, first):
     """`mlops local run --no-cache`: for the rare time a team wants a step run again."""
     forced = run_locally(use_cache=False)
