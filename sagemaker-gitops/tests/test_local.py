@@ -25,6 +25,7 @@ from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
 from sagemaker_gitops.project import project
 from sagemaker_gitops.pytest_plugin import Emulated, LocalRun
 from sagemaker_gitops.reports import experiments as experiments_report
+from sagemaker_gitops.step_kinds import KINDS
 
 TRAINING_STEP = "Tune" if TUNING else "Train"
 
@@ -484,6 +485,12 @@ def test_down_stops_only_the_server_it_started(mlops, monkeypatch, tmp_path):
 def test_conditions_evaluate_as_sagemaker_does(condition, holds):
     scope = Scope(parameters={"Threshold": 1.5}, execution={"PipelineExecutionId": "abc"})
     assert scope.condition(condition, "Check") is holds
+
+
+@any_shape
+def test_every_kind_of_step_runs_here():
+    """step_kinds.py declares the kinds a definition may hold; each one runs locally."""
+    assert set(runner.RUNS) == set(KINDS)
 
 
 def test_an_unknown_condition_type_names_the_step():

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MlopsError
-from .local.definition import Graph, parse
+from .local.definition import Graph, Step, parse
 from .project import git, is_commit, project
+from .step_kinds import KINDS
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.
 VALUE_WIDTH = 60
@@ -58,8 +59,9 @@ def _named_changes(kind: str, base: dict[str, dict], head: dict[str, dict]) -> l
 
 def _without_branches(document: dict) -> dict:
     # A Condition's branch steps are compared as steps of their own.
-    arguments = {k: v for k, v in document.get("Arguments", {}).items() if k not in {"IfSteps", "ElseSteps"}}
-    return {**document, "Arguments": arguments} if "Arguments" in document else document
+    if "Arguments" not in document:
+        return document
+    return {**document, "Arguments": Step(document["Name"], document["Type"], document).own_expressions()}
 
 
 def _field_changes(base: dict, head: dict) -> list[str]:
@@ -89,7 +91,7 @@ def mermaid(graph: Graph) -> str:
     """The step graph as a Mermaid flowchart (GitHub draws it in job summaries and comments)."""
     lines = ["flowchart LR"]
     for step in graph.steps:
-        shape = ("{", "}") if step.type == "Condition" else ("[", "]")
+        shape = ("{", "}") if step.type in KINDS and KINDS[step.type].branches else ("[", "]")  # a decision
         lines.append(f'    {step.name}{shape[0]}"{step.name}<br/><small>{step.type}</small>"{shape[1]}')
     for step in graph.steps:
         for upstream in step.depends_on:

@@ -11,6 +11,11 @@ each what the platform's readers need to know of it.
 - `scripts`: the code of ours its request runs, as (image, script, the staged files it receives or
   None for all of them), which images.py checks against what the image ships and the local run
   warms each image's environment for;
+- `branches`: the arguments holding steps of their own, and the outcome each runs on (a
+  Condition's IfSteps and ElseSteps), which the definition's parser, its checks and
+  `mlops pipeline diff` read; `own_properties`: the properties it has without a Describe response
+  (a Condition's Outcome).
+How each kind runs locally is local/runner.py's (a method registered for it).
 A kind that is not here cannot be run locally, validated or cached: adding one starts here
 (docs/adding-a-step-kind.md).
 """
@@ -77,6 +82,8 @@ class StepKind:
     # Of a tuning step's TrainingJobDefinition, the attributes its cache key covers.
     cache_key_of_definition: tuple[str, ...] = ()
     scripts: Callable[[dict], Iterator[Script]] = _none
+    branches: tuple[tuple[str, bool], ...] = ()
+    own_properties: tuple[str, ...] = ()
 
 
 KINDS = {
@@ -142,7 +149,11 @@ KINDS = {
             creates="CreateTransformJob",
             generated={"TransformJobName": JOB_NAME},
         ),
-        StepKind("Condition"),
+        StepKind(
+            "Condition",
+            branches=(("IfSteps", True), ("ElseSteps", False)),
+            own_properties=("Outcome",),
+        ),
         StepKind("Fail"),
     )
 }

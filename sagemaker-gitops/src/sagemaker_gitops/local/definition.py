@@ -43,9 +43,8 @@ class Step:
 
     def own_expressions(self) -> object:
         """What this step evaluates itself (a Condition's branches belong to their own steps)."""
-        if self.type == "Condition":
-            return self.arguments.get("Conditions", [])
-        return self.arguments
+        branches = {name for name, _ in KINDS[self.type].branches} if self.type in KINDS else set()
+        return {name: value for name, value in self.arguments.items() if name not in branches}
 
 
 @dataclass
@@ -77,10 +76,9 @@ def parse(definition: dict) -> Graph:
         if step.name in steps:
             raise StepError(step.name, "two steps have this name")
         steps[step.name] = step
-        if step.type == "Condition":
-            for branch, outcome in (("IfSteps", True), ("ElseSteps", False)):
-                for inner in step.arguments.get(branch, []):
-                    add(inner, (step.name, outcome))
+        for branch, outcome in KINDS[step.type].branches if step.type in KINDS else ():
+            for inner in step.arguments.get(branch, []):
+                add(inner, (step.name, outcome))
 
     for document in definition.get("Steps", []):
         add(document, None)
@@ -150,9 +148,11 @@ def _check_property(where: str, source: Step, path: str, model) -> None:
                 f"{reference}: step {source.name!r} declares no such property file (it has: {declared})",
             )
         return
-    if source.type == "Condition":
-        if [t.value for t in tokens] != ["Outcome"]:
-            raise StepError(where, f"{reference}: a Condition step has only the property Outcome")
+    own = KINDS[source.type].own_properties
+    if own:
+        if [t.value for t in tokens] not in [[name] for name in own]:
+            only = ", ".join(own)
+            raise StepError(where, f"{reference}: a {source.type} step has only the property {only}")
         return
     operations = KINDS[source.type].describes
     if not operations:

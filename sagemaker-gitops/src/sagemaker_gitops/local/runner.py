@@ -9,6 +9,7 @@ import secrets
 import string
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import aws, definition_cache
+from .. import aws, contract, definition_cache
 from ..images import step_scripts
 from ..notebooks import is_notebook_job
 from ..pipelines import (
@@ -39,6 +40,19 @@ from .launchers import FreshProcesses, Launcher
 from .notebook_jobs import run_notebook_job
 from .transform import run_transform
 from .tuning import TRIAL_FIELDS, Tuner, tuning_summary
+
+# How each kind of step (step_kinds.py) runs here: a method of LocalRun, registered by the kinds it
+# runs. A kind with none is refused before anything runs (definition.py); a test holds the two
+# lists together.
+RUNS: dict[str, Callable[["LocalRun", graph_of.Step], list[str]]] = {}
+
+
+def runs(*kinds: str):
+    def register(method):
+        RUNS.update(dict.fromkeys(kinds, method))
+        return method
+
+    return register
 
 
 @dataclass
@@ -226,26 +240,17 @@ class LocalRun:
         return False
 
     def _run_step(self, step: graph_of.Step) -> list[str]:
-        if step.type == "Condition":
-            return self._condition(step)
-        if step.type == "Fail":
-            raise FailStepReached(
-                as_text(self.scope.resolve(step.arguments.get("ErrorMessage", ""), step.name))
-            )
-        if step.type == "RegisterModel":
-            return self._register(step)
-        if step.type == "Tuning":
-            return self._tuning(step)
-        if step.type == "Model":
-            return self._create_model(step)
-        if step.type == "Transform":
-            return self._transform(step)
-        return self._job(step)
+        return RUNS[step.type](self, step)
+
+    @runs("Fail")
+    def _fail(self, step: graph_of.Step) -> list[str]:
+        raise FailStepReached(as_text(self.scope.resolve(step.arguments.get("ErrorMessage", ""), step.name)))
 
     def _job_name(self, step: graph_of.Step) -> str:
         # SageMaker names pipeline jobs pipelines-<execution id>-<step>-<random>.
         return f"pipelines-{self.execution_id}-{step.name}-{secrets.token_hex(5)}"[:63]
 
+    @runs("Model")
     def _create_model(self, step: graph_of.Step) -> list[str]:
         """CreateModel, as a Model step makes it: from a model package only once it is Approved."""
         request = self.scope.resolve(step.arguments, step.name)
@@ -264,14 +269,13 @@ class LocalRun:
         self.scope.properties[step.name] = self.sagemaker.describe_model(ModelName=name)
         return [f"model {name}", *(f"from {package}" for package in packages)]
 
+    @runs("Transform")
     def _transform(self, step: graph_of.Step) -> list[str]:
         """A batch transform job, scored by the model's own serving container (transform.py)."""
         name = self._job_name(step)
         request = self.scope.resolve(step.arguments, step.name)
         container = model_container(self.sagemaker, request["ModelName"])
-        folder = self.workspace / step.name
-        folder.mkdir(parents=True, exist_ok=True)
-        job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(container.image))
+        job = self._job(step, name, container.image)
         properties, count = run_transform(job, request, self.target.region, container, self.containers)
         self.scope.properties[step.name] = properties
         scored = [f"{count} records scored", f"to {request['TransformOutput']['S3OutputPath']}"]
@@ -279,42 +283,51 @@ class LocalRun:
             scored.append(f"capture: only in AWS, to {request['DataCaptureConfig']['DestinationS3Uri']}")
         return scored
 
-    def _job(self, step: graph_of.Step) -> list[str]:
-        name = self._job_name(step)
-        variable = "ProcessingJobName" if step.type == "Processing" else "TrainingJobName"
-        self.scope.execution[variable] = name
-        request = self.scope.resolve(step.arguments, step.name)
+    @runs("Processing")
+    def _processing(self, step: graph_of.Step) -> list[str]:
+        name, request = self._job_request(step, "ProcessingJobName")
+        if not self._from_cache(step, request):
+            job = self._job(step, name, request["AppSpecification"]["ImageUri"])
+            self.scope.properties[step.name] = run_processing(job, request)
+        return self._hit_line(step) + self._property_file_metrics(step)
+
+    @runs("Training")
+    def _training(self, step: graph_of.Step) -> list[str]:
+        name, request = self._job_request(step, "TrainingJobName")
         if self._from_cache(step, request):
-            return self._job_outputs(step)
-        folder = self.workspace / step.name
-        folder.mkdir(parents=True, exist_ok=True)
-        if step.type == "Training" and is_notebook_job(request):
+            return self._hit_line(step) + self._final_metrics(step)
+        if is_notebook_job(request):
             # Its driver runs papermill in a fresh process, never in a warm step host.
+            folder = self._job_folder(step)
             job = Job(step.name, name, folder, self.s3, FreshProcesses(), Path(sys.executable))
             self.scope.properties[step.name] = run_notebook_job(job, request)
             executed = sorted((folder / "opt" / "ml" / "output" / "data").glob("*.ipynb"))
             return [f"output notebook: {path}" for path in executed]
-        if step.type == "Processing":
-            image = request["AppSpecification"]["ImageUri"]
-        else:
-            image = request["AlgorithmSpecification"]["TrainingImage"]
-        job = Job(step.name, name, folder, self.s3, self.launcher, self.interpreters(image))
-        if step.type == "Processing":
-            self.scope.properties[step.name] = run_processing(job, request)
-        else:
-            self.scope.properties[step.name] = run_training(job, request, self.target.region)
-        return self._job_outputs(step)
+        job = self._job(step, name, request["AlgorithmSpecification"]["TrainingImage"])
+        self.scope.properties[step.name] = run_training(job, request, self.target.region)
+        return self._final_metrics(step)
+
+    def _job_request(self, step: graph_of.Step, name_variable: str) -> tuple[str, dict]:
+        """The job's name, and its request resolved (the name is an execution variable it may read)."""
+        name = self._job_name(step)
+        self.scope.execution[name_variable] = name
+        return name, self.scope.resolve(step.arguments, step.name)
+
+    def _job_folder(self, step: graph_of.Step) -> Path:
+        folder = self.workspace / step.name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _job(self, step: graph_of.Step, name: str, image: str) -> Job:
+        return Job(step.name, name, self._job_folder(step), self.s3, self.launcher, self.interpreters(image))
 
     def _hit_line(self, step: graph_of.Step) -> list[str]:
         """The first output line of a cache hit, naming the execution it came from."""
         return [f"cache hit: execution {self.cache_hits[step.name]}"] if step.name in self.cache_hits else []
 
-    def _job_outputs(self, step: graph_of.Step) -> list[str]:
-        lines = self._hit_line(step)
-        if step.type == "Processing":
-            return lines + self._property_file_metrics(step)
+    def _final_metrics(self, step: graph_of.Step) -> list[str]:
         metrics = self.scope.properties[step.name]["FinalMetricDataList"]
-        return lines + [f"{m['MetricName']} = {short(m['Value'])}" for m in metrics]
+        return [f"{m['MetricName']} = {short(m['Value'])}" for m in metrics]
 
     def _from_cache(self, step: graph_of.Step, request: dict) -> bool:
         """SageMaker's step cache (caching.py): True when an earlier run's properties were handed on."""
@@ -334,6 +347,7 @@ class LocalRun:
         self.cache_hits[step.name] = hit.execution_id
         return True
 
+    @runs("Tuning")
     def _tuning(self, step: graph_of.Step) -> list[str]:
         # Tuning job names have at most 32 characters.
         name = f"{self.execution_id}-{step.name}"[:23] + "-" + secrets.token_hex(4)
@@ -363,6 +377,7 @@ class LocalRun:
         _write_json(self.workspace / step.name / "tuning-job.json", properties)
         return tuning_summary(properties, request)
 
+    @runs("Condition")
     def _condition(self, step: graph_of.Step) -> list[str]:
         outputs, outcome = [], True
         for condition in step.arguments.get("Conditions", []):
@@ -389,6 +404,7 @@ class LocalRun:
             return f"{short(left)} {symbols[kind]} {short(right)}"
         return kind
 
+    @runs("RegisterModel")
     def _register(self, step: graph_of.Step) -> list[str]:
         request = self.scope.resolve(step.arguments, step.name)
         arn = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
@@ -421,9 +437,9 @@ class LocalRun:
                 document = self._read_property_file(step.name, name)
             except Unreadable as error:  # a cache hit on outputs since deleted fails here, as in AWS
                 raise StepError(step.name, f"cannot read its property file {name!r}: {error}") from None
-            for key, metrics in document.items() if isinstance(document, dict) else []:
-                if key.endswith("_metrics") and isinstance(metrics, dict):
-                    lines += [f"{metric} = {short(value['value'])}" for metric, value in metrics.items()]
+            lines += [
+                f"{metric} = {short(value)}" for metric, value in contract.model_metrics(document).items()
+            ]
         return lines
 
 
