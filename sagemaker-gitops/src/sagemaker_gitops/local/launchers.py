@@ -3,9 +3,16 @@
 Both give the job the same argv, environment, working directory, log file, exit code
 and time limit; the warm one only skips re-importing the step libraries (see
 step_host.py). It is used where fork is safe with those libraries: Linux.
+
+A warm host outlives the run that started it, for the life of the process: a process that runs
+the pipeline more than once (a project's `make test`, which runs it in-process) imports the step
+libraries once per image, not once per run. A host is only ever reused for the same interpreter,
+the same preloaded modules and its environment as built (a rebuilt or changed environment gets a
+new host), and it holds nothing of a job's: each job is a fresh fork of it.
 """
 
 import ast
+import atexit
 import json
 import os
 import select
@@ -58,14 +65,23 @@ class WarmHost:
     def run(self, command: list[str], env: dict, cwd: Path, log: Path, timeout: float | None) -> int:
         # command is [python, script, args...]: the host is that python, already warm.
         request = {"argv": command[1:], "env": env, "cwd": str(cwd), "log": str(log)}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        pid = self._reply()["pid"]
-        if not select.select([self.process.stdout], [], [], timeout)[0]:
-            os.kill(pid, signal.SIGKILL)
-            self._reply()
-            raise Timeout
-        return self._reply()["exit"]
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            pid = self._reply()["pid"]
+            if not select.select([self.process.stdout], [], [], timeout)[0]:
+                os.kill(pid, signal.SIGKILL)
+                self._reply()
+                raise Timeout
+            return self._reply()["exit"]
+        except BaseException as stopped:
+            if not isinstance(stopped, Timeout):  # mid-job (an interrupt, a broken pipe): never reused
+                self.close()
+            raise
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def _reply(self) -> dict:
         line = self.process.stdout.readline()
@@ -74,12 +90,43 @@ class WarmHost:
         return json.loads(line)
 
     def close(self) -> None:
-        # Called between jobs, never during one: nothing is lost, and a host still
-        # importing (the definition failed its checks) need not finish.
+        # Called between jobs, or on a job that will not finish: nothing is lost, and a host still
+        # importing need not finish.
         self.process.kill()
         self.process.wait()
         self.process.stdin.close()
         self.process.stdout.close()
+
+
+# The warm hosts of this process, most recently used last; a few at most (each holds an image's
+# libraries in memory), all stopped when it exits.
+_HOSTS: dict[tuple, WarmHost] = {}
+_MOST_HOSTS = 4
+
+
+def warm_host(python: Path, modules: list[str]) -> WarmHost:
+    """A warm host of this interpreter, with these modules, in its environment as it is now."""
+    key = (str(python), tuple(modules), _as_built(python))
+    host = _HOSTS.pop(key, None)
+    if host is None or not host.alive:
+        host = WarmHost(python, modules)
+    _HOSTS[key] = host
+    while len(_HOSTS) > _MOST_HOSTS:
+        _HOSTS.pop(next(iter(_HOSTS))).close()
+    return host
+
+
+def _as_built(python: Path) -> tuple:
+    """The environment's identity: its site-packages folders, which installing, removing or
+    rebuilding changes."""
+    found = sorted(python.parent.parent.glob("lib/python*/site-packages"))
+    return tuple((os.stat(path).st_ino, os.stat(path).st_mtime_ns) for path in found)
+
+
+@atexit.register
+def _stop_hosts() -> None:
+    while _HOSTS:
+        _HOSTS.popitem()[1].close()
 
 
 def step_imports(steps_dir: Path | None = None) -> list[str]:
@@ -103,9 +150,10 @@ class Launcher:
         self.hosts: dict[str, WarmHost] = {}
 
     def prepare(self, python: Path) -> None:
-        """Start the interpreter's host now, so it imports the step libraries while other work runs."""
+        """Start the interpreter's host now (or find it warm), so it imports the step libraries
+        while other work runs."""
         if self.fresh is None and str(python) not in self.hosts:
-            self.hosts[str(python)] = WarmHost(python, step_imports())
+            self.hosts[str(python)] = warm_host(python, step_imports())
 
     def run(self, command: list[str], env: dict, cwd: Path, log: Path, timeout: float | None) -> int:
         if self.fresh is not None:
@@ -114,8 +162,7 @@ class Launcher:
         return self.hosts[command[0]].run(command, env, cwd, log, timeout)
 
     def close(self) -> None:
-        for host in self.hosts.values():
-            host.close()
+        self.hosts.clear()  # they stay warm for the next run in this process
 
 
 @contextmanager
