@@ -8,6 +8,7 @@ module is internal, and may change in any release.
 
 import importlib
 
+from . import contract  # the names a project and the platform both rely on
 from .project import project  # the project's settings: light, imported with the package
 
 # Where each other public name lives, imported on first use: some of these modules import the
@@ -26,7 +27,7 @@ _WHERE = {
     "warm_start_config": "tuning",
     "warm_start_parent": "tuning",
 }
-__all__ = ["project", *_WHERE]
+__all__ = ["contract", "project", *_WHERE]
 
 
 def __getattr__(name: str):

@@ -1,11 +1,27 @@
-"""What a project and the platform both rely on, named once.
+"""What a project and the platform both rely on, named once: the project's build/pipeline.py and
+tests use these names (sagemaker_gitops.contract is public), and the platform reads them.
 
-The metadata a registered model version carries (its CustomerMetadataProperties): the project's
-build/pipeline.py writes these keys at registration, and the registry listing, the deploy checks,
-the staging evidence and the reports read them. (Issue 31 brings the rest of the contract here: the
-parameter names, the step names the tests and reports read, evaluation.json's layout.)
+- The pipeline parameters the platform fills in or checks: a run's data (`--data`), and the gate a
+  run may tighten but never loosen (checked against build/config.yml's gate before anything runs).
+- The steps the project's tests and the platform read by name.
+- The metadata a registered model version carries (its CustomerMetadataProperties), which the
+  registry listing, the deploy checks, the staging evidence and the reports read.
+- evaluation.json, which Evaluate writes and the version registers as its model quality:
+  `{"<problem>_metrics": {name: {"value": x}}, "gate": {...}, "labels": {"classes": [...]},
+  "features": {"columns": [...], ...}}`.
 """
 
+# Pipeline parameters.
+INPUT_DATA_URL = "InputDataUrl"
+GATE_THRESHOLD = "GateThreshold"
+APPROVAL_STATUS = "ModelApprovalStatus"  # never a parameter: a person approves (refused by name)
+
+# Steps.
+PREPROCESS = "Preprocess"
+TRAIN = "Train"  # in a project that trains once; in one that tunes:
+TUNE = "Tune"
+
+# A registered version's metadata.
 GIT_COMMIT = "git_commit"  # the commit the version was built from, "-dirty" when uncommitted
 EXECUTION_ID = "pipeline_execution_id"
 GATE_METRIC = "gate_metric"  # the metric its gate compared
@@ -13,7 +29,24 @@ MODEL_SHA256 = "model_sha256"  # the sha256 of the archive Evaluate scored and k
 DATA_SHA256 = "data_sha256"  # the sha256 of the data Preprocess read
 METADATA_KEYS = (GIT_COMMIT, EXECUTION_ID, GATE_METRIC, MODEL_SHA256, DATA_SHA256)
 
+# evaluation.json's sections.
+METRICS_SECTION = "_metrics"  # the suffix of "<problem>_metrics"
+LABELS = "labels"
+FEATURES = "features"
+
 
 def metadata(package: dict) -> dict[str, str]:
     """A described model package's metadata ({} for a version registered without any)."""
     return package.get("CustomerMetadataProperties", {})
+
+
+def model_metrics(evaluation: object) -> dict[str, float]:
+    """evaluation.json's model-quality metrics by name ({} for anything that is not one)."""
+    if not isinstance(evaluation, dict):
+        return {}
+    return {
+        name: value["value"]
+        for section, metrics in evaluation.items()
+        if section.endswith(METRICS_SECTION) and isinstance(metrics, dict)
+        for name, value in metrics.items()
+    }

@@ -4,7 +4,7 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import aws
+from . import aws, contract
 from .contract import DATA_SHA256, GIT_COMMIT, metadata
 from .errors import MlopsError
 from .project import project, short_commit
@@ -102,25 +102,20 @@ def described(arn: str) -> dict:
 def package_metrics(package: dict) -> dict[str, float]:
     """The model-quality metrics registered with a described version (its evaluation.json); {} if
     none."""
-    return {
-        name: value["value"]
-        for section, values in evaluation_report(package).items()
-        if section.endswith("_metrics")
-        for name, value in values.items()
-    }
+    return contract.model_metrics(evaluation_report(package))
 
 
 def classes(package: dict) -> list:
     """A classifier's labels in the order of its codes, as preprocessing found them in the data
     (evaluation.json's "labels"); [] for a regression model or a version registered without them."""
-    labels = evaluation_report(package).get("labels")
+    labels = evaluation_report(package).get(contract.LABELS)
     return labels.get("classes", []) if isinstance(labels, dict) else []
 
 
 def features(package: dict) -> dict | None:
     """The rule a version's requests are read by (evaluation.json's "features": the columns in
     order, each text column's categories); None for a version registered without it."""
-    rule = evaluation_report(package).get("features")
+    rule = evaluation_report(package).get(contract.FEATURES)
     return rule if isinstance(rule, dict) and isinstance(rule.get("columns"), list) else None
 
 

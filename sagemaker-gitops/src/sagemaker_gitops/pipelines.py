@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import api_requests, aws, images, notebooks
+from . import api_requests, aws, contract, images, notebooks
 from .config import Gate, load_config
 from .desired_state import MODEL_PACKAGE_ARN, load_stage
 from .errors import MlopsError
@@ -157,9 +157,9 @@ def stage_data(path: Path, code: StepCode) -> str:
 
 def with_data(pairs: list[str], uri: str) -> list[str]:
     """--param pairs with InputDataUrl set to staged data; both at once is refused."""
-    if any(pair.partition("=")[0] == "InputDataUrl" for pair in pairs):
-        raise MlopsError("--data and --param InputDataUrl=... name the input twice: give one")
-    return [*pairs, f"InputDataUrl={uri}"]
+    if any(pair.partition("=")[0] == contract.INPUT_DATA_URL for pair in pairs):
+        raise MlopsError(f"--data and --param {contract.INPUT_DATA_URL}=... name the input twice: give one")
+    return [*pairs, f"{contract.INPUT_DATA_URL}={uri}"]
 
 
 CHAMPION = "ChampionModelUrl"
@@ -221,13 +221,13 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise MlopsError(f"--param {pair!r}: expected Name=value, e.g. GateThreshold=0.8")
-        if name == "ModelApprovalStatus":
+        if name == contract.APPROVAL_STATUS:
             # Pipelines built by earlier releases still declare it: refuse it by name.
             raise MlopsError(
-                "--param ModelApprovalStatus: a run cannot set the approval; every model is registered "
+                f"--param {name}: a run cannot set the approval; every model is registered "
                 "PendingManualApproval and approved by a person (`mlops models approve`)"
             )
-        if name == "GateThreshold":
+        if name == contract.GATE_THRESHOLD:
             _check_gate_threshold(value)
         if name == "ModelPackageArn" and not (value and re.match(MODEL_PACKAGE_ARN, value)):
             raise MlopsError(
@@ -289,12 +289,13 @@ def _check_gate_threshold(value: str) -> None:
         asked = Gate.model_validate({"metric": gate.metric, "threshold": value})
     except ValidationError as error:
         reason = error.errors()[0]["msg"].removeprefix("Value error, ")
-        raise MlopsError(f"--param GateThreshold={value}: {reason}") from None
+        raise MlopsError(f"--param {contract.GATE_THRESHOLD}={value}: {reason}") from None
     if gate.looser(asked.threshold):
         sign = "<=" if gate.lower_is_better else ">="
         raise MlopsError(
-            f"--param GateThreshold={value}: looser than build/config.yml's gate ({gate.metric} {sign}"
-            f" {gate.threshold:g}); a run may only tighten it (change the gate in a reviewed commit)"
+            f"--param {contract.GATE_THRESHOLD}={value}: looser than build/config.yml's gate"
+            f" ({gate.metric} {sign} {gate.threshold:g}); a run may only tighten it (change the gate in a"
+            " reviewed commit)"
         )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from . import contract
 from .errors import MlopsError
 from .project import load_step, project
 
@@ -199,7 +200,7 @@ def gate_that_cannot_pass(config, tmp_path_factory) -> list[str]:
     rule (the CLI refuses others) that no model meets (no error is 0), and for a score, the sample
     data with its labels shuffled (a score of 1.0 is out of reach once nothing can be learnt),
     given as --data."""
-    args = ["--param", f"GateThreshold={1e-9 if config.gate.lower_is_better else 1.0}"]
+    args = ["--param", f"{contract.GATE_THRESHOLD}={1e-9 if config.gate.lower_is_better else 1.0}"]
     if not config.gate.lower_is_better:
         with (project().root / "data" / "sample.csv").open(newline="") as sample:
             rows = list(csv.DictReader(sample))
@@ -281,7 +282,7 @@ def preprocess_arguments(definition) -> list[str]:
     parameter at its default), so the tests preprocess as the pipeline does; but the splits stay
     on this machine (--keep-splits-under, which puts them in S3, is left out)."""
     defaults = {p["Name"]: str(p.get("DefaultValue", "")) for p in definition.get("Parameters", [])}
-    step = next(s for s in definition["Steps"] if s["Name"] == "Preprocess")
+    step = next(s for s in definition["Steps"] if s["Name"] == contract.PREPROCESS)
     arguments = [
         defaults[argument["Get"].removeprefix("Parameters.")] if isinstance(argument, dict) else argument
         for argument in step["Arguments"]["AppSpecification"]["ContainerArguments"]
@@ -307,9 +308,9 @@ def training_job(definition, config) -> dict:
     """The CreateTrainingJob arguments of the Train step; for a Tune step, one trial's: its job
     definition with each tuned hyperparameter at its build/config.yml value."""
     steps = {step["Name"]: step for step in definition["Steps"]}
-    if "Train" in steps:
-        return steps["Train"]["Arguments"]
-    job = dict(steps["Tune"]["Arguments"]["TrainingJobDefinition"])
+    if contract.TRAIN in steps:
+        return steps[contract.TRAIN]["Arguments"]
+    job = dict(steps[contract.TUNE]["Arguments"]["TrainingJobDefinition"])
     tuned = {name: json.dumps(config.hyperparameters[name]) for name in config.tuning.ranges}
     job["HyperParameters"] = {**job.pop("StaticHyperParameters"), **tuned}
     return job

@@ -24,7 +24,7 @@ from pathlib import Path
 import altair as alt
 from botocore.exceptions import ClientError
 
-from .. import aws
+from .. import aws, contract
 from ..errors import MlopsError
 from ..local.definition import parse as parse_definition
 from ..local.emulator import state_dir
@@ -193,11 +193,7 @@ def _is_users(hyperparameter: str) -> bool:
 
 def _test_metrics(document) -> dict[str, float]:
     """evaluation.json's {"<problem>_metrics": {name: {"value": x}}} as test:<name>."""
-    found = {}
-    for key, metrics in document.items() if isinstance(document, dict) else []:
-        if key.endswith("_metrics") and isinstance(metrics, dict):
-            found.update({f"test:{name}": value["value"] for name, value in metrics.items()})
-    return found
+    return {f"test:{name}": value for name, value in contract.model_metrics(document).items()}
 
 
 def _time(value) -> datetime:
