@@ -18,7 +18,7 @@ import pytest
 from conftest import TUNING, any_shape
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.local import emulator, image_envs, runner
+from sagemaker_gitops.local import emulator, image_envs, launchers, runner
 from sagemaker_gitops.local.expressions import Scope, StepError
 from sagemaker_gitops.local.jobs import _relative
 from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
@@ -485,6 +485,24 @@ def test_down_stops_only_the_server_it_started(mlops, monkeypatch, tmp_path):
 def test_conditions_evaluate_as_sagemaker_does(condition, holds):
     scope = Scope(parameters={"Threshold": 1.5}, execution={"PipelineExecutionId": "abc"})
     assert scope.condition(condition, "Check") is holds
+
+
+@any_shape
+def test_a_warm_host_serves_the_processs_later_runs_until_its_environment_changes(tmp_path):
+    """The step libraries are imported once per process and image, never into a changed one."""
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.symlink_to(sys.executable)
+    site_packages = tmp_path / "env" / "lib" / "python3.12" / "site-packages"
+    site_packages.mkdir(parents=True)
+    host = launchers.warm_host(python, ["json"])
+    assert launchers.warm_host(python, ["json"]) is host
+    assert launchers.warm_host(python, ["json", "csv"]) is not host  # other libraries to import
+    (site_packages / "installed-since.pth").write_text("")
+    changed = launchers.warm_host(python, ["json"])
+    assert changed is not host
+    changed.close()  # a host that stopped is never handed out again
+    assert launchers.warm_host(python, ["json"]) is not changed
 
 
 @any_shape
