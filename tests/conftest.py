@@ -62,17 +62,20 @@ def run_in(project: Path, *command: str) -> subprocess.CompletedProcess:
 
 def pytest_configure(config):
     """`uv lock` asks the index about every package again each time (~17 s, waiting), and a run
-    locks a dozen projects. Once a project of each framework has been locked online, uv's cache
-    holds all any render resolves: the rest of the run locks and installs offline, to the same
-    versions. Done once, before xdist starts its workers, which inherit UV_OFFLINE.
-    (test_post_copy.py and the git-URL lock in test_platform_source.py set their own.)"""
+    locks a dozen projects. Once a project of each framework has been locked and installed online,
+    uv's cache holds all any render resolves and installs (a lock alone fetches no wheel: a
+    release published since the cache was filled would be missing): the rest of the run locks and
+    installs offline, to the same versions. Done once, before xdist starts its workers, which
+    inherit UV_OFFLINE. (test_post_copy.py and the git-URL lock in test_platform_source.py set
+    their own.)"""
     if WORKER or config.option.collectonly:
         return
     with tempfile.TemporaryDirectory(prefix="uv-cache-") as scratch:
         locks = [  # side by side: each is mostly waiting on the index
             subprocess.Popen(
-                ["uv", "lock", "--quiet"],
+                ["sh", "-c", "uv lock --quiet && uv sync --quiet --no-install-project"],
                 cwd=render(Path(scratch) / framework, {"framework": framework}, skip_tasks=True),
+                env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(Path(scratch) / framework / ".venv")},
                 stderr=subprocess.PIPE,
                 text=True,
             )
@@ -81,7 +84,7 @@ def pytest_configure(config):
         for lock in locks:
             _, errors = lock.communicate()
             if lock.returncode != 0:
-                raise pytest.UsageError(f"uv lock, online, to warm uv's cache: {errors}")
+                raise pytest.UsageError(f"uv lock and sync, online, to warm uv's cache: {errors}")
     os.environ["UV_OFFLINE"] = "1"
     local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
 
