@@ -145,6 +145,12 @@ class Gate(StrictModel):
     def lower_is_better(self) -> bool:
         return self.metric in LOWER_IS_BETTER
 
+    @property
+    def direction(self) -> str:
+        """How the metric must compare with what is required: the one rule Evaluate and the
+        pipeline's ConditionStep are given."""
+        return "<=" if self.lower_is_better else ">="
+
     def looser(self, threshold: float) -> bool:
         """Whether `threshold` lets through a model this gate would stop."""
         return threshold > self.threshold if self.lower_is_better else threshold < self.threshold

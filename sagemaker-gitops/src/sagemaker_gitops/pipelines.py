@@ -291,11 +291,10 @@ def _check_gate_threshold(value: str) -> None:
         reason = error.errors()[0]["msg"].removeprefix("Value error, ")
         raise MlopsError(f"--param {contract.GATE_THRESHOLD}={value}: {reason}") from None
     if gate.looser(asked.threshold):
-        sign = "<=" if gate.lower_is_better else ">="
         raise MlopsError(
             f"--param {contract.GATE_THRESHOLD}={value}: looser than build/config.yml's gate"
-            f" ({gate.metric} {sign} {gate.threshold:g}); a run may only tighten it (change the gate in a"
-            " reviewed commit)"
+            f" ({gate.metric} {gate.direction} {gate.threshold:g}); a run may only tighten it (change the"
+            " gate in a reviewed commit)"
         )
 
 

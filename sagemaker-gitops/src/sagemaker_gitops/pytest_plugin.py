@@ -374,6 +374,7 @@ def run_evaluate(
         "--base-dir": str(out),
         "--problem-type": config.problem_type,
         "--gate-metric": config.gate.metric,
+        "--gate-direction": config.gate.direction,
         "--gate-threshold": str(threshold),
     }
     beat_by = gate.get("beat_baseline_by", config.gate.beat_baseline_by)

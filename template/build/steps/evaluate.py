@@ -53,8 +53,6 @@ import boto3  # noqa: E402
 import features  # noqa: E402
 from write_once import put_once, sha256_of  # noqa: E402
 
-LOWER_IS_BETTER = {"rmse", "mae"}
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,6 +63,9 @@ def parse_args(argv=None):
         choices=["regression", "binary_classification", "multiclass_classification"],
     )
     parser.add_argument("--gate-metric", required=True)
+    # Which side passes, as build/config.yml's gate says (the pipeline's ConditionStep compares the
+    # same way): "<=" for an error, ">=" for a score.
+    parser.add_argument("--gate-direction", choices=["<=", ">="], required=True)
     parser.add_argument("--gate-threshold", type=float, required=True)
     # How much of the way from the naive answer to a perfect score the model must go (skill).
     parser.add_argument("--beat-baseline-by", type=float)
@@ -125,13 +126,19 @@ def baseline_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndar
 
 
 def gate_verdict(
-    name: str, value: float, threshold: float, baseline: float | None = None, by=None, champion=None
+    name: str,
+    direction: str,
+    value: float,
+    threshold: float,
+    baseline: float | None = None,
+    by=None,
+    champion=None,
 ) -> dict:
     """Pass when the metric is on the right side of the threshold; given `by`, when it goes that
     share of the way from the baseline to a perfect score (0 for errors, 1 for scores); given the
     champion's value, when it is no worse. Required is the strictest of them: what the pipeline's
     ConditionStep compares against."""
-    lower_is_better = name in LOWER_IS_BETTER
+    lower_is_better = direction == "<="
     stricter = min if lower_is_better else max
     required = threshold
     if by is not None:
@@ -148,7 +155,7 @@ def gate_verdict(
         "threshold": threshold,
         **({"baseline": {"value": baseline, "beat_by": by}} if by is not None else {}),
         "required": required,
-        "direction": "<=" if lower_is_better else ">=",
+        "direction": direction,
         "passed": passed,
         "shortfall": shortfall,
         # What the failed gate's message shows (GateFailed in build/pipeline.py).
@@ -275,6 +282,7 @@ def main(argv=None) -> dict:
         print(f"evaluate: champion {json.dumps(champion)}")
     gate = gate_verdict(
         args.gate_metric,
+        args.gate_direction,
         scores[args.gate_metric],
         args.gate_threshold,
         baseline,
