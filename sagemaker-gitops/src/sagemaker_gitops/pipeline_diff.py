@@ -13,7 +13,6 @@ from pathlib import Path
 from .errors import MlopsError
 from .local.definition import Graph, Step, parse
 from .project import git, is_commit, project
-from .step_kinds import KINDS
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.
 VALUE_WIDTH = 60
@@ -91,7 +90,7 @@ def mermaid(graph: Graph) -> str:
     """The step graph as a Mermaid flowchart (GitHub draws it in job summaries and comments)."""
     lines = ["flowchart LR"]
     for step in graph.steps:
-        shape = ("{", "}") if step.type in KINDS and KINDS[step.type].branches else ("[", "]")  # a decision
+        shape = ("{", "}") if step.branches else ("[", "]")  # a decision
         lines.append(f'    {step.name}{shape[0]}"{step.name}<br/><small>{step.type}</small>"{shape[1]}')
     for step in graph.steps:
         for upstream in step.depends_on:

@@ -41,9 +41,15 @@ class Step:
     def property_files(self) -> dict[str, dict]:
         return {f["PropertyFileName"]: f for f in self.document.get("PropertyFiles", [])}
 
+    @property
+    def branches(self) -> tuple[tuple[str, bool], ...]:
+        """The arguments holding steps of their own, and the outcome each runs on (none for a kind
+        step_kinds.py does not declare: load() refuses those)."""
+        return KINDS[self.type].branches if self.type in KINDS else ()
+
     def own_expressions(self) -> object:
         """What this step evaluates itself (a Condition's branches belong to their own steps)."""
-        branches = {name for name, _ in KINDS[self.type].branches} if self.type in KINDS else set()
+        branches = {name for name, _ in self.branches}
         return {name: value for name, value in self.arguments.items() if name not in branches}
 
 
@@ -76,7 +82,7 @@ def parse(definition: dict) -> Graph:
         if step.name in steps:
             raise StepError(step.name, "two steps have this name")
         steps[step.name] = step
-        for branch, outcome in KINDS[step.type].branches if step.type in KINDS else ():
+        for branch, outcome in step.branches:
             for inner in step.arguments.get(branch, []):
                 add(inner, (step.name, outcome))
 

@@ -119,8 +119,8 @@ def warm_host(python: Path, modules: list[str]) -> WarmHost:
 def _as_built(python: Path) -> tuple:
     """The environment's identity: its site-packages folders, which installing, removing or
     rebuilding changes."""
-    found = sorted(python.parent.parent.glob("lib/python*/site-packages"))
-    return tuple((os.stat(path).st_ino, os.stat(path).st_mtime_ns) for path in found)
+    found = map(os.stat, sorted(python.parent.parent.glob("lib/python*/site-packages")))
+    return tuple((stat.st_ino, stat.st_mtime_ns) for stat in found)
 
 
 @atexit.register
