@@ -14,7 +14,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -320,6 +321,17 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
         yield register
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A stand-in HTTP server on 127.0.0.1 (a free port) for the block, stopped at its end."""
+    server = endpoints.serve_in_background(ThreadingHTTPServer(("127.0.0.1", 0), handler))
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class FakeGitHub(BaseHTTPRequestHandler):
     """The REST endpoints this project calls, answered like GitHub does; every request recorded."""
 
@@ -382,16 +394,13 @@ class FakeGitHub(BaseHTTPRequestHandler):
 def github(monkeypatch, tmp_path, repo, git):
     """GITHUB_* pointing at a fake API; an `origin` remote (a bare repository) that accepts pushes."""
     FakeGitHub.requests, FakeGitHub.open_pulls, FakeGitHub.open_issues = [], [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/my-model")
-    git("init", "--quiet", "--bare", str(tmp_path / "origin.git"))
-    git("remote", "add", "origin", str(tmp_path / "origin.git"))
-    yield FakeGitHub
-    server.shutdown()
-    server.server_close()
+    with serving(FakeGitHub) as server:
+        monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+        monkeypatch.setenv("GITHUB_REPOSITORY", "acme/my-model")
+        git("init", "--quiet", "--bare", str(tmp_path / "origin.git"))
+        git("remote", "add", "origin", str(tmp_path / "origin.git"))
+        yield FakeGitHub
 
 
 # --- reading the reports' pages ---------------------------------------------------------------

@@ -7,12 +7,11 @@ Scaling), query XML (STS, CloudFormation, IAM) and S3's REST XML.
 """
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
-from conftest import tuning_only
+from conftest import serving, tuning_only
 from sagemaker_gitops.project import project
 
 MESSAGE = "refused by the test's stand-in"
@@ -83,13 +82,10 @@ def refusing_aws(request, monkeypatch, repo, record, use_project):
     use_project(root=repo, github_repository=f"acme-data/{project().slug}")  # not the placeholder
     codes, words = REFUSALS[request.param]
     handler = type("Handler", (Refusing,), {"code": codes})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("MLOPS_AWS_ACCOUNT_ID", "123456789012")  # else STS is asked first, every time
-    yield request.param, words
-    server.shutdown()
-    server.server_close()
+    with serving(handler) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("MLOPS_AWS_ACCOUNT_ID", "123456789012")  # else STS is asked first, every time
+        yield request.param, words
 
 
 @pytest.mark.parametrize("args", VERBS, ids=[" ".join(verb[:2]) for verb in VERBS])

@@ -5,13 +5,12 @@ records the stack and its parameters but skips the AWS::Scheduler::Schedule it h
 import http.server
 import json
 import re
-import threading
 
 import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import BATCH, batch_definition, batch_only
+from conftest import BATCH, batch_definition, batch_only, serving
 from sagemaker_gitops import aws, batch_stack, deploy, promote
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.csv_filters import column_filter
@@ -195,17 +194,12 @@ class Answering(http.server.BaseHTTPRequestHandler):
 def test_a_container_answering_another_number_of_rows_fails_the_job(tmp_path, answered):
     """SageMaker pairs each answer with its row: a different count fails the job, it is not padded."""
     handler = type("Handler", (Answering,), {"lines": answered})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    running = endpoints.Running(None, f"127.0.0.1:{server.server_address[1]}", tmp_path / "log", "image")
-    try:
+    with serving(handler) as server:
+        running = endpoints.Running(None, f"127.0.0.1:{server.server_address[1]}", tmp_path / "log", "image")
         with pytest.raises(JobFailed, match=f"answered {answered} records for a mini-batch of 3"):
             predict(running, ["1,2", "3,4", "5,6"], "text/csv")
         handler.lines = 3
         assert predict(running, ["1,2", "3,4", "5,6"], "text/csv") == [["0.5"]] * 3
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- Each stage's schedule stack (moto): deployed with the endpoint, from the stage file ---------

@@ -38,6 +38,9 @@ from . import image_envs
 HOST_SCRIPT = Path(__file__).with_name("serving_host.py")
 START_TIMEOUT_SECONDS = 120  # a first start may build the image's environment
 PING_TIMEOUT_SECONDS = 60
+# How often a serving thread looks for a stop: socketserver's default (0.5 s) is what every stop
+# of the emulator, which stops two servers, would wait.
+STOP_POLL_SECONDS = 0.05
 CONTAINERS_PATH = "/containers"  # the emulator's own, not SageMaker's
 SAVE_PATH = "/mlops/save"  # the emulator's own: its state saved now (`mlops local down` asks first)
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -376,6 +379,11 @@ def serve(
     also answers SAVE_PATH (the emulator's server)."""
     endpoints = LocalEndpoints(folder)
     handler = type("Handler", (RuntimeHandler,), {"endpoints": endpoints, "on_save": staticmethod(on_save)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, endpoints
+    return serve_in_background(ThreadingHTTPServer(("127.0.0.1", 0), handler)), endpoints
+
+
+def serve_in_background(server):
+    """The server, serving in a daemon thread; its shutdown() returns within STOP_POLL_SECONDS."""
+    poll = {"poll_interval": STOP_POLL_SECONDS}
+    threading.Thread(target=server.serve_forever, kwargs=poll, daemon=True).start()
+    return server

@@ -200,10 +200,10 @@ def serve_moto(saver: Saver):
     )
     from werkzeug.serving import make_server
 
+    from sagemaker_gitops.local.endpoints import serve_in_background
+
     app = saving(DomainDispatcherApplication(create_backend_app), saver)
-    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_in_background(make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler))
 
 
 def main() -> None:
