@@ -131,12 +131,22 @@ PUBLIC_NAMES = """
 import json, sagemaker_gitops, sagemaker_gitops.testing as testing
 print(json.dumps({"sagemaker_gitops": sagemaker_gitops.__all__, testing.__name__: testing.__all__}))
 """
+_public: dict[str, list[str]] = {}
+
+
+def public_names(project) -> dict[str, list[str]]:
+    """module -> its `__all__`, as a project's environment imports the platform: the same package
+    in every preset, so asked once per worker, in the first project at hand."""
+    if not _public:
+        asked = run_in(project, "uv", "run", "--quiet", "python", "-c", PUBLIC_NAMES)
+        _public.update(json.loads(asked.stdout))
+    return _public
 
 
 def test_the_project_imports_only_what_the_platform_makes_public(project):
     """Its pipelines import sagemaker_gitops's `__all__`, its tests sagemaker_gitops.testing's: what
     a release of the platform keeps working. Every other module of it may change."""
-    public = json.loads(run_in(project, "uv", "run", "--quiet", "python", "-c", PUBLIC_NAMES).stdout)
+    public = public_names(project)
     outside = []
     for name in sorted(n for n in files_of(project) if n.endswith(".py")):
         for node in ast.walk(ast.parse((project / name).read_text())):

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import BATCH, batch_definition, batch_only, serving
+from conftest import BATCH, any_shape, batch_definition, batch_only, serving
 from sagemaker_gitops import aws, batch_stack, deploy, promote
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.csv_filters import column_filter
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto ski
 ROW = ["id7", "1.5", "2", "x", "-4"]
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("expression", "kept"),
     [
@@ -42,6 +43,7 @@ def test_a_filter_keeps_the_columns_sagemaker_keeps(expression, kept):
     assert column_filter(expression)(ROW) == kept
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("expression", "why"),
     [
@@ -58,6 +60,7 @@ def test_a_filter_sagemaker_would_not_read_on_csv_is_refused(expression, why):
     assert why in str(refused.value)
 
 
+@any_shape
 def test_a_filter_asking_for_a_column_a_row_lacks_fails():
     with pytest.raises(IndexError):
         column_filter("$[9]")(ROW)
@@ -78,6 +81,7 @@ BLOCK = {
 }
 
 
+@any_shape
 @pytest.mark.parametrize(
     "expression",
     [
@@ -98,6 +102,7 @@ def test_schedules_eventbridge_scheduler_takes_are_taken(tmp_path, expression):
     assert load_stage("staging", with_batch_block(tmp_path, block)).batch.schedule.expression == expression
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -125,6 +130,7 @@ def test_a_batch_block_aws_would_refuse_is_refused_in_one_line(tmp_path, change,
     assert str(refused.value).startswith(f"{path}: batch")
 
 
+@any_shape
 def test_a_batch_config_with_a_json_filter_is_refused(tmp_path):
     config = yaml.safe_load(project().config_path.read_text())
     config["batch"] = {"input_filter": "$.features", "instance_type": "ml.m5.large", "instance_count": 1}
@@ -153,6 +159,7 @@ def test_the_batch_pipeline_of_a_project_without_one_is_refused_in_one_line(mlop
     assert err.strip() == "error: batch_pipeline.py: not found (this project has no batch pipeline)"
 
 
+@any_shape
 @pytest.mark.parametrize(
     "value", ["", "my-model-models/1", "arn:aws:sagemaker:us-east-1:123456789012:model/x"]
 )
@@ -165,6 +172,7 @@ def test_a_model_package_parameter_that_is_no_version_arn_is_refused_before_anyt
     )
 
 
+@any_shape
 def test_mini_batches_fill_the_payload_limit_or_take_one_row_each():
     lines = ["a" * 9] * 5  # 10 bytes each with its newline
     assert [len(batch) for batch in mini_batches(lines, None, 25)] == [2, 2, 1]
@@ -190,6 +198,7 @@ class Answering(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@any_shape
 @pytest.mark.parametrize("answered", [2, 4])
 def test_a_container_answering_another_number_of_rows_fails_the_job(tmp_path, answered):
     """SageMaker pairs each answer with its row: a different count fails the job, it is not padded."""

@@ -205,7 +205,7 @@ def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_change
 ):
     """An unchanged re-run skips the SDK (seconds); a change to build/, to the data, to the commit,
     to the AWS target or to the objects in the bucket builds again, and what is reused is what a
-    build gives."""
+    build gives. (Each change is undone after it is seen: the kept definition is reused again.)"""
     use_project(root=repo)
 
     def prepare():
@@ -214,20 +214,33 @@ def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_change
             prepared.code.upload(aws.client("s3"))  # as a run does, once its parameters are checked
             return prepared
 
+    def reusable() -> bool:
+        with emulator.routed(running_emulator):
+            return definition_cache.kept("build") is not None
+
     assert not prepare().reused  # nothing kept yet
     again = prepare()
     assert again.reused
     with emulator.routed(running_emulator):
         assert again.definition == pipelines.build().definition()
 
-    config = repo / "build" / "config.yml"
-    config.write_text(config.read_text() + "# a comment is a change\n")
-    assert not prepare().reused and prepare().reused
     sample = repo / "data" / "sample.csv"
-    sample.write_text(sample.read_text() + sample.read_text().splitlines()[-1] + "\n")
-    assert not prepare().reused and prepare().reused
-    git("commit", "--quiet", "--all", "-m", "the commit the definition records")
-    assert not prepare().reused and prepare().reused
+    for path, added in (
+        (repo / "build" / "config.yml", "# a comment is a change\n"),
+        (sample, sample.read_text().splitlines()[-1] + "\n"),
+    ):
+        original = path.read_text()
+        path.write_text(original + added)
+        assert not reusable(), path.name
+        path.write_text(original)
+        assert reusable()
+    git("commit", "--quiet", "--allow-empty", "-m", "the commit the definition records")
+    assert not reusable()
+    git("reset", "--quiet", "--soft", "HEAD~1")
+    with monkeypatch.context() as patch:
+        patch.setenv("MLOPS_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/another-role")
+        assert not reusable()
+    assert reusable()
 
     code_key = next(
         key
@@ -244,7 +257,4 @@ def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_change
     assert not prepare().reused and prepare().reused
     script = next(outside.glob("*.py"))
     script.write_text(script.read_text() + "# changed where git cannot see it\n")
-    assert not prepare().reused and prepare().reused
-
-    monkeypatch.setenv("MLOPS_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/another-role")
-    assert not prepare().reused
+    assert not reusable()

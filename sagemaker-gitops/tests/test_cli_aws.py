@@ -26,6 +26,7 @@ def account():
         yield target
 
 
+@any_shape
 def test_definition_prints_json_without_credentials(mlops, monkeypatch):
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(variable)

@@ -560,6 +560,7 @@ def test_a_job_that_raises_fails_with_its_traceback_in_the_log(launcher, tmp_pat
     assert "ValueError: bad input" in log.read_text()
 
 
+@any_shape
 def test_a_job_over_its_time_limit_is_stopped(launcher, tmp_path):
     script = tmp_path / "job.py"
     script.write_text("import time\ntime.sleep(30)\n")
@@ -573,6 +574,7 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 VERSIONS = "import sys, numpy, sklearn; print(sys.version_info[:2], numpy.__version__, sklearn.__version__)"
 
 
+@any_shape
 @pytest.mark.parametrize(
     "image, expected",
     [(SKLEARN_IMAGE, "(3, 12) 2.5.1 1.9.0"), (XGBOOST_IMAGE, "(3, 12) 2.1.0 1.8.0")],
@@ -649,6 +651,7 @@ def preprocess_importing(running_emulator, tmp_path):
     script.write_text(original)
 
 
+@any_shape
 def test_a_step_importing_a_library_its_image_lacks_fails_locally_as_in_sagemaker(
     preprocess_importing, definition
 ):
@@ -660,6 +663,7 @@ def test_a_step_importing_a_library_its_image_lacks_fails_locally_as_in_sagemake
     assert result.failed.failure.endswith("ModuleNotFoundError: No module named 'xgboost'")
 
 
+@any_shape
 def test_an_image_whose_python_cannot_be_had_runs_here_and_says_so_once(tmp_path, use_project, monkeypatch):
     listed = tmp_path / "image_packages.json"
     team_image = {"python": "3.99", "packages": {"numpy": "2.3.0"}}

@@ -14,7 +14,7 @@ import boto3
 import conftest
 import pytest
 import yaml
-from conftest import notebooks_only
+from conftest import any_shape, notebooks_only
 from sagemaker_gitops import aws, pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.notebooks import load_workflow
@@ -106,11 +106,13 @@ def changed(step: int, **fields) -> dict:
     return {**WORKFLOW, "steps": steps}
 
 
+@any_shape
 def test_a_workflow_whose_notebooks_take_what_they_are_given_loads(project_dir):
     workflow = load_workflow(write(project_dir, WORKFLOW), project_dir)
     assert [step.name for step in workflow.steps] == ["Prepare", "Train"]
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("workflow", "message"),
     [
@@ -155,6 +157,7 @@ def test_what_a_notebook_job_would_fail_on_is_refused_in_one_line(project_dir, w
     assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
+@any_shape
 def test_parameters_for_a_notebook_without_a_parameters_cell_are_refused(project_dir):
     (project_dir / "notebooks" / "helpers.ipynb").write_text(HELPERS)
     workflow = changed(1, notebook="notebooks/helpers.ipynb", dependencies=[])
@@ -162,6 +165,7 @@ def test_parameters_for_a_notebook_without_a_parameters_cell_are_refused(project
         load_workflow(write(project_dir, workflow), project_dir)
 
 
+@any_shape
 def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_refused(project_dir):
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
@@ -192,6 +196,7 @@ def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_ref
         notebook_parameters(unknown, variables)
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("region", "version", "kernel", "expected"),
     [
@@ -233,6 +238,7 @@ def test_the_image_is_the_regions_release_and_has_the_kernel(project_dir, region
         assert expected in str(refused.value) and "\n" not in str(refused.value)
 
 
+@any_shape
 def test_the_copier_question_refuses_exactly_the_offered_regions_without_the_image():
     """copier.yml's enable_notebooks rule names the regions it refuses; they must be the offered
     regions the SDK's registry has no SageMaker Distribution image in (where image_uri refuses)."""
@@ -256,6 +262,7 @@ def test_the_copier_question_refuses_exactly_the_offered_regions_without_the_ima
     }
 
 
+@any_shape
 def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modules_are_not(project_dir):
     from sagemaker_gitops.notebooks import import_problems
 
@@ -304,6 +311,7 @@ def build_step(project_dir, code: StepCode, more=()):
     return json.loads(Pipeline(name="p", steps=[step], sagemaker_session=session).definition())
 
 
+@any_shape
 def test_a_notebook_step_builds_offline_the_same_twice_its_files_staged_by_content(project_dir, monkeypatch):
     target = aws.resolve_target(offline=True)
     first, second = StepCode(project_dir, target.bucket, "p"), StepCode(project_dir, target.bucket, "p")
@@ -379,6 +387,7 @@ def run_locally(definition: dict, code: StepCode, target, workspace, overrides=(
     return run_definition(definition, list(overrides), target, workspace, Progress())
 
 
+@any_shape
 def test_notebook_jobs_run_here_in_their_images_libraries_with_their_parameters(
     project_dir, moto_account, tmp_path
 ):
@@ -400,6 +409,7 @@ def test_notebook_jobs_run_here_in_their_images_libraries_with_their_parameters(
     assert printed.strip() == "7"  # int(max_depth), after %run helpers.ipynb
 
 
+@any_shape
 def test_a_failing_cell_fails_its_step_with_the_cells_error_in_one_line(project_dir, moto_account, tmp_path):
     code = StepCode(project_dir, moto_account.bucket, "p")
     definition = notebook_pipeline(project_dir, code, failing=True)

@@ -9,6 +9,7 @@ import threading
 from unittest.mock import patch
 
 from botocore.client import BaseClient
+from conftest import any_shape
 from sagemaker_gitops import api_requests
 from sagemaker_gitops.images import problems
 from sagemaker_gitops.pipelines import build
@@ -23,6 +24,7 @@ def test_validate_passes_the_project_as_generated(mlops):
     ]
 
 
+@any_shape
 def test_the_definition_prints_as_json(mlops):
     code, out, _ = mlops("pipeline", "definition")
     assert code == 0 and json.loads(out)["Version"] == "2020-12-01"

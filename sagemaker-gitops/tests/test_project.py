@@ -6,7 +6,7 @@ import importlib
 import json
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, any_shape
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.images import image_packages
 
@@ -29,6 +29,7 @@ def one_line_refusal(mlops, *args: str) -> str:
     return err.strip()
 
 
+@any_shape
 def test_the_project_is_found_from_a_folder_inside_it(elsewhere, monkeypatch):
     (elsewhere / "pyproject.toml").write_text(PYPROJECT)
     (elsewhere / "build" / "steps").mkdir(parents=True)
@@ -37,12 +38,14 @@ def test_the_project_is_found_from_a_folder_inside_it(elsewhere, monkeypatch):
     assert project_module.project().config_path == elsewhere.resolve() / "build" / "config.yml"
 
 
+@any_shape
 def test_outside_any_project_the_cli_says_so(elsewhere, mlops):
     said = one_line_refusal(mlops, "pipeline", "definition")
     where = elsewhere.resolve()
     assert said == f"error: no project here: no pyproject.toml with a [tool.mlops] table at or above {where}"
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -61,6 +64,7 @@ def test_a_malformed_table_is_refused_in_one_line(elsewhere, mlops, change, mess
     assert said.startswith(f"error: {elsewhere.resolve() / 'pyproject.toml'}") and message in said, said
 
 
+@any_shape
 def test_a_malformed_image_package_list_is_refused_in_one_line(tmp_path, use_project):
     listed = tmp_path / "image_packages.json"
     listed.write_text(json.dumps({"team-image:1": {"packages": {}}}))  # no "images" level
@@ -71,6 +75,7 @@ def test_a_malformed_image_package_list_is_refused_in_one_line(tmp_path, use_pro
     assert "\n" not in str(refused.value)
 
 
+@any_shape
 def test_an_execution_says_what_it_was_started_from_and_reads_back():
     """PipelineExecutionDescription: what `mlops report experiments` shows as the run's provenance."""
     described = project_module.run_description("deeper trees")
@@ -82,12 +87,14 @@ def test_an_execution_says_what_it_was_started_from_and_reads_back():
     assert "label" not in project_module.parse_run_description(project_module.run_description())
 
 
+@any_shape
 @pytest.mark.parametrize("label", ["a; b", "two\nlines", "x" * 201])
 def test_a_label_that_would_not_read_back_is_refused_in_one_line(label):
     with pytest.raises(MlopsError, match=r"^--label: one line of at most 200 characters, without ';'$"):
         project_module.run_description(label)
 
 
+@any_shape
 def test_an_unfinished_copier_update_is_named_until_the_snapshot_finishes_it(
     repo, use_project, mlops, monkeypatch
 ):

@@ -12,7 +12,7 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
-from conftest import ANSWERS, embedded_spec, tuning_only, walk
+from conftest import ANSWERS, any_shape, embedded_spec, tuning_only, walk
 from sagemaker_gitops import aws, pipelines
 from sagemaker_gitops.config import MINIMIZED, CategoricalRange, Hyperband, WarmStart, load_config
 from sagemaker_gitops.errors import MlopsError
@@ -61,6 +61,7 @@ GRID = {"type": "categorical", "values": [0.1, 0.3]}
 HYPERBAND = {"resource": ROUNDS, "min_resource": 10, "max_resource": 200}
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("changes", "rule"),
     [
@@ -113,6 +114,7 @@ def test_a_tuning_section_the_service_would_refuse_is_refused_on_load(with_tunin
     assert rule in str(refused.value) and "\n" not in str(refused.value)
 
 
+@any_shape
 def test_the_objective_must_go_the_way_its_metric_improves(with_tuning, config):
     metric = config.emitted_metrics()[0]
     wrong = "Maximize" if direction(metric) == "Minimize" else "Minimize"
@@ -120,6 +122,7 @@ def test_the_objective_must_go_the_way_its_metric_improves(with_tuning, config):
         load_config(with_tuning(objective={"metric": f"validation:{metric}", "type": wrong}))
 
 
+@any_shape
 def test_a_valid_section_loads(with_tuning):
     assert load_config(with_tuning()).tuning.strategy == "Random"
     assert load_config(with_tuning(strategy="Grid", max_jobs=None, ranges={RATE: GRID})).tuning.grid_size == 2
@@ -171,6 +174,7 @@ def tune(request: dict, fail: set[int] = frozenset()) -> tuple[dict, list[dict[s
     return Tuner("Tune", request, "t-0001", run_trial).run(), calls
 
 
+@any_shape
 @pytest.mark.parametrize("strategy", ["Random", "Bayesian"])
 def test_random_and_bayesian_spend_the_budget_within_the_ranges_and_repeat_with_the_seed(strategy):
     properties, calls = tune(tuning_request(strategy))
@@ -181,6 +185,7 @@ def test_random_and_bayesian_spend_the_budget_within_the_ranges_and_repeat_with_
     assert tune(tuning_request(strategy, RandomSeed=8))[1] != calls
 
 
+@any_shape
 def test_results_come_best_first_shaped_like_sagemakers():
     properties, _ = tune(tuning_request("Random"), fail={3})
     summaries = properties["TrainingJobSummaries"]
@@ -193,6 +198,7 @@ def test_results_come_best_first_shaped_like_sagemakers():
     assert all(s["TrainingJobName"].startswith("t-0001-") for s in summaries)
 
 
+@any_shape
 def test_grid_tries_every_combination_once():
     ranges = {
         "CategoricalParameterRanges": [
@@ -209,6 +215,7 @@ def test_grid_tries_every_combination_once():
     assert properties["BestTrainingJob"]["TunedHyperParameters"] == {"rate": "0.05", "depth": "5"}
 
 
+@any_shape
 def test_hyperband_gives_the_best_trials_more_rounds_and_stops_the_rest():
     hyperband = {"HyperbandStrategyConfig": {"MinResource": 10, "MaxResource": 200}}
     properties, calls = tune(tuning_request("Hyperband", StrategyConfig=hyperband))
@@ -221,6 +228,7 @@ def test_hyperband_gives_the_best_trials_more_rounds_and_stops_the_rest():
     assert properties["BestTrainingJob"]["TrainingJobStatus"] == "Completed"
 
 
+@any_shape
 def test_a_nan_objective_counts_as_not_reported():
     calls = []
 
@@ -236,6 +244,7 @@ def test_a_nan_objective_counts_as_not_reported():
     assert properties["ObjectiveStatusCounters"]["Failed"] == 1
 
 
+@any_shape
 def test_when_no_trial_reports_the_objective_the_step_fails():
     with pytest.raises(JobFailed, match="no trial reported validation:loss"):
         tune(tuning_request("Random"), fail=set(range(1, 13)))
@@ -255,6 +264,7 @@ def local_run(run_id: str, strategy: str, metric: str = "", **config) -> str:
     return run_id
 
 
+@any_shape
 def test_the_report_compares_local_runs_in_one_offline_page_with_its_plots(mlops, tmp_path):
     random_run, seeded_again = (
         local_run("randomrun01", "Random"),
@@ -275,6 +285,7 @@ def test_the_report_compares_local_runs_in_one_offline_page_with_its_plots(mlops
     assert sum(len(values) for values in rows.values()) >= 24, "every trial of both jobs is drawn"
 
 
+@any_shape
 def test_the_views_are_linked_and_show_every_hyperparameter(mlops, tmp_path):
     """amtviz's brush, linked across the views; tooltips with every hyperparameter; the axis of a
     Logarithmic range drawn in log; trials Hyperband stopped early drawn as crosses."""
@@ -298,6 +309,7 @@ def test_the_views_are_linked_and_show_every_hyperparameter(mlops, tmp_path):
     assert statuses == {"Completed", "Stopped"}
 
 
+@any_shape
 def test_a_warm_start_parent_is_read_with_its_child(mlops, tmp_path):
     parent = local_run("parentrun01", "Random")
     child = local_run("childrun01", "Bayesian")
@@ -314,6 +326,7 @@ def test_a_warm_start_parent_is_read_with_its_child(mlops, tmp_path):
     assert f"<td>{parent}</td>" in page and f"<td>{parent}</td></tr>" in page.split(f"<td>{child}</td>")[1]
 
 
+@any_shape
 def test_the_best_so_far_line_only_improves():
     job = tuning_report.load(local_run("randomrun03", "Random"))
     line = job.best_so_far()
@@ -325,6 +338,7 @@ def test_the_best_so_far_line_only_improves():
 ACCOUNT = "arn:aws:sagemaker:us-east-1:111122223333"
 
 
+@any_shape
 def test_a_sagemaker_tuning_job_is_read_through_its_two_apis(monkeypatch):
     """moto has no ListTrainingJobsForHyperParameterTuningJob: botocore's Stubber answers with
     responses it checks against the service's own model, as AWS would shape them."""
@@ -385,6 +399,7 @@ def test_a_sagemaker_tuning_job_is_read_through_its_two_apis(monkeypatch):
     assert job.best.tuned == {"eta": "0.03"} and job.best_so_far() == [0.91, 0.95]
 
 
+@any_shape
 @pytest.mark.parametrize(
     ("jobs", "message"),
     [
@@ -408,6 +423,7 @@ def test_a_job_that_cannot_be_found_is_refused_in_one_line(mlops, tmp_path, monk
     assert not (tmp_path / "out").exists()
 
 
+@any_shape
 def test_without_a_job_the_report_takes_the_newest_local_run(mlops, running_emulator, tmp_path):
     """While the emulator runs, as `report notebooks` takes the newest execution."""
     for earlier in (Path(os.environ["MLOPS_LOCAL_DIR"]) / "runs").glob("*/*/tuning-job.json"):
@@ -422,6 +438,7 @@ def test_without_a_job_the_report_takes_the_newest_local_run(mlops, running_emul
     assert f"<td>{newer}</td>" in page and older not in page
 
 
+@any_shape
 def test_without_a_job_the_report_takes_the_newest_executions_tuning_step(monkeypatch):
     sagemaker = boto3.client("sagemaker", region_name=aws.region())
     stubber = Stubber(sagemaker)
@@ -446,6 +463,7 @@ def test_without_a_job_the_report_takes_the_newest_executions_tuning_step(monkey
         assert tuning_report.newest() == "before-tune"
 
 
+@any_shape
 def test_jobs_of_different_objectives_are_not_compared(mlops, tmp_path):
     first, other = (
         local_run("lossrun01", "Random"),

@@ -48,9 +48,16 @@ def for_run(kind: str) -> RunDefinition:
     the kept one when nothing it is built from has changed, else built anew (and kept)."""
     target = aws.resolve_target()
     key = _key(kind, target)
-    kept = _load(kind, key, target)
-    if kept is not None:
-        return kept
+    return _load(kind, key, target) or _build_and_keep(kind, key)
+
+
+def kept(kind: str) -> RunDefinition | None:
+    """The definition for_run would reuse now: the kept one, if nothing it is built from changed."""
+    target = aws.resolve_target()
+    return _load(kind, _key(kind, target), target)
+
+
+def _build_and_keep(kind: str, key: str) -> RunDefinition:
     built = build(kind=kind)
     definition = built.definition()
     # Kept before its code is uploaded: a run that fails to upload leaves objects missing, which
