@@ -33,9 +33,7 @@ test: uv ## The package's suite per preset, and the questions, render matrix and
 	@$(MAKE) --no-print-directory --jobs=2 --output-sync=target package-test template-test
 
 # The presets one after the other, beside the template's two workers: three busy processes on a
-# two-core machine spend less CPU than four. The presets' one process is the longest lane, and the
-# template's workers can share both cores once it ends: they run at a lower priority (nice), so the
-# lane goes first and the last minutes use both cores (docs/performance.md).
+# two-core machine spend less CPU than four (docs/performance.md).
 package-test:
 	@status=0; for preset in $(PACKAGE_PRESETS); do \
 		$(MAKE) --no-print-directory package-test-$$preset || status=1; done; exit $$status
@@ -45,7 +43,7 @@ package-test-%:
 	cd sagemaker-gitops && MLOPS_TEST_PRESET=$* UV_PROJECT_ENVIRONMENT=$(PACKAGE_VENV) $(UV) run --no-sync --quiet pytest --durations=15
 
 template-test:
-	nice -n 10 $(UV) run --quiet pytest -n 2 --dist loadgroup --durations=15
+	$(UV) run --quiet pytest -n 2 --dist loadgroup --durations=15
 
 # actionlint from the `lint` group, as in the generated projects' Makefile.
 ACTIONLINT ?= $(UV) run --quiet --group lint actionlint

@@ -161,6 +161,16 @@ def test_the_project_imports_only_what_the_platform_makes_public(project):
     assert not outside, f"imports outside the platform's public names: {outside}"
 
 
+# The definition as a user prints it, in the project's own environment (where the SDK could print
+# warnings): once per kind of build pipeline the SDK is asked for, framework x tuning strategy (the
+# other answers change values in it, not what the SDK is asked to build).
+DEFINITION_KINDS = {
+    (answers.get("framework"), answers.get("enable_tuning") and answers["tuning_strategy"]): preset
+    for preset, answers in reversed(PRESETS.items())
+}
+
+
+@pytest.mark.parametrize("project", sorted(set(DEFINITION_KINDS.values())), indirect=True)
 def test_the_definition_prints_offline(project):
     result = run_in(project, "uv", "run", "--quiet", "mlops", "pipeline", "definition")
     assert result.returncode == 0, result.stderr
