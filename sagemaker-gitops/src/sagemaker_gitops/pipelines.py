@@ -60,6 +60,7 @@ def _pipeline_session(target: aws.AwsTarget):
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
     _no_telemetry()
+    _one_loader_of_service_models()
     session = PipelineSession(
         boto_session=boto3.Session(region_name=target.region), default_bucket=target.bucket
     )
@@ -78,6 +79,38 @@ def _no_telemetry() -> None:
     from sagemaker.core.telemetry import telemetry_logging
 
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
+
+
+def _one_loader_of_service_models() -> None:
+    """Each boto3 session reads botocore's service models from JSON again, and a build makes three
+    (its PipelineSession, and a LocalSession each ProcessingStep constructs only to read a method's
+    name): 12 clients, 90 % of a build's second. One loader per process serves every session
+    instead, as it serves boto3's default session: the models are read-only data, cached by the
+    loader. (boto3 adds its own folder to a session's loader paths: once is enough.)"""
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session.create_loader, "shared", False):
+        return
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loader = botocore.loaders.create_loader(search_path_string)
+            loader._search_paths = _Paths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    shared.shared = True
+    botocore.session.create_loader = shared
+
+
+class _Paths(list):
+    """A loader's search paths, each once."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
 
 
 def step_code(target: aws.AwsTarget | None = None) -> StepCode:
