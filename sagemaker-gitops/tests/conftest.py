@@ -74,7 +74,7 @@ def make_project() -> Path:
         skip_tasks=True,  # its uv lock: this suite runs in the package's own environment
     )
     os.chdir(root)
-    from sagemaker_gitops.pipelines import write_snapshot
+    from sagemaker_gitops.build.pipelines import write_snapshot
 
     write_snapshot()
     run_git(root, "init", "--quiet", "--initial-branch=main")
@@ -85,12 +85,13 @@ def make_project() -> Path:
 
 PROJECT = make_project()
 # The package's modules, imported once the project is the current directory and AWS is faked.
-from sagemaker_gitops import aws, deploy, stacks, staging_evidence  # noqa: E402
+from sagemaker_gitops import aws  # noqa: E402
+from sagemaker_gitops.build.pipelines import build  # noqa: E402
 from sagemaker_gitops.config import load_config  # noqa: E402
-from sagemaker_gitops.desired_state import STAGES, set_model_package  # noqa: E402
 from sagemaker_gitops.local import endpoints  # noqa: E402
-from sagemaker_gitops.pipelines import build  # noqa: E402
 from sagemaker_gitops.project import load_step, project  # noqa: E402
+from sagemaker_gitops.stages import deploy, stacks, staging_evidence  # noqa: E402
+from sagemaker_gitops.stages.desired_state import STAGES, set_model_package  # noqa: E402
 
 BUILT_FROM = run_git(PROJECT, "rev-parse", "HEAD")  # the commit the registry's versions record
 SAMPLE_SHA256 = sha256((PROJECT / "data" / "sample.csv").read_bytes()).hexdigest()  # and the data

@@ -11,15 +11,16 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from conftest import BATCH, any_shape, batch_definition, batch_only, serving
-from sagemaker_gitops import aws, batch_stack, deploy, promote
+from sagemaker_gitops import aws
+from sagemaker_gitops.build.csv_filters import column_filter
 from sagemaker_gitops.config import load_config
-from sagemaker_gitops.csv_filters import column_filter
-from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints
 from sagemaker_gitops.local.jobs import JobFailed
 from sagemaker_gitops.local.transform import mini_batches, predict
 from sagemaker_gitops.project import project
+from sagemaker_gitops.stages import batch_stack, deploy, promote
+from sagemaker_gitops.stages.desired_state import load_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 

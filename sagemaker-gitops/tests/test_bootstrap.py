@@ -24,11 +24,12 @@ import pytest
 import yaml
 from conftest import ANSWERS, PRESET, PRESETS, TUNING
 from moto import mock_aws
-from sagemaker_gitops import aws, bootstrap, stacks
+from sagemaker_gitops import aws, bootstrap
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
-from sagemaker_gitops.pipelines import build
+from sagemaker_gitops.build.pipelines import build
+from sagemaker_gitops.definition.step_code import StepCode
 from sagemaker_gitops.project import load_step, project
-from sagemaker_gitops.step_code import StepCode
+from sagemaker_gitops.stages import stacks
 
 GITHUB_ROLES = {
     "BuildRole": "ref:refs/heads/${DefaultBranch}",

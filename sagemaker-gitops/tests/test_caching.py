@@ -14,7 +14,8 @@ from hashlib import sha256
 
 import pytest
 from conftest import TUNING, any_shape
-from sagemaker_gitops import aws, definition_cache, pipelines
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import definition_cache, pipelines
 from sagemaker_gitops.local import emulator, runner
 from sagemaker_gitops.local.caching import earlier_run, expiry
 from sagemaker_gitops.project import project

@@ -9,11 +9,13 @@ import re
 import boto3
 import pytest
 from conftest import BUILT_FROM, SAMPLE_SHA256
-from sagemaker_gitops import aws, deploy, drift, pipeline_schedules, stacks, staging_evidence
-from sagemaker_gitops.desired_state import load_stage, set_model_package
-from sagemaker_gitops.endpoint_stack import stack_parameters
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
+from sagemaker_gitops.stages import deploy, drift, stacks, staging_evidence
+from sagemaker_gitops.stages.desired_state import load_stage, set_model_package
+from sagemaker_gitops.stages.endpoint_stack import stack_parameters
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 

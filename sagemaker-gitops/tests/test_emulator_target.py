@@ -7,10 +7,11 @@ from hashlib import sha256
 
 import pytest
 from conftest import BATCH, BUILT_FROM, PROJECT, batch_definition, run_git
-from sagemaker_gitops import aws, smoke
+from sagemaker_gitops import aws
+from sagemaker_gitops.definition.step_code import StepCode
 from sagemaker_gitops.local import emulator
 from sagemaker_gitops.project import project
-from sagemaker_gitops.step_code import StepCode
+from sagemaker_gitops.stages import smoke
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 

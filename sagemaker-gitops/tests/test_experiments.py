@@ -13,7 +13,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from conftest import embedded_spec, walk
-from sagemaker_gitops import aws, trials
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import trials
 from sagemaker_gitops.project import project
 from sagemaker_gitops.reports import experiments as experiments_report
 

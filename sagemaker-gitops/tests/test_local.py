@@ -16,16 +16,17 @@ from pathlib import Path
 
 import pytest
 from conftest import TUNING, any_shape
-from sagemaker_gitops import aws, pipelines
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import pipelines
+from sagemaker_gitops.definition.expressions import Scope, StepError
+from sagemaker_gitops.definition.step_kinds import KINDS
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, image_envs, launchers, runner
-from sagemaker_gitops.local.expressions import Scope, StepError
 from sagemaker_gitops.local.jobs import _relative
 from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
 from sagemaker_gitops.project import project
 from sagemaker_gitops.pytest_plugin import Emulated, LocalRun
 from sagemaker_gitops.reports import experiments as experiments_report
-from sagemaker_gitops.step_kinds import KINDS
 
 TRAINING_STEP = "Tune" if TUNING else "Train"
 

@@ -15,13 +15,14 @@ import conftest
 import pytest
 import yaml
 from conftest import any_shape, notebooks_only
-from sagemaker_gitops import aws, pipeline_schedules
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import pipeline_schedules
+from sagemaker_gitops.build.notebooks import load_workflow
+from sagemaker_gitops.build.schedules import NOTEBOOKS
+from sagemaker_gitops.definition.step_code import StepCode
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.notebooks import load_workflow
 from sagemaker_gitops.project import project
-from sagemaker_gitops.schedules import NOTEBOOKS
-from sagemaker_gitops.stacks import deployed_parameters, describe_stack
-from sagemaker_gitops.step_code import StepCode
+from sagemaker_gitops.stages.stacks import deployed_parameters, describe_stack
 
 
 def notebook(*cells: tuple[str, str, list[str]]) -> str:
@@ -170,8 +171,8 @@ def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_ref
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.core.workflow.parameters import ParameterString
-    from sagemaker_gitops.notebook_steps import notebook_parameters
-    from sagemaker_gitops.notebooks import NotebookStep
+    from sagemaker_gitops.build.notebook_steps import notebook_parameters
+    from sagemaker_gitops.build.notebooks import NotebookStep
 
     output = ParameterString("OutputDataUrl", default_value="s3://b/o")
     variables = {
@@ -227,7 +228,7 @@ def test_pipeline_variables_in_a_value_become_one_join_and_an_unknown_one_is_ref
     ],
 )
 def test_the_image_is_the_regions_release_and_has_the_kernel(project_dir, region, version, kernel, expected):
-    from sagemaker_gitops.notebooks import NotebookWorkflow
+    from sagemaker_gitops.build.notebooks import NotebookWorkflow
 
     workflow = NotebookWorkflow.model_validate({**WORKFLOW, "image_version": version, "kernel": kernel})
     if expected.endswith("-cpu"):
@@ -243,7 +244,7 @@ def test_the_copier_question_refuses_exactly_the_offered_regions_without_the_ima
     """copier.yml's enable_notebooks rule names the regions it refuses; they must be the offered
     regions the SDK's registry has no SageMaker Distribution image in (where image_uri refuses)."""
     from conftest import TEMPLATE
-    from sagemaker_gitops.notebooks import NotebookWorkflow
+    from sagemaker_gitops.build.notebooks import NotebookWorkflow
 
     questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
     offered = set(questions["aws_region"]["choices"])
@@ -264,7 +265,7 @@ def test_the_copier_question_refuses_exactly_the_offered_regions_without_the_ima
 
 @any_shape
 def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modules_are_not(project_dir):
-    from sagemaker_gitops.notebooks import import_problems
+    from sagemaker_gitops.build.notebooks import import_problems
 
     target = aws.resolve_target(offline=True)
     (project_dir / "notebooks" / "local_helpers.py").write_text("import pandas\n")
@@ -289,8 +290,8 @@ def test_a_notebook_importing_what_the_image_lacks_is_a_problem_its_helper_modul
 def build_step(project_dir, code: StepCode, more=()):
     from sagemaker.core import image_uris
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker_gitops.notebook_steps import StagedNotebookJobStep
-    from sagemaker_gitops.pipelines import _pipeline_session
+    from sagemaker_gitops.build.notebook_steps import StagedNotebookJobStep
+    from sagemaker_gitops.build.pipelines import _pipeline_session
 
     target = aws.resolve_target(offline=True)
     image = image_uris.retrieve(
@@ -338,8 +339,8 @@ def notebook_pipeline(project_dir, code: StepCode, failing: bool = False) -> dic
     from sagemaker.core import image_uris
     from sagemaker.core.workflow.parameters import ParameterString
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker_gitops.notebook_steps import StagedNotebookJobStep
-    from sagemaker_gitops.pipelines import _pipeline_session
+    from sagemaker_gitops.build.notebook_steps import StagedNotebookJobStep
+    from sagemaker_gitops.build.pipelines import _pipeline_session
 
     if failing:
         (project_dir / "notebooks" / "train.ipynb").write_text(

@@ -10,9 +10,9 @@ from unittest.mock import patch
 
 from botocore.client import BaseClient
 from conftest import any_shape
-from sagemaker_gitops import api_requests
+from sagemaker_gitops.build.pipelines import build
+from sagemaker_gitops.definition import api_requests
 from sagemaker_gitops.images import problems
-from sagemaker_gitops.pipelines import build
 from sagemaker_gitops.project import project
 
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 from conftest import TUNING
-from sagemaker_gitops import pipeline_diff
+from sagemaker_gitops.build.pipelines import normalize
+from sagemaker_gitops.definition import pipeline_diff
+from sagemaker_gitops.definition.graph import parse
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.local.definition import parse
-from sagemaker_gitops.pipelines import normalize
 from sagemaker_gitops.project import project
 
 

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import PRESET, any_shape
-from sagemaker_gitops import aws, deploy, smoke
+from sagemaker_gitops import aws
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints, image_envs
 from sagemaker_gitops.project import load_step, project
+from sagemaker_gitops.stages import deploy, smoke
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 XGBOOST_ONLY = pytest.mark.skipif(PRESET != "xgboost", reason="the built-in XGBoost image's serving")

@@ -13,11 +13,12 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 from conftest import ANSWERS, any_shape, embedded_spec, tuning_only, walk
-from sagemaker_gitops import aws, pipelines
+from sagemaker_gitops import aws
+from sagemaker_gitops.build import pipelines
 from sagemaker_gitops.config import MINIMIZED, CategoricalRange, Hyperband, WarmStart, load_config
+from sagemaker_gitops.definition.expressions import Scope
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, runner
-from sagemaker_gitops.local.expressions import Scope
 from sagemaker_gitops.local.jobs import JobFailed
 from sagemaker_gitops.local.tuning import Tuner
 from sagemaker_gitops.project import project

@@ -16,16 +16,16 @@ from .project import project  # the project's settings: light, imported with the
 _WHERE = {
     "AwsTarget": "aws",
     "BuildConfig": "config",
-    "StepCode": "step_code",
-    "ScaledTransformStep": "batch_steps",
-    "StagedNotebookJobStep": "notebook_steps",
-    "notebook_parameters": "notebook_steps",
-    "load_workflow": "notebooks",
-    "custom_metric_definitions": "tuning",
-    "parameter_ranges": "tuning",
-    "strategy_config": "tuning",
-    "warm_start_config": "tuning",
-    "warm_start_parent": "tuning",
+    "StepCode": "definition.step_code",
+    "ScaledTransformStep": "build.batch_steps",
+    "StagedNotebookJobStep": "build.notebook_steps",
+    "notebook_parameters": "build.notebook_steps",
+    "load_workflow": "build.notebooks",
+    "custom_metric_definitions": "build.tuning",
+    "parameter_ranges": "build.tuning",
+    "strategy_config": "build.tuning",
+    "warm_start_config": "build.tuning",
+    "warm_start_parent": "build.tuning",
 }
 __all__ = ["contract", "project", *_WHERE]
 

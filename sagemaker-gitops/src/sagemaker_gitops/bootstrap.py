@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from . import aws
 from .errors import MlopsError
 from .project import project
-from .stacks import KEEP, apply_stack, deployed_parameters, describe_stack, outputs
+from .stages.stacks import KEEP, apply_stack, deployed_parameters, describe_stack, outputs
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Read from the environment, never from an option: a token on a command line lands in shell history.

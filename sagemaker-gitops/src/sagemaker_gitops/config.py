@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .csv_filters import column_filter
+from .build.csv_filters import column_filter
 from .errors import MlopsError
 
 ProblemType = Literal["regression", "binary_classification", "multiclass_classification"]
@@ -179,7 +179,7 @@ class Batch(StrictModel):
     """How the batch pipeline (build/batch_pipeline.py) reads rows and writes predictions."""
 
     # JSONPath over each input row (CSV, no header): the columns the model gets. "$[1:]": all but
-    # the first (an ID). See csv_filters.py for what SageMaker accepts.
+    # the first (an ID). See build/csv_filters.py for what SageMaker accepts.
     input_filter: str = "$"
     # Each output row is the input row followed by its prediction; false: the prediction alone.
     join_input: bool = True

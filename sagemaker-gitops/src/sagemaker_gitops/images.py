@@ -20,10 +20,10 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .definition.graph import Step, parse
+from .definition.step_kinds import KINDS
 from .errors import MlopsError
-from .local.definition import Step, parse
 from .project import project
-from .step_kinds import KINDS
 
 PACKAGES_FILE = Path(__file__).with_name("image_packages.json")
 # Local wheels that are the same library as an image's package under another name.

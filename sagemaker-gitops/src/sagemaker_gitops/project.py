@@ -34,8 +34,8 @@ from pathlib import Path
 from pydantic import ConfigDict
 
 from .config import StrictModel, validated
+from .definition.step_code import data_key
 from .errors import MlopsError
-from .step_code import data_key
 
 PYPROJECT = "pyproject.toml"
 PIPELINE_KINDS = ("build", "batch", "notebooks")

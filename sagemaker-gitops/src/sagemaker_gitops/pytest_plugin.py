@@ -74,8 +74,8 @@ def pytest_sessionstart(session) -> None:
 def refused_data(data: Path, config_path: Path) -> str:
     """Why build/steps/preprocess.py would refuse the CSV files in `data` under build/config.yml
     ("" when it would take them): its own checks, run on them."""
-    from . import smoke
     from .config import load_config
+    from .stages import smoke
 
     if not any(data.glob("*.csv")):
         return ""
@@ -249,7 +249,7 @@ def use_project(monkeypatch):
 @pytest.fixture(scope="session")
 def read_template():
     """read_template(path) -> the CloudFormation template as data (stacks.read_template)."""
-    from .stacks import read_template
+    from .stages.stacks import read_template
 
     return read_template
 
@@ -271,7 +271,7 @@ def step():
 @pytest.fixture(scope="session")
 def definition():
     """The pipeline definition, built offline as `mlops pipeline definition` builds it."""
-    from .pipelines import build
+    from .build.pipelines import build
 
     return build(offline=True).definition()
 

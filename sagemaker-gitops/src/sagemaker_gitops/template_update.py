@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request, push
 from .project import git, project
-from .promote import default_branch
+from .stages.promote import default_branch
 
 # Environment variables never passed to the template's code: tokens, secrets, keys, passwords.
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|_KEY(_ID)?$|CREDENTIALS", re.IGNORECASE)

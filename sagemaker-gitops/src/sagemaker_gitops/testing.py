@@ -4,23 +4,23 @@ its schedules, and a step of its own run as its container runs it. A release kee
 the modules they come from are internal."""
 
 from .aws import resolve_target
-from .batch_stack import stack_name as batch_stack_name
-from .batch_stack import stack_parameters as batch_stack_parameters
+from .build.notebooks import load_workflow
+from .build.pipeline_schedules import plan as plan_schedule
+from .build.pipeline_schedules import sent as sent_parameters
+from .build.pipelines import build, normalize
+from .build.pipelines import problems as request_problems
+from .build.schedules import NOTEBOOKS, RETRAINING
+from .build.tuning import metric_definitions
 from .config import load_config
-from .deploy import status as stage_status
-from .desired_state import STAGES, load_stage
+from .definition.pipeline_diff import changes
 from .images import problems as image_problems
 from .local.emulator import routed
-from .notebooks import load_workflow
-from .pipeline_diff import changes
-from .pipeline_schedules import plan as plan_schedule
-from .pipeline_schedules import sent as sent_parameters
-from .pipelines import build, normalize
-from .pipelines import problems as request_problems
 from .project import project
 from .pytest_plugin import run_evaluate
-from .schedules import NOTEBOOKS, RETRAINING
-from .tuning import metric_definitions
+from .stages.batch_stack import stack_name as batch_stack_name
+from .stages.batch_stack import stack_parameters as batch_stack_parameters
+from .stages.deploy import status as stage_status
+from .stages.desired_state import STAGES, load_stage
 
 __all__ = [
     "NOTEBOOKS",

@@ -6,8 +6,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from .. import aws, deploy, models
+from .. import aws
 from ..contract import GATE_METRIC, metadata
+from ..stages import deploy, models
 from .help import group
 from .shared import out
 

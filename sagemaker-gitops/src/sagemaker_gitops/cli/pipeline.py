@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .. import pipeline_diff, pipeline_schedules, pipelines, trials
+from ..build import pipeline_schedules, pipelines, trials
+from ..definition import pipeline_diff
 from ..local import emulator
 from ..project import finish_update, project, refuse_an_unfinished_update
 from .help import asks_for_help, group

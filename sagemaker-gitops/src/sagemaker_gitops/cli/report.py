@@ -52,7 +52,7 @@ def report_notebooks(
     """An execution's output notebooks (each step's notebook as its job ran it, outputs and plots
     included), downloaded to OUT_DIR/<execution>/<step>.ipynb and rendered to HTML, with the
     libraries of the notebooks' image."""
-    from .. import notebook_outputs
+    from ..reports import notebook_outputs
 
     found = notebook_outputs.download(execution, out_dir)
     if html:

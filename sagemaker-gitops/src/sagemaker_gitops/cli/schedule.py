@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from .. import pipelines, schedules
+from ..build import pipelines, schedules
 from ..local import emulator
 from .help import group
 from .local import run_here

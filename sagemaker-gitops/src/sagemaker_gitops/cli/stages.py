@@ -11,9 +11,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .. import batch_stack, deploy, drift, promote
 from ..errors import MlopsError
 from ..local import emulator, pull_requests
+from ..stages import batch_stack, deploy, drift, promote
 from .shared import ChosenAws, Stage, chosen_aws, err, out
 
 app = typer.Typer()  # its verbs sit at the top level: `mlops deploy`, not `mlops stages deploy`

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..step_kinds import KINDS
+from ..definition.step_kinds import KINDS
 
 # pydantic also reads "30 days" as a timedelta; SageMaker takes ISO 8601 only (P30D, PT1H).
 ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")

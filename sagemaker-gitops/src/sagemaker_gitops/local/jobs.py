@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aws import split_s3_uri
+from ..definition.expressions import StepError
 from ..images import image_name
 from ..project import project
-from .expressions import StepError
 from .launchers import Launcher, Timeout
 
 CONTAINER_ROOT = "/opt/ml/"

@@ -17,23 +17,24 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import aws, contract, definition_cache
-from ..images import step_scripts
-from ..notebooks import is_notebook_job
-from ..pipelines import (
+from .. import aws, contract
+from ..build import definition_cache
+from ..build.notebooks import is_notebook_job
+from ..build.pipelines import (
     parse_parameters,
     refuse_what_the_api_would,
     resolve_parameters,
     with_champion,
     with_data,
 )
+from ..definition import graph as graph_of
+from ..definition.expressions import Scope, StepError, Unreadable, as_text, short
+from ..images import step_scripts
 from ..project import project, run_description
-from . import definition as graph_of
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
 from .emulator import in_use, state_dir
 from .endpoints import LocalEndpoints, RuntimeFault, model_container
-from .expressions import Scope, StepError, Unreadable, as_text, short
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
 from .launchers import FreshProcesses, Launcher

@@ -17,9 +17,9 @@ import http.client
 import io
 from dataclasses import dataclass, replace
 
-from ..csv_filters import column_filter
+from ..build.csv_filters import column_filter
+from ..definition.expressions import StepError
 from . import endpoints
-from .expressions import StepError
 from .jobs import Job, JobFailed, download_prefix, put_bytes
 
 MEGABYTE = 1024 * 1024

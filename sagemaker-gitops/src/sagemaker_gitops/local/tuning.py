@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .expressions import StepError
+from ..definition.expressions import StepError
 from .jobs import JobFailed
 
 # Successive halving keeps the best 1/ETA of each rung and gives them ETA times the rounds.

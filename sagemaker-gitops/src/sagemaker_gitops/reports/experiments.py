@@ -25,10 +25,10 @@ import altair as alt
 from botocore.exceptions import ClientError
 
 from .. import aws, contract
+from ..build.pipelines import execution_steps, newest_executions
+from ..definition.graph import parse as parse_definition
 from ..errors import MlopsError
-from ..local.definition import parse as parse_definition
 from ..local.emulator import state_dir
-from ..pipelines import execution_steps, newest_executions
 from ..project import parse_run_description, project, short_commit
 from . import page
 

@@ -26,9 +26,9 @@ import altair as alt
 from botocore.exceptions import ClientError
 
 from .. import aws
+from ..build.pipelines import newest_executions, tuning_jobs
 from ..errors import MlopsError
 from ..local.emulator import in_use, state_dir
-from ..pipelines import newest_executions, tuning_jobs
 from . import page
 
 # SageMaker's tuning job names and local run ids alike: letters, digits and single '-'.

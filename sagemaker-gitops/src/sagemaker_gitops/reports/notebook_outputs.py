@@ -13,11 +13,11 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import aws
-from .errors import MlopsError
-from .local.image_envs import Unavailable, notebook_interpreter
-from .notebooks import load_workflow
-from .project import project
+from .. import aws
+from ..build.notebooks import load_workflow
+from ..errors import MlopsError
+from ..local.image_envs import Unavailable, notebook_interpreter
+from ..project import project
 
 
 @dataclass

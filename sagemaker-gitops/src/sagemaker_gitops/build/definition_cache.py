@@ -19,11 +19,11 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .local.emulator import state_dir
+from .. import aws
+from ..definition.step_code import StepCode
+from ..local.emulator import state_dir
+from ..project import git_commit, project
 from .pipelines import BuiltPipeline, build, step_code
-from .project import git_commit, project
-from .step_code import StepCode
 
 PACKAGE_DIR = Path(__file__).parent
 # The distributions whose code builds a definition: the SDK's parts, and this platform.

@@ -14,12 +14,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import api_requests, aws, contract, images, notebooks
-from .config import Gate, load_config
-from .desired_state import MODEL_PACKAGE_ARN, load_stage
-from .errors import MlopsError
-from .project import git_commit, project, run_description
-from .step_code import HASHED_DATA, HASHED_DIR, StepCode
+from .. import aws, contract, images
+from ..config import Gate, load_config
+from ..definition import api_requests
+from ..definition.step_code import HASHED_DATA, HASHED_DIR, StepCode
+from ..errors import MlopsError
+from ..project import git_commit, project, run_description
+from ..stages.desired_state import MODEL_PACKAGE_ARN, load_stage
+from . import notebooks
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
 

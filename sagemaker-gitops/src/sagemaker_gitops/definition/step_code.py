@@ -17,7 +17,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from .errors import MlopsError
+from ..errors import MlopsError
 
 # Where a staged file's content hash sits in its URI: ".../code/<16 hex>/<file name>".
 HASHED_DIR = re.compile(r"/code/[0-9a-f]{16}/")

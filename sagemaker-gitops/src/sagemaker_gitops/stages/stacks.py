@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from botocore.exceptions import ClientError
 
-from . import aws
-from .errors import MlopsError
+from .. import aws
+from ..errors import MlopsError
 
 POLL_SECONDS = 10
 TIMEOUT_SECONDS = 3600

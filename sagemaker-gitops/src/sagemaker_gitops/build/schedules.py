@@ -2,7 +2,7 @@
 AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from git.
 
     staging, prod   deploy/batch.yml as <project>-<stage>-batch, from deploy/<stage>.yml's batch block
-                    (batch_stack.py, deployed by `mlops deploy`): starts the batch pipeline
+                    (stages/batch_stack.py, deployed by `mlops deploy`): starts the batch pipeline
     retraining      build/retraining.yml as <project>-retraining, from build/config.yml's retraining
                     block (PipelineSchedule here; planned and deployed by pipeline_schedules.py, with
                     `mlops pipeline upsert`): starts the build pipeline
@@ -13,13 +13,13 @@ AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import batch_stack
-from .config import ScheduledRuns, load_config
-from .errors import MlopsError
+from ..config import ScheduledRuns, load_config
+from ..errors import MlopsError
+from ..project import project
+from ..stages import batch_stack
+from ..stages.stacks import deployed_parameters, describe_stack
 from .notebooks import load_workflow
 from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
-from .project import project
-from .stacks import deployed_parameters, describe_stack
 
 # The stack parameters that describe the schedule itself; every other one is a pipeline parameter.
 SCHEDULE_PARAMETERS = frozenset(
@@ -97,7 +97,7 @@ def refuse_what_the_scheduler_would(schedule: str, parameters: dict[str, str], r
     """MlopsError when EventBridge Scheduler's CreateSchedule would refuse the schedule a stack with
     these parameters makes (botocore's model of the scheduler API: each pipeline parameter's value
     1 to 1,024 characters, the expression's and time zone's lengths), before anything is deployed."""
-    from .api_requests import check  # botocore's service model: only deploying needs it
+    from ..definition.api_requests import check  # botocore's service model: only deploying needs it
 
     request = {
         "Name": schedule,

@@ -15,16 +15,9 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import MlopsError
-from .pipelines import (
-    BuiltPipeline,
-    build,
-    parse_parameters,
-    resolve_parameters,
-)
-from .project import git, project
-from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_a_scheduled_run_would
-from .stacks import (
+from ..errors import MlopsError
+from ..project import git, project
+from ..stages.stacks import (
     apply_stack,
     delete_stack,
     deployed_parameters,
@@ -32,6 +25,8 @@ from .stacks import (
     drift,
     read_template,
 )
+from .pipelines import BuiltPipeline, build, parse_parameters, resolve_parameters
+from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_a_scheduled_run_would
 
 
 def of_pipelines(kinds: list[str]) -> list[PipelineSchedule]:

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .contract import MODEL_SHA256, metadata
-from .errors import MlopsError
-from .local import emulator
-from .project import project
+from .. import aws
+from ..contract import MODEL_SHA256, metadata
+from ..errors import MlopsError
+from ..local import emulator
+from ..project import project
 
 PREFIX = "staging-evidence"
 

@@ -17,15 +17,16 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from . import aws, batch_stack, models, smoke, staging_evidence
-from .contract import MODEL_SHA256, metadata
+from .. import aws
+from ..build.schedules import refuse_what_a_scheduled_run_would
+from ..contract import MODEL_SHA256, metadata
+from ..errors import MlopsError
+from ..images import SERVING_CODE
+from ..local import emulator, pull_requests
+from ..project import git, is_commit, load_step, project
+from . import batch_stack, models, smoke, staging_evidence
 from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
-from .errors import MlopsError
-from .images import SERVING_CODE
-from .local import emulator, pull_requests
-from .project import git, is_commit, load_step, project
-from .schedules import refuse_what_a_scheduled_run_would
 from .stacks import (
     apply_stack,
     delete_stack,

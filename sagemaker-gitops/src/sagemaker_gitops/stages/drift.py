@@ -3,10 +3,12 @@ schedule, and the one GitHub issue kept in step with it (drift.yml runs `mlops s
 
 from dataclasses import dataclass
 
-from . import deploy, github, pipeline_schedules
+from .. import github
+from ..build import pipeline_schedules
+from ..errors import MlopsError
+from ..project import project
+from . import deploy
 from .desired_state import STAGES
-from .errors import MlopsError
-from .project import project
 
 ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .config import load_config
-from .errors import MlopsError
-from .project import load_step, project
+from .. import aws
+from ..config import load_config
+from ..errors import MlopsError
+from ..project import load_step, project
 
 if TYPE_CHECKING:  # numpy is imported where a smoke test runs: every `mlops` verb imports this module
     import numpy as np

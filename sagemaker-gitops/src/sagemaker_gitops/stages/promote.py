@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import aws, deploy, models
+from .. import aws
+from ..errors import MlopsError
+from ..github import credentials, open_or_update_pull_request, push
+from ..local import emulator
+from ..project import branch_worktree, git, project
+from . import deploy, models
 from .desired_state import load_stage, set_model_package
-from .errors import MlopsError
-from .github import credentials, open_or_update_pull_request, push
-from .local import emulator
-from .project import branch_worktree, git, project
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
 

@@ -4,10 +4,10 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import aws, contract
-from .contract import DATA_SHA256, GIT_COMMIT, metadata
-from .errors import MlopsError
-from .project import project, short_commit
+from .. import aws, contract
+from ..contract import DATA_SHA256, GIT_COMMIT, metadata
+from ..errors import MlopsError
+from ..project import project, short_commit
 
 
 def versions(status: str | None = None) -> list[dict]:
@@ -50,7 +50,7 @@ def set_approval(version: int, status: str, reason: str) -> dict:
     """Approve or reject a version; returns it as it was before. Metadata is kept as it is."""
     if not reason.strip():
         raise MlopsError("--reason must say why (it is kept with the version)")
-    from .api_requests import check  # botocore's model: only approving needs it
+    from ..definition.api_requests import check  # botocore's model: only approving needs it
 
     refused = check("UpdateModelPackage", {"ModelPackageArn": SAMPLE_ARN, "ApprovalDescription": reason})
     if refused:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .errors import MlopsError
+from .. import aws
+from ..errors import MlopsError
+from ..project import project
 from .pipelines import newest_executions, tuning_jobs
-from .project import project
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
 

@@ -10,9 +10,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MlopsError
-from .local.definition import Graph, Step, parse
-from .project import git, is_commit, project
+from ..errors import MlopsError
+from ..project import git, is_commit, project
+from .graph import Graph, Step, parse
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.
 VALUE_WIDTH = 60

@@ -1,8 +1,8 @@
 """deploy/endpoint.yml as one CloudFormation stack per stage, parameterised from deploy/<stage>.yml."""
 
-from .aws import AwsTarget
+from ..aws import AwsTarget
+from ..project import project
 from .desired_state import StageState
-from .project import project
 
 STRATEGIES = {"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 

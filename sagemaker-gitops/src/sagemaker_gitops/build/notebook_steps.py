@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sagemaker.mlops.workflow.notebook_job_step import NotebookJobStep
 
-from .errors import MlopsError
+from ..definition.step_code import StepCode
+from ..errors import MlopsError
 from .notebooks import PIPELINE_VARIABLE, NotebookStep, variables_in
-from .step_code import StepCode
 
 
 class StagedNotebookJobStep(NotebookJobStep):

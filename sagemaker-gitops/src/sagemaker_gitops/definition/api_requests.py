@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from functools import cache
 
-from .local.definition import parse
+from .graph import parse
 from .step_kinds import KINDS
 
 EXECUTION_SAMPLES = {

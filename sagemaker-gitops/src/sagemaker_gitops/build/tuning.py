@@ -16,7 +16,7 @@ from sagemaker.core.shapes import (
 )
 from sagemaker.core.workflow.parameters import ParameterString
 
-from .config import BuildConfig, CategoricalRange, ContinuousRange, Tuning
+from ..config import BuildConfig, CategoricalRange, ContinuousRange, Tuning
 
 DATASETS = ("train", "validation")
 VALUE = r"([-+0-9.eE]+|nan|inf)"

@@ -2,15 +2,15 @@
 each what the platform's readers need to know of it.
 
 - `describes`: the Describe*/List* responses its properties (Steps.<name>.<path>) mirror, which
-  local/definition.py checks property references against (botocore's shapes);
+  graph.py checks property references against (botocore's shapes);
 - `creates` and `generated`: the API SageMaker turns its request into at run time, and the fields
   SageMaker fills in itself (sample values), which api_requests.py validates the request against;
   `pipeline_only`: fields the SDK writes that SageMaker Pipelines drops from that request;
 - `cache_key`: the request attributes SageMaker's step cache keys on ("Caching pipeline steps" in
   the developer guide; empty: never cached), which local/caching.py compares;
 - `scripts`: the code of ours its request runs, as (image, script, the staged files it receives or
-  None for all of them), which images.py checks against what the image ships and the local run
-  warms each image's environment for;
+  None for all of them), which the package's images.py checks against what the image ships and
+  the local run warms each image's environment for;
 - `branches`: the arguments holding steps of their own, and the outcome each runs on (a
   Condition's IfSteps and ElseSteps), which the definition's parser, its checks and
   `mlops pipeline diff` read; `own_properties`: the properties it has without a Describe response

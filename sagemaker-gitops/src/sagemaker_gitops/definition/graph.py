@@ -8,8 +8,8 @@ a step type or function this interpreter cannot run, and dependency cycles.
 
 from dataclasses import dataclass, field
 
-from ..step_kinds import KINDS
 from .expressions import STEP_REFERENCE, StepError, Token, parse_path, references
+from .step_kinds import KINDS
 
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",

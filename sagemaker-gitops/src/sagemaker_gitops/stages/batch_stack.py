@@ -1,9 +1,9 @@
 """deploy/batch.yml as one CloudFormation stack per stage, parameterised from the `batch` block of
 deploy/<stage>.yml: the schedule that starts the batch pipeline with the stage's model."""
 
-from .aws import AwsTarget
+from ..aws import AwsTarget
+from ..project import project
 from .desired_state import StageState
-from .project import project
 
 TEMPLATE = "batch.yml"
 
