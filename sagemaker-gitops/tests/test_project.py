@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import PROJECT, any_shape
+from sagemaker_gitops import repository
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.images import image_packages
 
@@ -78,20 +79,20 @@ def test_a_malformed_image_package_list_is_refused_in_one_line(tmp_path, use_pro
 @any_shape
 def test_an_execution_says_what_it_was_started_from_and_reads_back():
     """PipelineExecutionDescription: what `mlops report experiments` shows as the run's provenance."""
-    described = project_module.run_description("deeper trees")
-    found = project_module.parse_run_description(described)
+    described = repository.run_description("deeper trees")
+    found = repository.parse_run_description(described)
     assert found["label"] == "deeper trees"
-    assert found["git"] == project_module.git_commit()
+    assert found["git"] == repository.git_commit()
     config = project_module.project().config_path.read_bytes()
     assert found["config"] == hashlib.sha256(config).hexdigest()[:12]
-    assert "label" not in project_module.parse_run_description(project_module.run_description())
+    assert "label" not in repository.parse_run_description(repository.run_description())
 
 
 @any_shape
 @pytest.mark.parametrize("label", ["a; b", "two\nlines", "x" * 201])
 def test_a_label_that_would_not_read_back_is_refused_in_one_line(label):
     with pytest.raises(MlopsError, match=r"^--label: one line of at most 200 characters, without ';'$"):
-        project_module.run_description(label)
+        repository.run_description(label)
 
 
 @any_shape

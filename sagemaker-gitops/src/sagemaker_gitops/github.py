@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import MlopsError
-from .project import git
+from .repository import git
 
 
 def credentials() -> tuple[str, str] | None:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from .errors import MlopsError
 from .github import credentials, open_or_update_pull_request, push
-from .project import git, project
+from .project import project
+from .repository import git
 from .stages.promote import default_branch
 
 # Environment variables never passed to the template's code: tokens, secrets, keys, passwords.

@@ -22,7 +22,8 @@ from botocore.exceptions import ClientError
 from .. import aws
 from ..definition.step_code import StepCode
 from ..local.emulator import state_dir
-from ..project import git_commit, project
+from ..project import project
+from ..repository import git_commit
 from .pipelines import BuiltPipeline, build, step_code
 
 PACKAGE_DIR = Path(__file__).parent

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import MlopsError
-from ..project import git, project
+from ..project import project
+from ..repository import git
 from ..stages.stacks import (
     apply_stack,
     delete_stack,

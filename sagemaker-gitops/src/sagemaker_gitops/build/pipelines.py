@@ -19,7 +19,8 @@ from ..config import Gate, load_config
 from ..definition import api_requests
 from ..definition.step_code import HASHED_DATA, HASHED_DIR, StepCode
 from ..errors import MlopsError
-from ..project import git_commit, project, run_description
+from ..project import project
+from ..repository import git_commit, run_description
 from ..stages.desired_state import MODEL_PACKAGE_ARN, load_stage
 from . import notebooks
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MlopsError
-from ..project import git, is_commit, project
+from ..project import project
+from ..repository import git, is_commit
 from .graph import Graph, Step, parse
 
 # Longer values (a whole processing command line, a JSON blob) are cut in the report.

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from .. import aws
 from ..errors import MlopsError
-from ..project import git, project
+from ..project import project
+from ..repository import git
 from .moto_server import RUNNING, SNAPSHOT
 
 SERVER_MODULE = f"{__package__}.moto_server"

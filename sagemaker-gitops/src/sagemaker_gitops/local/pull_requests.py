@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import MlopsError
-from ..project import git
+from ..repository import git
 from .emulator import branch_prefix, git_record
 
 IDENTITY = (

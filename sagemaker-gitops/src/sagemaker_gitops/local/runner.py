@@ -30,7 +30,8 @@ from ..build.pipelines import (
 from ..definition import graph as graph_of
 from ..definition.expressions import Scope, StepError, Unreadable, as_text, short
 from ..images import step_scripts
-from ..project import project, run_description
+from ..project import project
+from ..repository import run_description
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
 from .emulator import in_use, state_dir

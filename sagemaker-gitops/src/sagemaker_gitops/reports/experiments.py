@@ -29,7 +29,8 @@ from ..build.pipelines import execution_steps, newest_executions
 from ..definition.graph import parse as parse_definition
 from ..errors import MlopsError
 from ..local.emulator import state_dir
-from ..project import parse_run_description, project, short_commit
+from ..project import project
+from ..repository import parse_run_description, short_commit
 from . import page
 
 PLOTS = {

@@ -23,7 +23,8 @@ from ..contract import MODEL_SHA256, metadata
 from ..errors import MlopsError
 from ..images import SERVING_CODE
 from ..local import emulator, pull_requests
-from ..project import git, is_commit, load_step, project
+from ..project import load_step, project
+from ..repository import git, is_commit
 from . import batch_stack, models, smoke, staging_evidence
 from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters

@@ -7,7 +7,8 @@ from botocore.exceptions import ClientError
 from .. import aws, contract
 from ..contract import DATA_SHA256, GIT_COMMIT, metadata
 from ..errors import MlopsError
-from ..project import project, short_commit
+from ..project import project
+from ..repository import short_commit
 
 
 def versions(status: str | None = None) -> list[dict]:

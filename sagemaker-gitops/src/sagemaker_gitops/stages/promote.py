@@ -15,7 +15,8 @@ from .. import aws
 from ..errors import MlopsError
 from ..github import credentials, open_or_update_pull_request, push
 from ..local import emulator
-from ..project import branch_worktree, git, project
+from ..project import project
+from ..repository import branch_worktree, git
 from . import deploy, models
 from .desired_state import load_stage, set_model_package
 
