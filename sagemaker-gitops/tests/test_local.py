@@ -55,6 +55,20 @@ def local_runs(local_run, gate_that_cannot_pass) -> dict[str, LocalRun]:
     return {"passed": local_run("--label", "baseline"), "gate failed": local_run(*gate_that_cannot_pass)}
 
 
+def test_evaluate_keeps_every_model_it_scores_and_only_the_condition_step_decides(local_runs, emulated):
+    """Evaluate reports the gate's verdict and keeps the model it scored, write-once under its
+    sha256, passing or not; whether a version is registered is the ConditionStep's decision."""
+    failed = local_runs["gate failed"]
+    report = failed.workspace / "Evaluate" / "opt/ml/processing/evaluation/evaluation.json"
+    model = json.loads(report.read_text())["model"]
+    assert json.loads(report.read_text())["gate"]["passed"] is False
+    assert (
+        model["url"] == f"s3://{emulated.bucket}/{project().kept_models_key}/{model['sha256']}/model.tar.gz"
+    )
+    assert sha256(emulated.read_s3(model["url"])).hexdigest() == model["sha256"]
+    assert failed.code == 1 and failed.packages_after == failed.packages_before
+
+
 def test_the_experiments_report_compares_the_local_runs(
     local_runs, mlops, emulated, definition, config, tmp_path, gate_that_cannot_pass
 ):

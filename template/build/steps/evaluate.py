@@ -14,17 +14,18 @@ The model scored is the one an endpoint serves: the training job's archive with 
 added (so a request's raw columns become the numbers the model was trained on) and the serving
 code (inference.py, features.py) under code/, scored through inference.py's model_fn, input_fn
 and predict_fn. The "model" block holds its sha256, which the
-registered version records, and its URL: given --keep-model-under (the pipeline always gives it)
-and a model that passes the gate, the copy the version is registered with:
-<under>/<sha256>/model.tar.gz, written once (If-None-Match), which infra/bootstrap.yml's bucket
-policy lets no one replace or delete (the training job's own output stays writable); else the file
-it scored (a file:// URL).
+registered version records, and its URL: given --keep-model-under (the pipeline always gives it),
+the copy a version is registered with: <under>/<sha256>/model.tar.gz, written once
+(If-None-Match), which infra/bootstrap.yml's bucket policy lets no one replace or delete (the
+training job's own output stays writable); else the file it scored (a file:// URL). Every model
+scored is kept, whether or not it passes: whether a version is registered is the ConditionStep's
+decision alone.
 The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
 so the Model Registry shows them. The "gate" block holds what the gate requires (the strictest of
 the threshold; with --beat-baseline-by, a share of the way from the naive answer on the same test
 rows to a perfect score; with --champion-model-url, the score of the model prod serves, on the
-same rows, by its own serving code) and its verdict; the pipeline's ConditionStep compares the
-metric with `gate.required` itself.
+same rows, by its own serving code) and its verdict, for people and reports; the pipeline's
+ConditionStep compares the metric with `gate.required` itself, and that decides.
 """
 
 import argparse
@@ -301,8 +302,8 @@ def main(argv=None) -> dict:
         # Registered with the version: a deploy refuses an artifact changed after evaluation.
         "model": {"sha256": sha256},
     }
-    # Where the model is: kept, when a version will be registered with it; else the file scored.
-    if args.keep_model_under and report["gate"]["passed"]:
+    # Where the model is: kept (a version may be registered with it); else the file scored.
+    if args.keep_model_under:
         report["model"]["url"] = keep_model(served, sha256, args.keep_model_under)
     else:
         report["model"]["url"] = served.as_uri()
