@@ -20,6 +20,7 @@ from sagemaker_gitops.local.jobs import JobFailed
 from sagemaker_gitops.local.transform import mini_batches, predict
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import batch_stack, deploy, promote
+from sagemaker_gitops.stages import status as stage_status
 from sagemaker_gitops.stages.desired_state import load_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
@@ -250,18 +251,18 @@ def test_the_schedule_follows_the_stage_file_and_goes_with_its_block(repo, regis
     # data/batch/sample.csv, where upsert staged it (under its content's hash)
     assert sent["InputDataUrl"].endswith(f"/{project().sample_data_key_of('batch')}")
     assert re.search(r"/data/[0-9a-f]{16}/sample\.csv$", sent["InputDataUrl"])
-    assert not deploy.status("staging", repo=repo).drift
+    assert not stage_status.status("staging", repo=repo).drift
 
     add_batch_block(repo, git, "staging", {**BLOCK, "instance_count": 3})
-    assert deploy.status("staging", repo=repo).drift  # git changed, the stack has not yet
+    assert stage_status.status("staging", repo=repo).drift  # git changed, the stack has not yet
     assert deploy.deploy("staging", repo=repo).batch == "updated"
     assert schedule_stack("staging")["TransformInstanceCount"] == "3"
 
     add_batch_block(repo, git, "staging", None)
     gone = f"stack {batch_stack.stack_name('staging')} exists, but deploy/staging.yml has no batch block"
-    assert gone in deploy.status("staging", repo=repo).differences
+    assert gone in stage_status.status("staging", repo=repo).differences
     assert deploy.deploy("staging", repo=repo).batch == "deleted"
-    assert schedule_stack("staging") is None and not deploy.status("staging", repo=repo).drift
+    assert schedule_stack("staging") is None and not stage_status.status("staging", repo=repo).drift
 
 
 @batch_only

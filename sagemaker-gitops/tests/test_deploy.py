@@ -14,6 +14,7 @@ from sagemaker_gitops.build import pipeline_schedules
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import deploy, drift, stacks, staging_evidence
+from sagemaker_gitops.stages import status as stage_status
 from sagemaker_gitops.stages.desired_state import load_stage, set_model_package
 from sagemaker_gitops.stages.endpoint_stack import stack_parameters
 
@@ -195,14 +196,14 @@ def test_the_cli_refuses_in_one_line(mlops, repo, use_project):
 
 def test_status_is_clean_after_a_deploy_and_names_the_drift_after_a_change(repo, registry, record):
     first, second = registry(), registry()
-    assert not deploy.status("staging", repo=repo).drift, "nothing desired, nothing deployed"
+    assert not stage_status.status("staging", repo=repo).drift, "nothing desired, nothing deployed"
     record("staging", first)
-    missing = deploy.status("staging", repo=repo)
+    missing = stage_status.status("staging", repo=repo)
     assert missing.differences == [f"stack {deploy.stack_name('staging')} does not exist"]
     deploy.deploy("staging", repo=repo)
-    assert deploy.status("staging", repo=repo).differences == []
+    assert stage_status.status("staging", repo=repo).differences == []
     record("staging", second)
-    drifted = deploy.status("staging", repo=repo)
+    drifted = stage_status.status("staging", repo=repo)
     assert drifted.deployed_arn == first and drifted.desired_arn == second
     assert f"ModelPackageArn: deployed {first!r}, git says {second!r}" in drifted.differences
 
@@ -223,19 +224,19 @@ def test_with_prod_in_its_own_account_status_reads_prod_through_the_read_role(
         )
         deploy.reconcile_batch("prod", state, aws.resolve_target(), commit, repo, lambda _: None)
 
-    unseen = deploy.status("prod", repo=repo)
+    unseen = stage_status.status("prod", repo=repo)
     assert unseen.differences == [f"stack {deploy.stack_name('prod')} does not exist"]
     monkeypatch.setenv("MLOPS_PROD_READ_ROLE_ARN", reader)
-    seen = deploy.status("prod", repo=repo)
+    seen = stage_status.status("prod", repo=repo)
     assert (seen.deployed_arn, seen.differences) == (arn, [])
     assert aws.caller_account() != "210987654321", "the assumed role ends with the status call"
 
 
 def test_mlops_status_exits_3_on_drift(mlops, monkeypatch, registry):
     monkeypatch.setattr(
-        deploy,
+        stage_status,
         "status",
-        lambda stage: deploy.StageStatus(stage, "", None, ["x differs"] if stage == "prod" else []),
+        lambda stage: stage_status.StageStatus(stage, "", None, ["x differs"] if stage == "prod" else []),
     )
     code, out, _ = mlops("status")
     assert code == 3
@@ -298,7 +299,9 @@ def test_changed_stages_needs_the_git_checkout(tmp_path):
 def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeypatch, github):
     drifted = {"prod": ["ModelPackageArn: deployed 'a', git says 'b'"]}
     monkeypatch.setattr(
-        deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, drifted.get(stage, []))
+        stage_status,
+        "status",
+        lambda stage: stage_status.StageStatus(stage, "", None, drifted.get(stage, [])),
     )
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)  # no retraining schedule
     assert mlops("status", "--issue")[0] == 3
@@ -327,12 +330,14 @@ def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, mon
     """Anyone may open an issue titled like the bot's: only the bot's own is the drift record."""
     theirs = {"number": 5, "title": drift.ISSUE_TITLE, "html_url": "x", "user": {"login": "mallory"}}
     github.open_issues.append(theirs)
-    monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
+    monkeypatch.setattr(stage_status, "status", lambda stage: stage_status.StageStatus(stage, "", None, []))
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)
     code, out, _ = mlops("status", "--issue")
     assert code == 0 and "no drift issue open" in out
     drifted = ["ModelPackageArn: deployed 'a', git says 'b'"]
-    monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, drifted))
+    monkeypatch.setattr(
+        stage_status, "status", lambda stage: stage_status.StageStatus(stage, "", None, drifted)
+    )
     assert mlops("status", "--issue")[0] == 3
     writes = [(r["method"], r["path"].removeprefix("/repos/acme/my-model")) for r in github.requests]
     assert [w for w in writes if w[0] != "GET"] == [("POST", "/issues")]  # a new one, not theirs
@@ -343,7 +348,7 @@ def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, mon
 
 
 def test_status_issue_without_github_credentials_is_refused_in_one_line(mlops, monkeypatch):
-    monkeypatch.setattr(deploy, "status", lambda stage: deploy.StageStatus(stage, "", None, []))
+    monkeypatch.setattr(stage_status, "status", lambda stage: stage_status.StageStatus(stage, "", None, []))
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)
     code, _, err = mlops("status", "--issue")
     assert code == 1

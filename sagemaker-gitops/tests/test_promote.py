@@ -13,6 +13,7 @@ from sagemaker_gitops import aws
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import deploy, drift, models, promote, staging_evidence
+from sagemaker_gitops.stages import status as stage_status
 from sagemaker_gitops.stages.desired_state import load_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
@@ -145,7 +146,7 @@ def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, git):
         assert promote.promote(repo=repo).branch == f"promote/v{version}"
         git("merge", "--no-ff", "--quiet", "-m", f"Merge the promotion of v{version}", f"promote/v{version}")
         deploy.deploy("prod", repo=repo)
-        status = deploy.status("prod", repo=repo)
+        status = stage_status.status("prod", repo=repo)
         assert status.deployed_arn == arn and not status.drift
 
     first = registry("PendingManualApproval", metrics={"rmse": 60.0})
@@ -155,7 +156,7 @@ def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, git):
 
     git("revert", "--no-edit", "-m", "1", "HEAD")  # revert the merge of v2's pull request
     assert deploy.deploy("prod", repo=repo).action == "updated"
-    rolled_back = deploy.status("prod", repo=repo)
+    rolled_back = stage_status.status("prod", repo=repo)
     assert rolled_back.deployed_arn == first and not rolled_back.drift
 
 
@@ -190,7 +191,7 @@ def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_no
     clone = tmp_path / "clone"
     git("clone", "--quiet", "--branch", "main", str(tmp_path / "origin.git"), str(clone))
     assert candidate not in (clone / "deploy" / "staging.yml").read_text()
-    staging = deploy.status("staging", repo=clone)
+    staging = stage_status.status("staging", repo=clone)
     assert staging.ahead_on == "promote/v2" and not staging.drift, staging.differences
     assert "ahead of git: promotion pull request from promote/v2" in drift.stage_row(staging).state
     asked = len(github.requests)
@@ -212,7 +213,7 @@ def test_a_staging_record_on_main_after_the_promotion_branched_is_drift(
     git("reset", "--quiet", "--hard", "origin/main")  # staging's commit is now only on promote/v2
     git("commit", "--quiet", "--allow-empty", "-m", "unrelated")
     record("staging", registry())  # a third version recorded on main, never deployed
-    assert deploy.status("staging", repo=repo).drift
+    assert stage_status.status("staging", repo=repo).drift
 
 
 def protect_main(bare: Path) -> None:

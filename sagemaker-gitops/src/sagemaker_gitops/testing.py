@@ -19,8 +19,8 @@ from .project import project
 from .pytest_plugin import run_evaluate
 from .stages.batch_stack import stack_name as batch_stack_name
 from .stages.batch_stack import stack_parameters as batch_stack_parameters
-from .stages.deploy import status as stage_status
 from .stages.desired_state import STAGES, load_stage
+from .stages.status import status as stage_status
 
 __all__ = [
     "NOTEBOOKS",

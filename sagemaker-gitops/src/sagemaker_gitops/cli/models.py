@@ -8,7 +8,7 @@ from rich.table import Table
 
 from .. import aws
 from ..contract import GATE_METRIC, metadata
-from ..stages import deploy, models
+from ..stages import models, status
 from .help import group
 from .shared import out
 
@@ -21,7 +21,7 @@ def models_list(
 ) -> None:
     """Show the newest model versions: status, gate metric, when, from which commit and data (their
     sha256), and where it serves."""
-    serving = deploy.serving()
+    serving = status.serving()
     rows = []
     for summary in models.versions()[:limit]:
         arn = summary["ModelPackageArn"]

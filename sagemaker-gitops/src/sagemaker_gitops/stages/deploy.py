@@ -6,10 +6,8 @@ state (git is the record), and for prod a model with no passed staging smoke tes
 """
 
 import csv
-import hashlib
 import io
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +19,11 @@ from .. import aws
 from ..build.schedules import refuse_what_a_scheduled_run_would
 from ..contract import MODEL_SHA256, metadata
 from ..errors import MlopsError
-from ..images import SERVING_CODE
 from ..local import emulator, pull_requests
 from ..project import load_step, project
 from ..repository import git, is_commit
 from . import batch_stack, models, smoke, staging_evidence
+from .artifacts import approved_package, refuse_what_can_be_replaced, verify_artifact
 from .desired_state import STAGES, load_stage
 from .endpoint_stack import stack_name, stack_parameters
 from .stacks import (
@@ -33,7 +31,6 @@ from .stacks import (
     delete_stack,
     deployed_parameters,
     describe_stack,
-    drift,
     outputs_of,
     stack_output,
 )
@@ -142,81 +139,6 @@ def record() -> Path:
     return emulator.git_record() if emulator.in_use() else project().root
 
 
-def refuse_an_emulator_model(stage: str, arn: str, account: str) -> None:
-    """A model registered on the local emulator (moto's account) does not exist in AWS: a stage file
-    naming one (an emulator promotion that reached git) is refused before anything is created.
-    (A model package in another real account is a shared registry, and is allowed.)"""
-    from moto.core import DEFAULT_ACCOUNT_ID as EMULATOR_ACCOUNT
-
-    arn_account = arn.split(":")[4] if arn.count(":") >= 5 else ""
-    if arn_account == EMULATOR_ACCOUNT != account:
-        raise MlopsError(
-            f"deploy/{stage}.yml names {arn}, a model of the local emulator (account {EMULATOR_ACCOUNT}),"
-            f" not of AWS account {account}: promote a model from this account's registry"
-        )
-
-
-def approved_package(stage: str, arn: str, account: str) -> dict:
-    """The model package deploy/<stage>.yml names, if AWS account `account` can serve it."""
-    refuse_an_emulator_model(stage, arn, account)
-    group, version = arn.rsplit("/", 2)[-2:]
-    # SageMaker writes the group in lowercase in model package ARNs.
-    if group != project().model_package_group.lower():
-        raise MlopsError(
-            f"{arn} is in model group {group!r}, not this project's {project().model_package_group!r}"
-        )
-    try:
-        package = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    except ClientError as error:
-        if not aws.is_not_found(error):
-            raise  # AccessDenied and the like are not "not found": the CLI says what AWS said
-        raise MlopsError(f"model package {arn} not found in {aws.region()}") from None
-    status = package.get("ModelApprovalStatus")
-    if status != "Approved":
-        raise MlopsError(
-            f"version {version} is {status}, not Approved: approve it first"
-            f" (`mlops models approve {version} --reason ...`)"
-        )
-    return package
-
-
-def refuse_what_can_be_replaced(package: dict) -> None:
-    """What an endpoint loads, and loads again on every scale-out, must be where nothing can replace
-    it: the model where Evaluate keeps it, its serving code where `upsert` stages it; the bucket
-    policy of infra/bootstrap.yml makes both write-once. A version whose model is elsewhere was
-    registered by an earlier release, from the training job's output, which stays writable."""
-    version = package["ModelPackageArn"].rsplit("/", 1)[-1]
-    container = package["InferenceSpecification"]["Containers"][0]
-    places = {
-        "model": (container["ModelDataUrl"], project().kept_models_key),
-        "serving code": (container.get("Environment", {}).get(SERVING_CODE, ""), f"{project().slug}/code"),
-    }
-    for what, (url, prefix) in places.items():
-        if url.startswith("s3://") and not aws.split_s3_uri(url)[1].startswith(f"{prefix}/"):
-            raise MlopsError(
-                f"version {version}'s {what} {url} is not under {prefix}/, where nothing can replace it:"
-                " run the pipeline to register it again, then approve the new version"
-            )
-
-
-def verify_artifact(package: dict, artifact: bytes) -> None:
-    """The model artifact is the one the pipeline evaluated: its sha256 is what Evaluate recorded
-    and registration stored with the version (an approval approves those bytes, not a URL)."""
-    version = package["ModelPackageArn"].rsplit("/", 1)[-1]
-    recorded = metadata(package).get(MODEL_SHA256)
-    if not recorded:
-        raise MlopsError(
-            f"version {version} records no model_sha256 (registered before checksums): register it again"
-            " by running the pipeline, then approve the new version"
-        )
-    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    if hashlib.sha256(artifact).hexdigest() != recorded:
-        raise MlopsError(
-            f"version {version}'s artifact {url} changed after it was evaluated (sha256 differs from the"
-            " registered one): not deployed; register and approve a new version"
-        )
-
-
 def committed_stage_file(stage: str, repo: Path) -> str:
     """The last commit that changed deploy/<stage>.yml: the deployed stack records it.
 
@@ -293,97 +215,6 @@ def answer_meaning(stage: str) -> str:
     return ""
 
 
-@dataclass
-class StageStatus:
-    stage: str
-    desired_arn: str  # "" when deploy/<stage>.yml names no model yet
-    deployed_arn: str | None  # None when the stack does not exist
-    differences: list[str]  # empty when the cloud matches git
-    # Staging deployed from a promotion branch that the default branch has not merged yet
-    # (main protected against the promote job's push): expected, not drift.
-    ahead_on: str = ""
-
-    @property
-    def drift(self) -> bool:
-        return bool(self.differences) and not self.ahead_on
-
-
-def reading(stage: str):
-    """Read the stage's stack where it lives: through MLOPS_<STAGE>_READ_ROLE_ARN when set (prod in
-    another account, see infra/bootstrap.yml's ProdReaderRole), else with the current credentials."""
-    return aws.assumed(os.environ.get(f"MLOPS_{stage.upper()}_READ_ROLE_ARN"))
-
-
-def status(stage: str, repo: Path | None = None) -> StageStatus:
-    """Desired (deploy/<stage>.yml as committed in `repo`, record() by default) against actual
-    (the deployed stack)."""
-    repo = repo or record()
-    with reading(stage):
-        return compare_with_git(stage, repo)
-
-
-def compare_with_git(stage: str, repo: Path) -> StageStatus:
-    state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
-    target, commit = aws.resolve_target(), committed_stage_file(stage, repo)
-    desired = stack_parameters(stage, state, target, commit)
-    stack = describe_stack(stack_name(stage))
-    if stack is None:
-        missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
-        return StageStatus(stage, state.model_package_arn, None, missing)
-    found, promoted = drift_of(stack, repo / "deploy" / "endpoint.yml", desired)
-    batch_found, batch_promoted = batch_drift(stage, state, target, commit, repo)
-    found += batch_found
-    deployed = deployed_parameters(stack)
-    only_promoted = found and promoted and batch_promoted
-    ahead_on = (
-        promotion_branch(deployed.get("GitCommit", ""), repo) if stage == "staging" and only_promoted else ""
-    )
-    return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
-
-
-# What `mlops promote` changes in staging's stacks: the model, and the commit that names it.
-PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
-
-
-def drift_of(stack: dict, template: Path, desired: dict[str, str]) -> tuple[list[str], bool]:
-    """How a stack differs from git, and whether every difference is a parameter that a promotion
-    changes (not the template, not the stack's state)."""
-    found = drift(stack, template, desired)
-    deployed = deployed_parameters(stack)
-    changed = {key for key, value in desired.items() if deployed.get(key) != value}
-    return found, len(found) == len(changed) and changed <= PROMOTION_KEYS
-
-
-def batch_drift(stage: str, state, target: aws.AwsTarget, commit: str, repo: Path) -> tuple[list[str], bool]:
-    """drift_of the stage's batch stack, prefixed "batch"; a stack without a block, or a block
-    without a stack, is drift."""
-    name = batch_stack.stack_name(stage)
-    stack = describe_stack(name)
-    if state.batch is None:
-        return (
-            ([f"stack {name} exists, but deploy/{stage}.yml has no batch block"], False)
-            if stack
-            else ([], True)
-        )
-    if stack is None:
-        return [f"stack {name} does not exist"], False
-    desired = batch_stack.stack_parameters(stage, state, target, commit)
-    found, promoted = drift_of(stack, batch_template(stage, repo), desired)
-    return [f"batch {line}" for line in found], promoted
-
-
-def promotion_branch(commit: str, repo: Path) -> str:
-    """The remote promote/v* branch that holds `commit`, if HEAD has not changed the staging
-    record since that branch left it; "" otherwise (then the difference is drift)."""
-    try:
-        branches = git("branch", "--remotes", "--contains", commit, "--list", "*/promote/v*", repo=repo)
-        fork = git("merge-base", commit, "HEAD", repo=repo)
-        untouched = not git("diff", "--name-only", fork, "HEAD", "--", "deploy/staging.yml", repo=repo)
-    except subprocess.CalledProcessError:  # a commit this clone does not have
-        return ""
-    return branches.split()[0].split("/", 1)[1] if branches and untouched else ""
-
-
 def changed_stages(since: str, repo: Path | None = None) -> list[str]:
     """The stages whose desired state changed from `since` to HEAD (deploy/endpoint.yml and
     deploy/batch.yml are every stage's).
@@ -402,14 +233,3 @@ def changed_stages(since: str, repo: Path | None = None) -> list[str]:
     if {"deploy/endpoint.yml", f"deploy/{batch_stack.TEMPLATE}"} & set(changed):
         return list(STAGES)
     return [stage for stage in STAGES if f"deploy/{stage}.yml" in changed]
-
-
-def serving() -> dict[str, str]:
-    """Stage -> the model package ARN its deployed stack serves (stages without a stack left out)."""
-    found = {}
-    for stage in STAGES:
-        with reading(stage):
-            stack = describe_stack(stack_name(stage))
-        if stack is not None:
-            found[stage] = deployed_parameters(stack).get("ModelPackageArn", "")
-    return found

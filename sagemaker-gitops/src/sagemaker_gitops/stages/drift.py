@@ -7,7 +7,7 @@ from .. import github
 from ..build import pipeline_schedules
 from ..errors import MlopsError
 from ..project import project
-from . import deploy
+from . import status
 from .desired_state import STAGES
 
 ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"
@@ -26,7 +26,7 @@ class Row:
 
 def rows() -> list[Row]:
     """Each stage, then each pipeline schedule the project has."""
-    found = [stage_row(deploy.status(stage)) for stage in STAGES]
+    found = [stage_row(status.status(stage)) for stage in STAGES]
     for which in pipeline_schedules.of_pipelines(list(project().pipelines)):
         schedule = pipeline_schedules.status(which)
         if schedule is not None:
@@ -41,7 +41,7 @@ def rows() -> list[Row]:
     return found
 
 
-def stage_row(stage: deploy.StageStatus) -> Row:
+def stage_row(stage: status.StageStatus) -> Row:
     desired, deployed = _version(stage.desired_arn), _version(stage.deployed_arn, "(no stack)")
     if stage.ahead_on:  # a promotion pull request carries the record: not drift
         ahead = f"ahead of git: promotion pull request from {stage.ahead_on}"

@@ -17,7 +17,7 @@ from ..github import credentials, open_or_update_pull_request, push
 from ..local import emulator
 from ..project import project
 from ..repository import branch_worktree, git
-from . import deploy, models
+from . import deploy, models, status
 from .desired_state import load_stage, set_model_package
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
@@ -54,7 +54,7 @@ def promote(
     prod_arn = prod.model_package_arn
     if prod_arn == arn:
         return Promotion(version, f"v{version} already serves prod: nothing to promote")
-    staging = deploy.status("staging", repo)
+    staging = status.status("staging", repo)
     if staging.deployed_arn == arn and staging.ahead_on == f"promote/v{version}":
         # The default branch refused the staging record: the open pull request carries it.
         return Promotion(

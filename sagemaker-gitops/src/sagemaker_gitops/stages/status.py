@@ -1,0 +1,117 @@
+"""`mlops status`: each stage's desired state (deploy/<stage>.yml as committed) against what its
+stacks deploy, the differences named; staging ahead on a promotion branch is expected, not drift."""
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import aws
+from ..repository import git
+from . import batch_stack
+from .deploy import batch_template, committed_stage_file, record
+from .desired_state import STAGES, load_stage
+from .endpoint_stack import stack_name, stack_parameters
+from .stacks import deployed_parameters, describe_stack, drift
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    desired_arn: str  # "" when deploy/<stage>.yml names no model yet
+    deployed_arn: str | None  # None when the stack does not exist
+    differences: list[str]  # empty when the cloud matches git
+    # Staging deployed from a promotion branch that the default branch has not merged yet
+    # (main protected against the promote job's push): expected, not drift.
+    ahead_on: str = ""
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences) and not self.ahead_on
+
+
+def reading(stage: str):
+    """Read the stage's stack where it lives: through MLOPS_<STAGE>_READ_ROLE_ARN when set (prod in
+    another account, see infra/bootstrap.yml's ProdReaderRole), else with the current credentials."""
+    return aws.assumed(os.environ.get(f"MLOPS_{stage.upper()}_READ_ROLE_ARN"))
+
+
+def status(stage: str, repo: Path | None = None) -> StageStatus:
+    """Desired (deploy/<stage>.yml as committed in `repo`, record() by default) against actual
+    (the deployed stack)."""
+    repo = repo or record()
+    with reading(stage):
+        return compare_with_git(stage, repo)
+
+
+def compare_with_git(stage: str, repo: Path) -> StageStatus:
+    state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
+    target, commit = aws.resolve_target(), committed_stage_file(stage, repo)
+    desired = stack_parameters(stage, state, target, commit)
+    stack = describe_stack(stack_name(stage))
+    if stack is None:
+        missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
+        return StageStatus(stage, state.model_package_arn, None, missing)
+    found, promoted = drift_of(stack, repo / "deploy" / "endpoint.yml", desired)
+    batch_found, batch_promoted = batch_drift(stage, state, target, commit, repo)
+    found += batch_found
+    deployed = deployed_parameters(stack)
+    only_promoted = found and promoted and batch_promoted
+    ahead_on = (
+        promotion_branch(deployed.get("GitCommit", ""), repo) if stage == "staging" and only_promoted else ""
+    )
+    return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
+
+
+# What `mlops promote` changes in staging's stacks: the model, and the commit that names it.
+PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
+
+
+def drift_of(stack: dict, template: Path, desired: dict[str, str]) -> tuple[list[str], bool]:
+    """How a stack differs from git, and whether every difference is a parameter that a promotion
+    changes (not the template, not the stack's state)."""
+    found = drift(stack, template, desired)
+    deployed = deployed_parameters(stack)
+    changed = {key for key, value in desired.items() if deployed.get(key) != value}
+    return found, len(found) == len(changed) and changed <= PROMOTION_KEYS
+
+
+def batch_drift(stage: str, state, target: aws.AwsTarget, commit: str, repo: Path) -> tuple[list[str], bool]:
+    """drift_of the stage's batch stack, prefixed "batch"; a stack without a block, or a block
+    without a stack, is drift."""
+    name = batch_stack.stack_name(stage)
+    stack = describe_stack(name)
+    if state.batch is None:
+        return (
+            ([f"stack {name} exists, but deploy/{stage}.yml has no batch block"], False)
+            if stack
+            else ([], True)
+        )
+    if stack is None:
+        return [f"stack {name} does not exist"], False
+    desired = batch_stack.stack_parameters(stage, state, target, commit)
+    found, promoted = drift_of(stack, batch_template(stage, repo), desired)
+    return [f"batch {line}" for line in found], promoted
+
+
+def promotion_branch(commit: str, repo: Path) -> str:
+    """The remote promote/v* branch that holds `commit`, if HEAD has not changed the staging
+    record since that branch left it; "" otherwise (then the difference is drift)."""
+    try:
+        branches = git("branch", "--remotes", "--contains", commit, "--list", "*/promote/v*", repo=repo)
+        fork = git("merge-base", commit, "HEAD", repo=repo)
+        untouched = not git("diff", "--name-only", fork, "HEAD", "--", "deploy/staging.yml", repo=repo)
+    except subprocess.CalledProcessError:  # a commit this clone does not have
+        return ""
+    return branches.split()[0].split("/", 1)[1] if branches and untouched else ""
+
+
+def serving() -> dict[str, str]:
+    """Stage -> the model package ARN its deployed stack serves (stages without a stack left out)."""
+    found = {}
+    for stage in STAGES:
+        with reading(stage):
+            stack = describe_stack(stack_name(stage))
+        if stack is not None:
+            found[stage] = deployed_parameters(stack).get("ModelPackageArn", "")
+    return found
