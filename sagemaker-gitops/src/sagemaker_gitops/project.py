@@ -28,9 +28,9 @@ from pathlib import Path
 
 from pydantic import ConfigDict
 
-from .config import StrictModel, validated
 from .definition.step_code import data_key
 from .errors import MlopsError
+from .validation import StrictModel, validated
 
 PYPROJECT = "pyproject.toml"
 PIPELINE_KINDS = ("build", "batch", "notebooks")

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from ..config import INSTANCE_TYPE_PATTERN, ScheduledRuns, StrictModel, load_validated
 from ..definition.step_code import StepCode
 from ..errors import MlopsError
 from ..images import image_name, image_packages, imported_modules, missing_from, shipped_by
+from ..validation import INSTANCE_TYPE_PATTERN, ScheduledRuns, StrictModel, load_validated
 
 STEP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # also a notebook job name: letters first, no spaces
 RUN_MAGIC = re.compile(r"^\s*%run\s+(?:-\w+\s+)*['\"]?([^'\"\s]+)['\"]?", re.MULTILINE)

@@ -13,11 +13,12 @@ AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ScheduledRuns, load_config
+from ..config import load_config
 from ..errors import MlopsError
 from ..project import project
 from ..stages import batch_stack
 from ..stages.stacks import deployed_parameters, describe_stack
+from ..validation import ScheduledRuns
 from .notebooks import load_workflow
 from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
 
