@@ -12,8 +12,8 @@ import yaml
 from botocore.exceptions import ClientError
 from conftest import BATCH, any_shape, batch_definition, batch_only, serving
 from sagemaker_gitops import aws
-from sagemaker_gitops.build.csv_filters import column_filter
 from sagemaker_gitops.config import load_config
+from sagemaker_gitops.definition.csv_filters import column_filter
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints
 from sagemaker_gitops.local.jobs import JobFailed

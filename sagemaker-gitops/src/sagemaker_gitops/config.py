@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .build.csv_filters import column_filter
+from .definition.csv_filters import column_filter
 from .validation import INSTANCE_TYPE_PATTERN, ScheduledRuns, StrictModel, load_validated
 
 ProblemType = Literal["regression", "binary_classification", "multiclass_classification"]
@@ -169,7 +169,7 @@ class Batch(StrictModel):
     """How the batch pipeline (build/batch_pipeline.py) reads rows and writes predictions."""
 
     # JSONPath over each input row (CSV, no header): the columns the model gets. "$[1:]": all but
-    # the first (an ID). See build/csv_filters.py for what SageMaker accepts.
+    # the first (an ID). See definition/csv_filters.py for what SageMaker accepts.
     input_filter: str = "$"
     # Each output row is the input row followed by its prediction; false: the prediction alone.
     join_input: bool = True

@@ -17,7 +17,7 @@ import http.client
 import io
 from dataclasses import dataclass, replace
 
-from ..build.csv_filters import column_filter
+from ..definition.csv_filters import column_filter
 from ..definition.expressions import StepError
 from . import endpoints
 from .jobs import Job, JobFailed, download_prefix, put_bytes
