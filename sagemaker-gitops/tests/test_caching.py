@@ -11,8 +11,10 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
+from pathlib import Path
 
 import pytest
+import sagemaker_gitops
 from conftest import TUNING, any_shape
 from sagemaker_gitops import aws
 from sagemaker_gitops.build import definition_cache, pipelines
@@ -219,6 +221,7 @@ def test_a_run_reuses_the_last_definition_until_anything_it_is_built_from_change
         with emulator.routed(running_emulator):
             return definition_cache.kept("build") is not None
 
+    assert Path(sagemaker_gitops.__file__).parent == definition_cache.PACKAGE_DIR, "every module an input"
     assert not prepare().reused  # nothing kept yet
     again = prepare()
     assert again.reused

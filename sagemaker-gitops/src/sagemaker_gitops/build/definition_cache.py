@@ -26,7 +26,8 @@ from ..project import project
 from ..repository import git_commit
 from .pipelines import BuiltPipeline, build, step_code
 
-PACKAGE_DIR = Path(__file__).parent
+# The whole platform (this module is one folder down in it): a change to any module builds anew.
+PACKAGE_DIR = Path(__file__).parents[1]
 # The distributions whose code builds a definition: the SDK's parts, and this platform.
 BUILT_WITH = ("sagemaker-core", "sagemaker-mlops", "sagemaker-train", "sagemaker-serve", "sagemaker-gitops")
 # Folders of a project that never hold what a definition is built from (when git cannot say).
