@@ -8,6 +8,7 @@ import itertools
 import os
 import subprocess
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,9 +68,15 @@ def pytest_configure(config):
     release published since the cache was filled would be missing): the rest of the run locks and
     installs offline, to the same versions. Done once, before xdist starts its workers, which
     inherit UV_OFFLINE. (test_post_copy.py and the git-URL lock in test_platform_source.py set
-    their own.)"""
+    their own.)
+
+    Every lock resolves as of the run's start (UV_EXCLUDE_NEWER): a release published mid-run
+    reaches the cached index through those online locks, but not its wheel, and an offline lock
+    that picked it would fail to install."""
     if WORKER or config.option.collectonly:
         return
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    os.environ["UV_EXCLUDE_NEWER"] = local.env["UV_EXCLUDE_NEWER"] = start
     with tempfile.TemporaryDirectory(prefix="uv-cache-") as scratch:
         locks = [  # side by side: each is mostly waiting on the index
             subprocess.Popen(
@@ -85,8 +92,8 @@ def pytest_configure(config):
             _, errors = lock.communicate()
             if lock.returncode != 0:
                 raise pytest.UsageError(f"uv lock and sync, online, to warm uv's cache: {errors}")
-    os.environ["UV_OFFLINE"] = "1"
-    local.env["UV_OFFLINE"] = "1"  # what copier's tasks see (its process layer copied os.environ)
+    # local.env: what copier's tasks see (its process layer copied os.environ)
+    os.environ["UV_OFFLINE"] = local.env["UV_OFFLINE"] = "1"
 
 
 # tryfirst: xdist reads the marks in its own hook, which runs before a conftest's otherwise.
