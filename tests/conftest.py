@@ -138,7 +138,6 @@ PRESETS["custom-names-key-split"] = {
     "split_key": "customer_id",
     "gate_metric": "accuracy",
     "gate_threshold": 0.8,
-    "enable_step_caching": False,
     "processing_instance_type": "ml.c5.xlarge",
     "training_instance_type": "ml.m5.2xlarge",
     "staging_endpoint": "instance",
@@ -175,6 +174,8 @@ PRESETS["binary_classification-xgboost"] |= {
     "prod_deployment_strategy": "linear",
 }
 PRESETS["multiclass_classification-xgboost"] |= {"split_strategy": "ordered"}
+# Caching off where a second run costs least (its gate test runs every step again): no tuning.
+PRESETS["multiclass_classification-sklearn"] |= {"enable_step_caching": False}
 # xdist hands the presets' groups to its workers in this order: the longest first, so that no
 # worker starts one when the other is nearly done (the suite's tail; docs/performance.md).
 LONGEST_FIRST = (

@@ -88,10 +88,10 @@ PROJECT = make_project()
 from sagemaker_gitops import aws  # noqa: E402
 from sagemaker_gitops.build.pipelines import build  # noqa: E402
 from sagemaker_gitops.config import load_config  # noqa: E402
+from sagemaker_gitops.desired_state import STAGES, set_model_package  # noqa: E402
 from sagemaker_gitops.local import endpoints  # noqa: E402
 from sagemaker_gitops.project import load_step, project  # noqa: E402
 from sagemaker_gitops.stages import deploy, stacks, staging_evidence  # noqa: E402
-from sagemaker_gitops.stages.desired_state import STAGES, set_model_package  # noqa: E402
 
 BUILT_FROM = run_git(PROJECT, "rev-parse", "HEAD")  # the commit the registry's versions record
 SAMPLE_SHA256 = sha256((PROJECT / "data" / "sample.csv").read_bytes()).hexdigest()  # and the data

@@ -14,6 +14,7 @@ from conftest import BATCH, any_shape, batch_definition, batch_only, serving
 from sagemaker_gitops import aws
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.definition.csv_filters import column_filter
+from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints
 from sagemaker_gitops.local.jobs import JobFailed
@@ -21,7 +22,6 @@ from sagemaker_gitops.local.transform import mini_batches, predict
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import batch_stack, deploy, promote
 from sagemaker_gitops.stages import status as stage_status
-from sagemaker_gitops.stages.desired_state import load_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
 

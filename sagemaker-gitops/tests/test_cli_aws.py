@@ -11,10 +11,10 @@ import yaml
 from conftest import TIGHTER_GATE, any_shape
 from moto import mock_aws
 from sagemaker_gitops import aws
-from sagemaker_gitops.build import pipeline_schedules
-from sagemaker_gitops.build.schedules import RETRAINING, refuse_what_the_scheduler_would
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
+from sagemaker_gitops.stages import pipeline_schedules
+from sagemaker_gitops.stages.schedules import RETRAINING, refuse_what_the_scheduler_would
 from sagemaker_gitops.stages.stacks import deployed_parameters, describe_stack
 
 

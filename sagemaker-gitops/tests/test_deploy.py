@@ -10,13 +10,19 @@ import boto3
 import pytest
 from conftest import BUILT_FROM, SAMPLE_SHA256
 from sagemaker_gitops import aws
-from sagemaker_gitops.build import pipeline_schedules
+from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
-from sagemaker_gitops.stages import deploy, drift, stacks, staging_evidence
+from sagemaker_gitops.stages import (
+    batch_stack,
+    deploy,
+    drift,
+    endpoint_stack,
+    pipeline_schedules,
+    stacks,
+    staging_evidence,
+)
 from sagemaker_gitops.stages import status as stage_status
-from sagemaker_gitops.stages.desired_state import load_stage, set_model_package
-from sagemaker_gitops.stages.endpoint_stack import stack_parameters
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 
@@ -218,11 +224,8 @@ def test_with_prod_in_its_own_account_status_reads_prod_through_the_read_role(
     with aws.assumed(reader):  # stands in for the prod deploy role, in the prod account
         state = load_stage("prod", repo / "deploy" / "prod.yml")
         commit = deploy.committed_stage_file("prod", repo)
-        parameters = stack_parameters("prod", state, aws.resolve_target(), commit)
-        stacks.apply_stack(
-            deploy.stack_name("prod"), repo / "deploy" / "endpoint.yml", parameters, lambda _: None
-        )
-        deploy.reconcile_batch("prod", state, aws.resolve_target(), commit, repo, lambda _: None)
+        for kind in (endpoint_stack, batch_stack):
+            stacks.reconcile(kind.desired("prod", state, aws.resolve_target(), commit, repo), lambda _: None)
 
     unseen = stage_status.status("prod", repo=repo)
     assert unseen.differences == [f"stack {deploy.stack_name('prod')} does not exist"]

@@ -1,9 +1,9 @@
 """deploy/<stage>.yml: every malformed one is refused in one line, naming the file, field and rule."""
 
 import pytest
+from sagemaker_gitops.desired_state import load_stage, stage_file
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
-from sagemaker_gitops.stages.desired_state import load_stage, stage_file
 
 ARN = f"arn:aws:sagemaker:{project().region}:123456789012:model-package/{project().model_package_group}/3"
 INSTANCES = "instance_type: ml.m5.large\ninitial_instance_count: 2\n"

@@ -9,9 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from sagemaker_gitops import aws
-from sagemaker_gitops.project import project
-from sagemaker_gitops.stages import stacks
-from sagemaker_gitops.stages.desired_state import (
+from sagemaker_gitops.desired_state import (
     STAGES,
     Autoscaling,
     DataCapture,
@@ -19,6 +17,8 @@ from sagemaker_gitops.stages.desired_state import (
     StageState,
     load_stage,
 )
+from sagemaker_gitops.project import project
+from sagemaker_gitops.stages import stacks
 from sagemaker_gitops.stages.endpoint_stack import stack_name, stack_parameters
 
 

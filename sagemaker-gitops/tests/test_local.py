@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import TUNING, any_shape
 from sagemaker_gitops import aws
-from sagemaker_gitops.build import pipelines
+from sagemaker_gitops.build import pipelines, run_locally
 from sagemaker_gitops.definition.expressions import Scope, StepError
+from sagemaker_gitops.definition.parameters import resolve_parameters
 from sagemaker_gitops.definition.step_kinds import KINDS
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, image_envs, launchers, runner
@@ -248,7 +249,7 @@ def test_a_broken_definition_is_refused_before_any_step_runs(definition, tmp_pat
 def test_bad_parameters_are_refused_in_one_line(definition, param, message):
     name, _, value = param.partition("=")
     with pytest.raises(MlopsError, match=re.escape(message)):
-        pipelines.resolve_parameters(definition["Parameters"], [{"Name": name, "Value": value}])
+        resolve_parameters(definition["Parameters"], [{"Name": name, "Value": value}])
 
 
 @pytest.mark.parametrize(
@@ -291,7 +292,7 @@ def test_local_run_without_the_emulator_says_how_to_start_it(mlops, monkeypatch,
 
 def test_a_full_disk_ends_a_verb_in_one_line(mlops, running_emulator, monkeypatch):
     full = OSError(errno.ENOSPC, "No space left on device", ".mlops/runs/x/Train/model.tar.gz")
-    monkeypatch.setattr(runner, "run_project", lambda *args, **kwargs: (_ for _ in ()).throw(full))
+    monkeypatch.setattr(run_locally, "run_project", lambda *args, **kwargs: (_ for _ in ()).throw(full))
     code, _, err = mlops("local", "run")
     assert code == 1
     assert err.strip().splitlines() == ["error: No space left on device: .mlops/runs/x/Train/model.tar.gz"]

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from conftest import any_shape, notebooks_only
 from sagemaker_gitops import aws
-from sagemaker_gitops.build import pipeline_schedules
 from sagemaker_gitops.build.notebooks import load_workflow
-from sagemaker_gitops.build.schedules import NOTEBOOKS
 from sagemaker_gitops.definition.step_code import StepCode
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
+from sagemaker_gitops.stages import pipeline_schedules
+from sagemaker_gitops.stages.schedules import NOTEBOOKS
 from sagemaker_gitops.stages.stacks import deployed_parameters, describe_stack
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import BUILT_FROM, SAMPLE_SHA256
 from sagemaker_gitops import aws
+from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import deploy, drift, models, promote, staging_evidence
 from sagemaker_gitops.stages import status as stage_status
-from sagemaker_gitops.stages.desired_state import load_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 

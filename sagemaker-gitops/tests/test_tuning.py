@@ -17,6 +17,7 @@ from sagemaker_gitops import aws
 from sagemaker_gitops.build import pipelines
 from sagemaker_gitops.config import MINIMIZED, CategoricalRange, Hyperband, WarmStart, load_config
 from sagemaker_gitops.definition.expressions import Scope
+from sagemaker_gitops.definition.parameters import resolve_parameters
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import emulator, runner
 from sagemaker_gitops.local.jobs import JobFailed
@@ -545,9 +546,7 @@ def test_warm_start_appears_in_the_definition_when_configured(built_with):
 
     # A run may start from another job: the parameter is what the tuning request names.
     other = f"{project().slug[:20]}-tune-0042"
-    values = pipelines.resolve_parameters(
-        definition["Parameters"], [{"Name": "WarmStartParent", "Value": other}]
-    )
+    values = resolve_parameters(definition["Parameters"], [{"Name": "WarmStartParent", "Value": other}])
     resolved = Scope(parameters=values, execution={}).resolve(tune["Arguments"]["WarmStartConfig"], "Tune")
     assert [p["HyperParameterTuningJobName"] for p in resolved["ParentHyperParameterTuningJobs"]] == [
         other,

@@ -5,21 +5,21 @@ the modules they come from are internal."""
 
 from .aws import resolve_target
 from .build.notebooks import load_workflow
-from .build.pipeline_schedules import plan as plan_schedule
-from .build.pipeline_schedules import sent as sent_parameters
 from .build.pipelines import build, normalize
 from .build.pipelines import problems as request_problems
-from .build.schedules import NOTEBOOKS, RETRAINING
 from .build.tuning import metric_definitions
 from .config import load_config
 from .definition.pipeline_diff import changes
+from .desired_state import STAGES, load_stage
 from .images import problems as image_problems
 from .local.emulator import routed
 from .project import project
 from .pytest_plugin import run_evaluate
 from .stages.batch_stack import stack_name as batch_stack_name
 from .stages.batch_stack import stack_parameters as batch_stack_parameters
-from .stages.desired_state import STAGES, load_stage
+from .stages.pipeline_schedules import plan as plan_schedule
+from .stages.pipeline_schedules import sent as sent_parameters
+from .stages.schedules import NOTEBOOKS, RETRAINING
 from .stages.status import status as stage_status
 
 __all__ = [

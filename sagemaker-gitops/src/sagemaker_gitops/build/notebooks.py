@@ -20,27 +20,23 @@ error naming the wrong file). Here each is one line naming the notebook, at buil
 """
 
 import ast
-import contextlib
-import json
 import re
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
 from ..definition.step_code import StepCode
+from ..definition.step_kinds import is_notebook_job
 from ..errors import MlopsError
-from ..images import image_name, image_packages, imported_modules, missing_from, shipped_by
+from ..images import image_name, image_packages, missing_from, shipped_by
+from ..notebook_files import code_cells, imports_of, read_notebook, read_notebook_text, run_targets, source
 from ..validation import INSTANCE_TYPE_PATTERN, ScheduledRuns, StrictModel, load_validated
 
 STEP_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # also a notebook job name: letters first, no spaces
-RUN_MAGIC = re.compile(r"^\s*%run\s+(?:-\w+\s+)*['\"]?([^'\"\s]+)['\"]?", re.MULTILINE)
 PIPELINE_VARIABLE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)\}")
-# IPython line magics that import a library (a magic is no `import` statement).
-MAGIC_IMPORTS = {"matplotlib": "matplotlib"}
 # The kernel each kernel package installs (the image must ship the package for the job to start).
 KERNELS = {"python3": "ipykernel"}
 IMAGE = "sagemaker-distribution"  # the SageMaker SDK's name for the image notebook jobs run in
-NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]  # what a notebook job's container runs
 
 
 class NotebookStep(StrictModel):
@@ -175,32 +171,6 @@ def article(kind: type) -> str:
     return f"{'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}"
 
 
-def read_notebook(path: Path, shown: Path) -> dict:
-    try:
-        return read_notebook_text(path.read_bytes(), shown)
-    except FileNotFoundError:
-        raise MlopsError(f"{shown}: not found") from None
-
-
-def read_notebook_text(body: bytes, shown: object) -> dict:
-    try:
-        notebook = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MlopsError(f"{shown}: not a notebook (not JSON: {error})") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise MlopsError(f"{shown}: not a notebook (no cells)")
-    return notebook
-
-
-def code_cells(notebook: dict) -> list[dict]:
-    return [cell for cell in notebook["cells"] if cell.get("cell_type") == "code"]
-
-
-def source(cell: dict) -> str:
-    text = cell.get("source", "")
-    return "".join(text) if isinstance(text, list) else text
-
-
 def parameters_cell(notebook: dict) -> dict | None:
     """The first code cell tagged `parameters`, as papermill finds it."""
     tagged = [
@@ -231,33 +201,6 @@ def assigned_names(cell: dict, where: str) -> dict[str, type | None]:
     return names
 
 
-def notebook_imports(folder: Path) -> set[str]:
-    """The top-level modules the notebooks in a folder import (imports_of each)."""
-    return {
-        module for path in sorted(folder.rglob("*.ipynb")) for module in imports_of(read_notebook(path, path))
-    }
-
-
-def imports_of(notebook: dict) -> set[str]:
-    """The top-level modules a notebook imports, and those its magics load (`%matplotlib inline`
-    imports matplotlib); shell lines left out."""
-    found = set()
-    for cell in code_cells(notebook):
-        lines = source(cell).splitlines()
-        found |= {
-            MAGIC_IMPORTS[m] for line in lines if (m := line.strip()[1:].split(" ")[0]) in MAGIC_IMPORTS
-        }
-        lines = [line for line in lines if not line.lstrip().startswith(("%", "!"))]
-        with contextlib.suppress(SyntaxError):  # the kernel reports it, in the cell it is in
-            found |= imported_modules("\n".join(lines))
-    return found
-
-
-def is_notebook_job(request: dict) -> bool:
-    """Whether a CreateTrainingJob request is a notebook job's (its container runs the notebook driver)."""
-    return request.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") == NOTEBOOK_ENTRYPOINT
-
-
 def import_problems(definition: dict, code: StepCode) -> list[str]:
     """One line per import a notebook job's image cannot satisfy: each notebook the job is given
     (its staged folder) against what the image ships."""
@@ -281,8 +224,3 @@ def import_problems(definition: dict, code: StepCode) -> list[str]:
                         " (ModuleNotFoundError in the notebook job): use a library the image ships"
                     )
     return found
-
-
-def run_targets(notebook: dict) -> list[str]:
-    """The files the notebook `%run`s."""
-    return [name for cell in code_cells(notebook) for name in RUN_MAGIC.findall(source(cell))]

@@ -7,6 +7,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from ..build import run_locally
 from ..errors import MlopsError
 from ..local import emulator, pull_requests, runner
 from .help import group
@@ -115,7 +116,7 @@ def run_here(
     pairs: list[str], label: str, kind: str, data: Path | None = None, use_cache: bool = True
 ) -> None:
     """Run the "build" or "batch" pipeline on this machine and report it; exit 1 when it failed."""
-    result = runner.run_project(pairs, ConsoleProgress(), label, kind, data, use_cache)
+    result = run_locally.run_project(pairs, ConsoleProgress(), label, kind, data, use_cache)
     out.print(run_summary(result))
     for arn in result.model_packages:
         out.print(f"registered model package: {arn}")

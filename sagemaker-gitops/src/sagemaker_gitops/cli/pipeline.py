@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..build import pipeline_schedules, pipelines, trials
+from ..build import pipelines, trials
 from ..definition import pipeline_diff
 from ..local import emulator
 from ..project import finish_update, project, refuse_an_unfinished_update
+from ..stages import pipeline_schedules, stacks
 from .help import asks_for_help, group
 from .shared import (
     ChosenAws,
@@ -112,7 +113,7 @@ def upsert(aws_choice: ChosenAws = None) -> None:
         for arn in pipelines.upsert(everything):
             out.print(f"pipeline ready: {arn}")
         for schedule, plan in planned:
-            action = pipeline_schedules.apply(schedule, plan, status.update)
+            action = stacks.reconcile(plan, status.update)
             if action:
                 out.print(f"{schedule.name} schedule: stack {schedule.stack_name} {action}")
 

@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
-from ..build import pipelines, schedules
+from ..build import pipelines
 from ..local import emulator
+from ..stages import schedules
 from .help import group
 from .local import run_here
 from .shared import ChosenAws, chosen_aws, out

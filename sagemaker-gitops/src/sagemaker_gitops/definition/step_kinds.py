@@ -59,6 +59,15 @@ def _training_job_scripts(job: dict) -> Iterator[Script]:
         yield job["AlgorithmSpecification"]["TrainingImage"], json.loads(program), None
 
 
+# What a notebook job's container runs: a NotebookJobStep is a Training step running this driver.
+NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]
+
+
+def is_notebook_job(request: dict) -> bool:
+    """Whether a CreateTrainingJob request is a notebook job's (its container runs the notebook driver)."""
+    return request.get("AlgorithmSpecification", {}).get("ContainerEntrypoint") == NOTEBOOK_ENTRYPOINT
+
+
 def _serving_scripts(arguments: dict) -> Iterator[Script]:
     spec = arguments.get("InferenceSpecification", arguments)
     for container in spec.get("Containers") or [spec.get("PrimaryContainer", {})]:

@@ -12,9 +12,9 @@ training job's output (<S3OutputPath>/<job>/output/output.tar.gz).
 import json
 from pathlib import Path
 
-from ..build.notebooks import notebook_imports
 from ..definition.expressions import StepError
 from ..images import image_name, providers
+from ..notebook_files import notebook_imports
 from .image_envs import Unavailable, notebook_interpreter
 from .jobs import Job, download_prefix, put_bytes, tar_gz
 

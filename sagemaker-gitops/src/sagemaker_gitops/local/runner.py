@@ -10,7 +10,7 @@ import string
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,23 +18,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws, contract
-from ..build import definition_cache
-from ..build.notebooks import is_notebook_job
-from ..build.pipelines import (
-    parse_parameters,
-    refuse_what_the_api_would,
-    resolve_parameters,
-    with_champion,
-    with_data,
-)
 from ..definition import graph as graph_of
 from ..definition.expressions import Scope, StepError, Unreadable, as_text, short
+from ..definition.parameters import refuse_what_the_api_would, resolve_parameters
+from ..definition.step_kinds import is_notebook_job
 from ..images import step_scripts
 from ..project import project
-from ..repository import run_description
 from . import launchers
 from .caching import cache_key, cacheable, earlier_run, expiry
-from .emulator import in_use, state_dir
+from .emulator import in_use
 from .endpoints import LocalEndpoints, RuntimeFault, model_container
 from .image_envs import Interpreters
 from .jobs import Job, JobFailed, run_processing, run_training
@@ -483,41 +475,3 @@ def run_definition(
         return local.run(progress, launcher, interpreters)
     with launchers.started() as started:
         return local.run(progress, started)
-
-
-def run_project(
-    pairs: list[str],
-    progress: Progress,
-    label: str = "",
-    kind: str = "build",
-    data: Path | None = None,
-    use_cache: bool = True,
-) -> RunResult:
-    """Run this project's "build" or "batch" definition, as `mlops pipeline definition` builds it
-    (or as the last run built it, when nothing it is built from has changed: definition_cache), on
-    `data` (a local file or folder to run on) when given."""
-    description = run_description(label)
-    with launchers.started() as launcher:
-        prepared = definition_cache.for_run(kind)
-        # The hosts import the step libraries while the parameters are checked, the data staged and
-        # the requests validated: an unchanged re-run asks for its first job within a second.
-        interpreters = Interpreters(progress.note)
-        warm_up(prepared.definition, launcher, interpreters)
-        if data is not None:
-            pairs = with_data(pairs, prepared.code.data(data))
-        overrides = parse_parameters(pairs)
-        overrides += parse_parameters(with_champion(pairs, prepared.definition)[len(pairs) :])
-        prepared.code.upload(aws.client("s3"))  # the data given, staged by content
-        result = run_definition(
-            prepared.definition,
-            overrides,
-            prepared.target,
-            state_dir() / "runs",
-            progress,
-            launcher,
-            description,
-            prepared.name,
-            use_cache,
-            interpreters,
-        )
-        return replace(result, definition_reused=prepared.reused)

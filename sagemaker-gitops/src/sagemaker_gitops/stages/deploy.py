@@ -16,24 +16,17 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..build.schedules import refuse_what_a_scheduled_run_would
 from ..contract import MODEL_SHA256, metadata
+from ..desired_state import STAGES, load_stage
 from ..errors import MlopsError
 from ..local import emulator, pull_requests
 from ..project import load_step, project
 from ..repository import git, is_commit
-from . import batch_stack, models, smoke, staging_evidence
+from . import batch_stack, endpoint_stack, models, smoke, staging_evidence
 from .artifacts import approved_package, refuse_what_can_be_replaced, verify_artifact
-from .desired_state import STAGES, load_stage
-from .endpoint_stack import stack_name, stack_parameters
-from .stacks import (
-    apply_stack,
-    delete_stack,
-    deployed_parameters,
-    describe_stack,
-    outputs_of,
-    stack_output,
-)
+from .endpoint_stack import stack_name
+from .schedules import refuse_what_a_scheduled_run_would
+from .stacks import deployed_parameters, describe_stack, outputs_of, reconcile, stack_output
 
 
 @dataclass
@@ -65,10 +58,10 @@ def deploy(
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         staging_evidence.require(package)
-    if state.batch is not None:
-        check_batch_run(stage, batch_stack.stack_parameters(stage, state, target, commit))
-    parameters = stack_parameters(stage, state, target, commit)
-    action = apply_stack(stack_name(stage), repo / "deploy" / "endpoint.yml", parameters, on_status)
+    batch = batch_stack.desired(stage, state, target, commit, repo)
+    if batch.parameters is not None:
+        check_batch_run(stage, batch.parameters)
+    action = reconcile(endpoint_stack.desired(stage, state, target, commit, repo), on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
     passed = smoke_test(endpoint, artifact)
@@ -77,8 +70,8 @@ def deploy(
         sha256 = metadata(package)[MODEL_SHA256]
         staging_evidence.record(package, sha256, endpoint, passed)
     # After the smoke test: a model that fails it never reaches the stage's schedule either.
-    batch = reconcile_batch(stage, state, target, commit, repo, on_status)
-    return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, batch)
+    scheduled = reconcile(batch, on_status)
+    return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, scheduled)
 
 
 def to_name_one(stage: str) -> str:
@@ -110,27 +103,6 @@ def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
     definition = json.loads(described["PipelineDefinition"])
     schedule = batch_stack.stack_name(stage)
     refuse_what_a_scheduled_run_would(schedule, definition, parameters, f"deploy/{stage}.yml's batch block")
-
-
-def reconcile_batch(
-    stage: str, state, target: aws.AwsTarget, commit: str, repo: Path, on_status: Callable[[str], None]
-) -> str:
-    """Make the stage's batch stack match its batch block: deployed, updated, or deleted once the
-    block is gone from deploy/<stage>.yml; "" when there is neither."""
-    name = batch_stack.stack_name(stage)
-    if state.batch is None:
-        return delete_stack(name, on_status) if describe_stack(name) else ""
-    parameters = batch_stack.stack_parameters(stage, state, target, commit)
-    return apply_stack(name, batch_template(stage, repo), parameters, on_status)
-
-
-def batch_template(stage: str, repo: Path) -> Path:
-    template = repo / "deploy" / batch_stack.TEMPLATE
-    if not template.is_file():
-        raise MlopsError(
-            f"deploy/{stage}.yml has a batch block, but deploy/{batch_stack.TEMPLATE} is missing"
-        )
-    return template
 
 
 def record() -> Path:

@@ -4,11 +4,10 @@ schedule, and the one GitHub issue kept in step with it (drift.yml runs `mlops s
 from dataclasses import dataclass
 
 from .. import github
-from ..build import pipeline_schedules
+from ..desired_state import STAGES
 from ..errors import MlopsError
 from ..project import project
-from . import status
-from .desired_state import STAGES
+from . import pipeline_schedules, status
 
 ISSUE_TITLE = "Deployed endpoints differ from git (mlops status)"
 

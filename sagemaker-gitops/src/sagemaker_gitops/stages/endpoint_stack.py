@@ -1,14 +1,24 @@
 """deploy/endpoint.yml as one CloudFormation stack per stage, parameterised from deploy/<stage>.yml."""
 
+from pathlib import Path
+
 from ..aws import AwsTarget
+from ..desired_state import StageState
 from ..project import project
-from .desired_state import StageState
+from .stacks import DesiredStack
 
 STRATEGIES = {"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 
 
 def stack_name(stage: str) -> str:
     return f"{project().slug}-{stage}"
+
+
+def desired(stage: str, state: StageState, target: AwsTarget, commit: str, repo: Path) -> DesiredStack:
+    """The stage's endpoint stack as deploy/<stage>.yml (in `repo`) asks for it."""
+    return DesiredStack(
+        stack_name(stage), repo / "deploy" / "endpoint.yml", stack_parameters(stage, state, target, commit)
+    )
 
 
 def stack_parameters(stage: str, state: StageState, target: AwsTarget, git_commit: str) -> dict[str, str]:

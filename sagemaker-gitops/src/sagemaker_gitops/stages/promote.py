@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import aws
+from ..desired_state import load_stage, set_model_package
 from ..errors import MlopsError
 from ..github import credentials, open_or_update_pull_request, push
 from ..local import emulator
 from ..project import project
 from ..repository import branch_worktree, git
 from . import deploy, models, status
-from .desired_state import load_stage, set_model_package
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
 

@@ -1,10 +1,15 @@
 """CloudFormation stacks: create or update one idempotently, wait for it, read what it says.
 
-Both `mlops deploy` (deploy/endpoint.yml) and `mlops bootstrap` (infra/bootstrap.yml) go through here.
+Every stack a project deploys is one kind of thing, a DesiredStack (its name, its template and the
+parameters git gives it, or none when git asks for no stack), made so by `reconcile` and compared
+with git by `against_git`: each stage's endpoint (endpoint_stack.py) and batch schedule
+(batch_stack.py), and the schedules of the build/ pipelines (pipeline_schedules.py). `mlops
+bootstrap` (infra/bootstrap.yml) goes through apply_stack too.
 """
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -53,6 +58,40 @@ def read_template(path: Path) -> dict:
 
 # A parameter value meaning "what the deployed stack has": a secret never read back, an option not given.
 KEEP = object()
+
+
+@dataclass(frozen=True)
+class DesiredStack:
+    """One stack as git asks for it: parameters None when git asks for none (then `without` says
+    what git lacks, e.g. "deploy/prod.yml has no batch block")."""
+
+    name: str
+    template: Path
+    parameters: dict[str, str | object] | None
+    without: str = ""
+
+
+def reconcile(desired: DesiredStack, on_status: Callable[[str], None]) -> str:
+    """Make the stack what git asks for: "created", "updated", "unchanged" or "deleted"; "" when
+    there is none and git asks for none."""
+    if desired.parameters is None:
+        return delete_stack(desired.name, on_status) if describe_stack(desired.name) else ""
+    return apply_stack(desired.name, desired.template, desired.parameters, on_status)
+
+
+def against_git(desired: DesiredStack, stack: dict | None) -> list[str]:
+    """How the deployed stack (described, or None) differs from what git asks for; empty when it
+    matches."""
+    found = unwanted_or_missing(desired.name, desired.parameters is not None, stack, desired.without)
+    return drift(stack, desired.template, desired.parameters) if found is None else found
+
+
+def unwanted_or_missing(name: str, wanted: bool, stack: dict | None, without: str) -> list[str] | None:
+    """The difference when git asks for a stack that does not exist, or for none while one does;
+    [] when neither exists; None when both do (compare them: against_git)."""
+    if not wanted:
+        return [f"stack {name} exists, but {without}"] if stack else []
+    return None if stack else [f"stack {name} does not exist"]
 
 
 def apply_stack(

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import aws
+from ..desired_state import STAGES, load_stage
 from ..repository import git
-from . import batch_stack
-from .deploy import batch_template, committed_stage_file, record
-from .desired_state import STAGES, load_stage
-from .endpoint_stack import stack_name, stack_parameters
-from .stacks import deployed_parameters, describe_stack, drift
+from . import batch_stack, endpoint_stack
+from .deploy import committed_stage_file, record
+from .endpoint_stack import stack_name
+from .stacks import DesiredStack, against_git, deployed_parameters, describe_stack
 
 
 @dataclass
@@ -47,13 +47,13 @@ def status(stage: str, repo: Path | None = None) -> StageStatus:
 def compare_with_git(stage: str, repo: Path) -> StageStatus:
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
     target, commit = aws.resolve_target(), committed_stage_file(stage, repo)
-    desired = stack_parameters(stage, state, target, commit)
-    stack = describe_stack(stack_name(stage))
+    endpoint = endpoint_stack.desired(stage, state, target, commit, repo)
+    stack = describe_stack(endpoint.name)
     if stack is None:
-        missing = [f"stack {stack_name(stage)} does not exist"] if state.model_package_arn else []
+        missing = [f"stack {endpoint.name} does not exist"] if state.model_package_arn else []
         return StageStatus(stage, state.model_package_arn, None, missing)
-    found, promoted = drift_of(stack, repo / "deploy" / "endpoint.yml", desired)
-    batch_found, batch_promoted = batch_drift(stage, state, target, commit, repo)
+    found, promoted = drift_of(endpoint, stack)
+    batch_found, batch_promoted = batch_drift(batch_stack.desired(stage, state, target, commit, repo))
     found += batch_found
     deployed = deployed_parameters(stack)
     only_promoted = found and promoted and batch_promoted
@@ -67,30 +67,24 @@ def compare_with_git(stage: str, repo: Path) -> StageStatus:
 PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
 
 
-def drift_of(stack: dict, template: Path, desired: dict[str, str]) -> tuple[list[str], bool]:
+def drift_of(desired: DesiredStack, stack: dict | None) -> tuple[list[str], bool]:
     """How a stack differs from git, and whether every difference is a parameter that a promotion
-    changes (not the template, not the stack's state)."""
-    found = drift(stack, template, desired)
+    changes (not the template, not the stack's state, not a stack missing or unwanted)."""
+    found = against_git(desired, stack)
+    if stack is None or desired.parameters is None:
+        return found, not found
     deployed = deployed_parameters(stack)
-    changed = {key for key, value in desired.items() if deployed.get(key) != value}
+    changed = {key for key, value in desired.parameters.items() if deployed.get(key) != value}
     return found, len(found) == len(changed) and changed <= PROMOTION_KEYS
 
 
-def batch_drift(stage: str, state, target: aws.AwsTarget, commit: str, repo: Path) -> tuple[list[str], bool]:
-    """drift_of the stage's batch stack, prefixed "batch"; a stack without a block, or a block
-    without a stack, is drift."""
-    name = batch_stack.stack_name(stage)
-    stack = describe_stack(name)
-    if state.batch is None:
-        return (
-            ([f"stack {name} exists, but deploy/{stage}.yml has no batch block"], False)
-            if stack
-            else ([], True)
-        )
-    if stack is None:
-        return [f"stack {name} does not exist"], False
-    desired = batch_stack.stack_parameters(stage, state, target, commit)
-    found, promoted = drift_of(stack, batch_template(stage, repo), desired)
+def batch_drift(desired: DesiredStack) -> tuple[list[str], bool]:
+    """drift_of the stage's batch stack, its differences prefixed "batch" (a stack without a
+    block, or a block without a stack, as they are)."""
+    stack = describe_stack(desired.name)
+    found, promoted = drift_of(desired, stack)
+    if stack is None or desired.parameters is None:
+        return found, promoted
     return [f"batch {line}" for line in found], promoted
 
 

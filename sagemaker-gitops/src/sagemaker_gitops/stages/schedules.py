@@ -13,14 +13,15 @@ AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.notebooks import load_workflow
+from ..build.pipelines import parse_parameters
 from ..config import load_config
+from ..definition.parameters import refuse_what_the_api_would, resolve_parameters
 from ..errors import MlopsError
 from ..project import project
-from ..stages import batch_stack
-from ..stages.stacks import deployed_parameters, describe_stack
 from ..validation import ScheduledRuns
-from .notebooks import load_workflow
-from .pipelines import parse_parameters, refuse_what_the_api_would, resolve_parameters
+from . import batch_stack
+from .stacks import deployed_parameters, describe_stack
 
 # The stack parameters that describe the schedule itself; every other one is a pipeline parameter.
 SCHEDULE_PARAMETERS = frozenset(
@@ -64,6 +65,11 @@ class PipelineSchedule:
         """The block's file as [tool.mlops] names it: build/config.yml."""
         settings = project().settings
         return (settings.config if self.kind == "build" else settings.notebooks).as_posix()
+
+    @property
+    def without(self) -> str:
+        """What git lacks when it asks for no schedule: "build/config.yml has no retraining block"."""
+        return f"{self.block_shown} has no {self.block} block"
 
     def wanted(self) -> ScheduledRuns | None:
         """The block, or None without one (or without the pipeline it would start)."""

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..errors import MlopsError
-from ..project import project
-from ..validation import INSTANCE_TYPE_PATTERN, Schedule, StrictModel, load_validated
+from .errors import MlopsError
+from .project import project
+from .validation import INSTANCE_TYPE_PATTERN, Schedule, StrictModel, load_validated
 
 STAGES = ("staging", "prod")
 S3_URL = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?)?$"

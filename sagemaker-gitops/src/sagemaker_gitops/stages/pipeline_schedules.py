@@ -7,39 +7,33 @@ schedule, deployed by `mlops pipeline upsert` (and deleted once its block is gon
                  `scheduled_runs` block: starts the notebook pipeline
 
 Which schedules there are, and the block and template of each, is schedules.py's (PipelineSchedule);
-this module plans and deploys them. Every pipeline parameter a template sends gets the definition's
-default or the block's value for it, checked as `mlops pipeline start --param` checks a value.
+this module plans their stacks (stacks.reconcile deploys them). Every pipeline parameter a template
+sends gets the definition's default or the block's value for it, checked as `mlops pipeline start
+--param` checks a value.
 """
 
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..build.pipelines import BuiltPipeline, build, parse_parameters
+from ..definition.parameters import resolve_parameters
 from ..errors import MlopsError
 from ..project import project
 from ..repository import git
-from ..stages.stacks import (
-    apply_stack,
-    delete_stack,
+from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_a_scheduled_run_would
+from .stacks import (
+    DesiredStack,
+    against_git,
     deployed_parameters,
     describe_stack,
-    drift,
     read_template,
+    unwanted_or_missing,
 )
-from .pipelines import BuiltPipeline, build, parse_parameters, resolve_parameters
-from .schedules import ALL, SCHEDULE_PARAMETERS, PipelineSchedule, refuse_what_a_scheduled_run_would
 
 
 def of_pipelines(kinds: list[str]) -> list[PipelineSchedule]:
     """The schedules of these pipelines."""
     return [schedule for schedule in ALL if schedule.kind in kinds]
-
-
-@dataclass
-class Plan:
-    """What `upsert` will make of a schedule's stack: its parameters, or None to delete it."""
-
-    parameters: dict[str, str] | None
 
 
 @dataclass
@@ -60,12 +54,12 @@ def sent(template: dict) -> list[str]:
     return [name for name in template["Parameters"] if name not in SCHEDULE_PARAMETERS]
 
 
-def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
-    """The schedule's stack parameters for its pipeline as built; MlopsError, before anything is
-    changed, for a block the schedule could not run."""
+def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> DesiredStack:
+    """The schedule's stack for its pipeline as built (parameters None without a block);
+    MlopsError, before anything is changed, for a block the schedule could not run."""
     wanted = schedule.wanted()
     if wanted is None:
-        return Plan(None)
+        return DesiredStack(schedule.stack_name, schedule.template_path, None, schedule.without)
     if not schedule.template_path.is_file():
         raise MlopsError(
             f"{schedule.block_file.name} schedules runs, but build/{schedule.template} is missing"
@@ -100,10 +94,10 @@ def plan(schedule: PipelineSchedule, built: BuiltPipeline) -> Plan:
     refuse_what_a_scheduled_run_would(
         schedule.stack_name, definition, parameters, f"{schedule.name} not scheduled"
     )
-    return Plan(parameters)
+    return DesiredStack(schedule.stack_name, schedule.template_path, parameters)
 
 
-def plan_for(built: list[BuiltPipeline]) -> list[tuple[PipelineSchedule, Plan]]:
+def plan_for(built: list[BuiltPipeline]) -> list[tuple[PipelineSchedule, DesiredStack]]:
     """Each schedule of these pipelines, planned against the pipeline it starts; MlopsError for one
     that could not run, before anything is changed."""
     by_kind = {pipeline.kind: pipeline for pipeline in built}
@@ -129,20 +123,8 @@ def status(schedule: PipelineSchedule) -> ScheduleStatus | None:
     if wanted is None and stack is None:
         return None
     deployed = deployed_parameters(stack).get("ScheduleExpression", "") if stack else ""
-    if wanted is None:
-        return ScheduleStatus(
-            "",
-            deployed,
-            [f"stack {schedule.stack_name} exists, but {schedule.block_shown} has no {schedule.block} block"],
-        )
-    if stack is None:
-        return ScheduleStatus(wanted.schedule.expression, "", [f"stack {schedule.stack_name} does not exist"])
-    found = drift(stack, schedule.template_path, plan(schedule, build(kind=schedule.kind)).parameters)
-    return ScheduleStatus(wanted.schedule.expression, deployed, found)
-
-
-def apply(schedule: PipelineSchedule, planned: Plan, on_status: Callable[[str], None]) -> str:
-    """Make the schedule's stack what `planned` says; "" when there is none and should be none."""
-    if planned.parameters is None:
-        return delete_stack(schedule.stack_name, on_status) if describe_stack(schedule.stack_name) else ""
-    return apply_stack(schedule.stack_name, schedule.template_path, planned.parameters, on_status)
+    # The pipeline is built (to plan the stack) only when there is a stack to compare it with.
+    found = unwanted_or_missing(schedule.stack_name, wanted is not None, stack, schedule.without)
+    if found is None:
+        found = against_git(plan(schedule, build(kind=schedule.kind)), stack)
+    return ScheduleStatus(wanted.schedule.expression if wanted else "", deployed, found)
