@@ -232,7 +232,8 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
     Deployed, it is served by local_runtime.
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
-    registers other model bytes, records other training data (data_sha256=...), a classifier's
+    registers other model bytes, records other training data (data_sha256=...) and its
+    data-quality baseline (data_baseline=<folder URL>), a classifier's
     labels (labels=[...], in evaluation.json), the rule its requests are read by (features=...),
     changes the container's Environment (None removes a variable), or serves build/steps with
     files replaced; commit= records another source than the project's
@@ -277,8 +278,9 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
             labels: list | None = None,
             data_sha256: str | None = None,
             features: dict | None = None,
+            data_baseline: str | None = None,
         ) -> str:
-            extra = {}
+            extra = {"ModelMetrics": {}}
             if metrics or labels or features:
                 report = {"test_metrics": {name: {"value": value} for name, value in (metrics or {}).items()}}
                 if labels:
@@ -288,7 +290,12 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
                 key = f"reports/{sha256(json.dumps(report).encode()).hexdigest()[:12]}.json"
                 uri = put(key, json.dumps(report).encode())
                 statistics = {"ContentType": "application/json", "S3Uri": uri}
-                extra["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+                extra["ModelMetrics"]["ModelQuality"] = {"Statistics": statistics}
+            if data_baseline:  # the folder of a data-quality baseline, as Preprocess writes it
+                extra["ModelMetrics"]["ModelDataQuality"] = {
+                    name: {"ContentType": "application/json", "S3Uri": f"{data_baseline}{name.lower()}.json"}
+                    for name in ("Statistics", "Constraints")
+                }
             if artifact is None:
                 artifact = served_artifact(frozenset((steps or {}).items())).read_bytes()
             checksum = sha256(artifact).hexdigest()
@@ -316,7 +323,7 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
                     # What Preprocess read: data/sample.csv unless said otherwise.
                     "data_sha256": data_sha256 or SAMPLE_SHA256,
                 },
-                **extra,
+                **{name: value for name, value in extra.items() if value},
             )["ModelPackageArn"]
 
         yield register

@@ -1,6 +1,7 @@
 """`mlops local ...`: the pipeline's real definition, run on this machine against the emulator."""
 
 import copy
+import csv
 import errno
 import json
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TUNING, any_shape
-from sagemaker_gitops import aws
+from sagemaker_gitops import aws, contract
 from sagemaker_gitops.build import pipelines, run_locally
 from sagemaker_gitops.definition.expressions import Scope, StepError
 from sagemaker_gitops.definition.parameters import resolve_parameters
@@ -68,6 +69,48 @@ def test_evaluate_keeps_every_model_it_scores_and_only_the_condition_step_decide
     )
     assert sha256(emulated.read_s3(model["url"])).hexdigest() == model["sha256"]
     assert failed.code == 1 and failed.packages_after == failed.packages_before
+
+
+@any_shape
+def test_a_version_carries_its_data_baseline_and_data_that_drifted_from_prods_stops_the_next_run(
+    local_runs, emulated, local_run, repo, record, use_project, config, tmp_path
+):
+    """Preprocess records the training features' statistics and constraints (Model Monitor's
+    formats) and the version is registered with them; once prod serves it, training data whose
+    feature drifted from that baseline stops the run at Preprocess, in one line naming the feature
+    and the check, and registers nothing."""
+    arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
+    described = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    quality = described["ModelMetrics"]["ModelDataQuality"]
+    assert described["DriftCheckBaselines"]["ModelDataQuality"] == quality
+    statistics = json.loads(emulated.read_s3(quality["Statistics"]["S3Uri"]))
+    with (project().root / "data" / "sample.csv").open(newline="") as sample:
+        rows = list(csv.DictReader(sample))
+    features = [name for name in rows[0] if name not in (config.target_column, config.split.key)]
+    assert [feature["name"] for feature in statistics["features"]] == features
+    assert 0 < statistics["dataset"]["item_count"] < len(rows), "the training split's"
+    constraints = json.loads(emulated.read_s3(quality["Constraints"]["S3Uri"]))
+    assert [feature["name"] for feature in constraints["features"]] == features
+
+    use_project(root=repo)
+    record("prod", arn)
+    drifted = next(f["name"] for f in statistics["features"] if f["inferred_type"] == "Fractional")
+    path = tmp_path / "drifted.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, drifted: str(float(row[drifted]) * 3 + 1)} for row in rows)
+    stopped = local_run("--data", str(path))
+    assert stopped.code == 1 and stopped.packages_after == stopped.packages_before
+    last = stopped.err.strip().splitlines()[-1]
+    folder = quality["Constraints"]["S3Uri"].rsplit("/", 1)[0]
+    assert last.startswith("error: pipeline failed at step 'Preprocess': "), last
+    assert re.search(
+        f"preprocess: the training data violates the data baseline at {re.escape(folder)}:"
+        f" {drifted!r}: baseline_drift_check: distance [0-9.]+ from the baseline's distribution"
+        f" exceeds [0-9.]+$",
+        last,
+    ), last
 
 
 def test_the_experiments_report_compares_the_local_runs(
@@ -705,23 +748,22 @@ def test_a_run_compares_with_the_kept_model_of_the_version_prod_yml_names(
     config.write_text(config.read_text().replace("not_worse_than_prod: false", "not_worse_than_prod: true"))
     use_project(root=repo)
     declares = pipelines.build(offline=True).definition()
-    assert {"Name": pipelines.CHAMPION, "Type": "String", "DefaultValue": ""} in declares["Parameters"]
+    champion = contract.CHAMPION_MODEL_URL
+    assert {"Name": champion, "Type": "String", "DefaultValue": ""} in declares["Parameters"]
     evaluate = next(step for step in declares["Steps"] if step["Name"] == "Evaluate")["Arguments"]
     arguments = evaluate["AppSpecification"]["ContainerArguments"]
-    assert arguments[arguments.index("--champion-model-url") + 1] == {
-        "Get": f"Parameters.{pipelines.CHAMPION}"
-    }
-    assert pipelines.with_champion([], declares) == [], "nothing in prod: nothing to compare with"
+    assert arguments[arguments.index("--champion-model-url") + 1] == {"Get": f"Parameters.{champion}"}
+    assert pipelines.with_prod([], declares) == [], "nothing in prod: nothing to compare with"
     arn = registry()
     record("prod", arn)
     described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
     kept = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert pipelines.with_champion(["GateThreshold=0.9"], declares) == [
+    assert pipelines.with_prod(["GateThreshold=0.9"], declares) == [
         "GateThreshold=0.9",
         f"ChampionModelUrl={kept}",
     ]
-    assert pipelines.with_champion(["ChampionModelUrl="], declares) == ["ChampionModelUrl="], "the run's own"
-    assert pipelines.with_champion([], {"Parameters": []}) == [], "a gate that does not ask"
+    assert pipelines.with_prod(["ChampionModelUrl="], declares) == ["ChampionModelUrl="], "the run's own"
+    assert pipelines.with_prod([], {"Parameters": []}) == [], "a gate that does not ask"
     record("prod", arn.rsplit("/", 1)[0] + "/99")
     with pytest.raises(MlopsError, match=r"^deploy/prod.yml names .*/99, which the registry does not answer"):
-        pipelines.with_champion([], declares)
+        pipelines.with_prod([], declares)

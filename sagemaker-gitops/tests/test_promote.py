@@ -58,7 +58,7 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     prod = registry(metrics={"rmse": 60.0})
     record("staging", prod)
     record("prod", prod)
-    candidate = registry(metrics={"rmse": 55.0}, data_sha256="d" * 64)
+    candidate = registry(metrics={"rmse": 55.0}, data_sha256="d" * 64, data_baseline="s3://b/quality/")
     first = promote.promote(repo=repo)
     assert first.pull_request_url == "https://github.example/pull/7"
     calls = [(r["method"], r["path"].split("?")[0]) for r in github.requests]
@@ -69,6 +69,9 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     assert "| rmse | 55 | 60 |" in created["body"] and "prod now (v1)" in created["body"]
     trained_on = f"Trained on data sha256 `{'d' * 64}`; prod's version on `{SAMPLE_SHA256}`."
     assert trained_on in created["body"]
+    assert "checked against once it serves prod): `s3://b/quality/`; prod's version's: `not recorded`." in (
+        created["body"].replace("\n", " ")
+    )
     assert all(r["auth"] == "Bearer test-token" for r in github.requests)
     assert candidate in git(
         "--git-dir", str(repo.parent / "origin.git"), "show", "promote/v2:deploy/prod.yml"

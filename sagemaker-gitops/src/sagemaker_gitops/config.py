@@ -139,6 +139,14 @@ class Caching(StrictModel):
     expire_after: str = Field(pattern=r"^P(\d+[YMWD])*(T(\d+[HM])+)?$", min_length=3)
 
 
+class Quality(StrictModel):
+    """Data quality (docs/quality.md): the training features' baseline is recorded with every
+    version; this says whether new training data is checked against prod's, and what a violation does."""
+
+    compare_with_prod: bool = True
+    on_violation: Literal["fail", "record"] = "fail"
+
+
 class NumericRange(StrictModel):
     @model_validator(mode="after")
     def _bounds(self):
@@ -257,6 +265,7 @@ class BuildConfig(StrictModel):
     gate: Gate
     instances: Instances
     caching: Caching
+    quality: Quality | None = None  # none: baselines are recorded, nothing is compared
     hyperparameters: dict[str, str | int | float | bool]
     tuning: Tuning | None = None
     batch: Batch | None = None  # read by build/batch_pipeline.py, for projects that score in batch

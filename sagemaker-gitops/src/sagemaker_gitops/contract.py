@@ -1,8 +1,9 @@
 """What a project and the platform both rely on, named once: the project's build/pipeline.py and
 tests use these names (sagemaker_gitops.contract is public), and the platform reads them.
 
-- The pipeline parameters the platform fills in or checks: a run's data (`--data`), and the gate a
-  run may tighten but never loosen (checked against build/config.yml's gate before anything runs).
+- The pipeline parameters the platform fills in or checks: a run's data (`--data`), the gate a
+  run may tighten but never loosen (checked against build/config.yml's gate before anything runs),
+  and what a run compares with in prod (its model, its data-quality baseline).
 - The steps the project's tests and the platform read by name.
 - The metadata a registered model version carries (its CustomerMetadataProperties), which the
   registry listing, the deploy checks, the staging evidence and the reports read.
@@ -14,6 +15,10 @@ tests use these names (sagemaker_gitops.contract is public), and the platform re
 # Pipeline parameters.
 INPUT_DATA_URL = "InputDataUrl"
 GATE_THRESHOLD = "GateThreshold"
+# What the runs compare with in prod, filled in from deploy/prod.yml's version: its kept model
+# (gate.not_worse_than_prod) and the folder of its data-quality baseline (quality.compare_with_prod).
+CHAMPION_MODEL_URL = "ChampionModelUrl"
+DATA_BASELINE_URL = "DataBaselineUrl"
 APPROVAL_STATUS = "ModelApprovalStatus"  # never a parameter: a person approves (refused by name)
 
 # Steps.
@@ -50,3 +55,11 @@ def model_metrics(evaluation: object) -> dict[str, float]:
         if section.endswith(METRICS_SECTION) and isinstance(metrics, dict)
         for name, value in metrics.items()
     }
+
+
+def data_baseline(package: dict) -> str:
+    """The folder of a described model package's data-quality baseline (its statistics.json and
+    constraints.json, registered as ModelMetrics.ModelDataQuality); "" for a version without one."""
+    constraints = package.get("ModelMetrics", {}).get("ModelDataQuality", {}).get("Constraints", {})
+    uri = constraints.get("S3Uri", "")
+    return uri.rsplit("/", 1)[0] + "/" if uri else ""

@@ -34,13 +34,11 @@ import gzip
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 from sklearn import metrics
@@ -50,9 +48,8 @@ BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
 # write_once.py and features.py: the job's inputs of those names (beside this file when a test
 # imports it).
 sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
-import boto3  # noqa: E402
 import features  # noqa: E402
-from write_once import put_once, sha256_of  # noqa: E402
+from write_once import fetch, put_once, sha256_of  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -172,18 +169,6 @@ sys.path.insert(0, sys.argv[1] + "/code")
 import inference
 print(json.dumps(inference.predict_fn(json.load(sys.stdin), inference.model_fn(sys.argv[1])).tolist()))
 """
-
-
-def fetch(url: str, path: Path) -> Path:
-    """An s3:// or file:// URL's object, saved at path."""
-    where = urlparse(url)
-    if where.scheme == "s3":
-        boto3.client("s3").download_file(where.netloc, where.path.lstrip("/"), str(path))
-    elif where.scheme == "file":
-        shutil.copyfile(where.path, path)
-    else:
-        raise SystemExit(f"evaluate: cannot read {url!r}: give an s3:// or file:// URL")
-    return path
 
 
 def score_champion(url: str, problem_type: str, metric: str, labels, rows: list, work: Path) -> dict:

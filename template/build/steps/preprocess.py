@@ -4,10 +4,14 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
   input       {base}/input/*.csv         CSV files with one header (the same in each) and the target
   write_once  {base}/write_once/write_once.py (beside this file locally)
   features    {base}/features/features.py     (beside this file locally)
+  data_quality {base}/data_quality/data_quality.py (beside this file locally)
   output      {base}/{train,validation,test}/{split}.csv
               {base}/test/features.json  the feature columns and each text column's categories
               {base}/test/labels.json    classification: the classes, in the order of their codes
               {base}/data/data.json      what was read and where the splits are kept
+              {base}/data/quality/       the training features' statistics.json and constraints.json
+                                         (Model Monitor's formats), and constraint_violations.json
+                                         against --data-baseline-url's when it is given
 Every split has no header and the target in the first column. Train and validation hold numbers
 only, the layout the built-in XGBoost algorithm reads: a text column's values become the codes of
 its categories, learnt from the training split (features.py says how, and what an unseen value
@@ -16,6 +20,11 @@ sent: evaluate.py scores it through the serving code and features.json, which tr
 Classification labels become codes 0..K-1 (text labels such as Yes/No too); labels.json maps them
 back and travels with the test split to evaluate.py, which records it with the model version.
 Data the training cannot read stops the job with one line naming the column and the rule.
+
+The training split's features are the model's data-quality baseline (data_quality.py): registered
+with the version, they are what later training data is checked against (--data-baseline-url, the
+baseline of the model prod serves); a violation stops the job in one line naming the feature and
+the check, unless --on-violation record.
 
 The data's identity is its content: data.json records the sha256 of the files read (registered
 with the model version) and, given --keep-splits-under (the pipeline always gives it), the splits
@@ -29,6 +38,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -38,9 +48,15 @@ from sklearn.model_selection import train_test_split
 BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
 # write_once.py and features.py: the job's inputs of those names (beside this file when a test
 # imports it).
-sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    f"{BASE_DIR}/write_once",
+    f"{BASE_DIR}/features",
+    f"{BASE_DIR}/data_quality",
+]
+import data_quality  # noqa: E402
 import features  # noqa: E402
-from write_once import put_once  # noqa: E402
+from write_once import fetch, put_once  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 
@@ -65,6 +81,9 @@ def parse_args(argv=None):
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-splits-under", help="s3://bucket/prefix to keep the splits under")
+    # A folder holding a baseline's statistics.json and constraints.json ("": none to check against).
+    parser.add_argument("--data-baseline-url", default="")
+    parser.add_argument("--on-violation", choices=["fail", "record"], default="fail")
     return parser.parse_args(argv)
 
 
@@ -273,6 +292,34 @@ def main(argv=None) -> None:
         (base / "test" / "labels.json").write_text(json.dumps(labels) + "\n")
         print("preprocess: classes " + ", ".join(f"{code} = {label!r}" for code, label in enumerate(classes)))
     record_data(base, len(frame), args.keep_splits_under)
+    check_quality(parts[0].iloc[:, 1:], base / "data" / "quality", args)
+
+
+def check_quality(train_features: pd.DataFrame, out: Path, args) -> None:
+    """The training features' baseline, written to `out`; checked against --data-baseline-url's
+    when it is given: its violations written, and unless --on-violation record, SystemExit naming
+    the first."""
+    stats = data_quality.statistics(train_features)
+    data_quality.write(stats, out / "statistics.json")
+    data_quality.write(data_quality.suggest_constraints(stats), out / "constraints.json")
+    if not args.data_baseline_url:
+        return
+    folder = args.data_baseline_url.rstrip("/")
+    baseline = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("statistics", "constraints"):
+            fetched = fetch(f"{folder}/{name}.json", Path(scratch) / f"{name}.json")
+            baseline[name] = json.loads(fetched.read_text())
+    found = data_quality.violations(stats, baseline["constraints"], baseline["statistics"], train_features)
+    data_quality.write({"violations": found}, out / "constraint_violations.json")
+    print(f"preprocess: {len(found)} violation{'' if len(found) == 1 else 's'} of the baseline at {folder}")
+    if found and args.on_violation == "fail":
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise SystemExit(
+            f"preprocess: the training data violates the data baseline at {folder}:"
+            f" {first['feature_name']!r}: {first['constraint_check_type']}: {first['description']}{more}"
+        )
 
 
 def describe_categories(values: pd.Series, categories: list[str]) -> str:

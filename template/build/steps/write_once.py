@@ -5,9 +5,11 @@ Shipped beside preprocess.py and evaluate.py (the `write_once` input of their jo
 If-None-Match, which S3 refuses for a key that exists; infra/bootstrap.yml's bucket policy refuses
 writes without it, and any delete, under <project>/models/ and <project>/code/. An object already
 under the key must hold the same bytes (the same content made again); any other is refused.
+fetch() reads such an object back (an s3:// URL, or a file:// one in a test).
 """
 
 import hashlib
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,3 +41,15 @@ def put_once(path: Path, url: str) -> None:
             same = sha256_of(s3.get_object(Bucket=bucket, Key=key)["Body"]) == sha256_of(body)
         if not same:
             raise SystemExit(f"{url} holds other bytes than its name says: someone else wrote it") from None
+
+
+def fetch(url: str, path: Path) -> Path:
+    """An s3:// or file:// URL's object, saved at path."""
+    where = urlparse(url)
+    if where.scheme == "s3":
+        boto3.client("s3").download_file(where.netloc, where.path.lstrip("/"), str(path))
+    elif where.scheme == "file":
+        shutil.copyfile(where.path, path)
+    else:
+        raise SystemExit(f"cannot read {url!r}: give an s3:// or file:// URL")
+    return path

@@ -198,17 +198,20 @@ def with_data(pairs: list[str], uri: str) -> list[str]:
     return [*pairs, f"{contract.INPUT_DATA_URL}={uri}"]
 
 
-CHAMPION = "ChampionModelUrl"
+# What a run compares with in prod, each read from the version deploy/prod.yml names.
+PROD_PARAMETERS = (contract.CHAMPION_MODEL_URL, contract.DATA_BASELINE_URL)
 
 
-def with_champion(pairs: list[str], definition: dict) -> list[str]:
-    """--param pairs with ChampionModelUrl set to the kept model of the version deploy/prod.yml
-    names, when the definition declares it (gate.not_worse_than_prod) and the pairs do not ("" in
-    them compares with no model). Nothing in prod: nothing to compare with."""
+def with_prod(pairs: list[str], definition: dict) -> list[str]:
+    """--param pairs with what the run compares with in prod, for each such parameter the
+    definition declares and the pairs do not set ("" in them compares with nothing): the kept
+    model of the version deploy/prod.yml names (ChampionModelUrl, gate.not_worse_than_prod) and
+    the folder of its data-quality baseline (DataBaselineUrl, quality.compare_with_prod). Nothing
+    in prod, or a version registered without a baseline: nothing to compare with."""
     declared = {parameter["Name"] for parameter in definition.get("Parameters", [])}
-    if CHAMPION not in declared or any(pair.partition("=")[0] == CHAMPION for pair in pairs):
-        return pairs
-    arn = load_stage("prod").model_package_arn
+    given = {pair.partition("=")[0] for pair in pairs}
+    wanted = [name for name in PROD_PARAMETERS if name in declared and name not in given]
+    arn = load_stage("prod").model_package_arn if wanted else ""
     if not arn:
         return pairs
     from botocore.exceptions import ClientError
@@ -218,9 +221,13 @@ def with_champion(pairs: list[str], definition: dict) -> list[str]:
     except ClientError as error:
         raise MlopsError(
             f"deploy/prod.yml names {arn}, which the registry does not answer for"
-            f' ({error.response["Error"]["Code"]}): give --param {CHAMPION}=... ("" for none)'
+            f' ({error.response["Error"]["Code"]}): give --param {wanted[0]}=... ("" for none)'
         ) from None
-    return [*pairs, f"{CHAMPION}={described['InferenceSpecification']['Containers'][0]['ModelDataUrl']}"]
+    found = {
+        contract.CHAMPION_MODEL_URL: described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"],
+        contract.DATA_BASELINE_URL: contract.data_baseline(described),
+    }
+    return [*pairs, *(f"{name}={found[name]}" for name in wanted if found[name])]
 
 
 def build_all() -> list[BuiltPipeline]:
@@ -314,7 +321,7 @@ def start(pairs: list[str], label: str = "", kind: str = "build") -> str:
     parameters = parse_parameters(pairs)
     sagemaker = aws.client("sagemaker")
     definition = json.loads(_describe_pipeline(sagemaker, kind)["PipelineDefinition"])
-    parameters += parse_parameters(with_champion(pairs, definition)[len(pairs) :])
+    parameters += parse_parameters(with_prod(pairs, definition)[len(pairs) :])
     values = resolve_parameters(definition.get("Parameters", []), parameters)
     refuse_what_the_api_would(definition, values, "not started")
     response = sagemaker.start_pipeline_execution(

@@ -13,7 +13,7 @@ from ..local.image_envs import Interpreters
 from ..local.runner import Progress, RunResult, run_definition, warm_up
 from ..repository import run_description
 from . import definition_cache
-from .pipelines import parse_parameters, with_champion, with_data
+from .pipelines import parse_parameters, with_data, with_prod
 
 
 def run_project(
@@ -37,7 +37,7 @@ def run_project(
         if data is not None:
             pairs = with_data(pairs, prepared.code.data(data))
         overrides = parse_parameters(pairs)
-        overrides += parse_parameters(with_champion(pairs, prepared.definition)[len(pairs) :])
+        overrides += parse_parameters(with_prod(pairs, prepared.definition)[len(pairs) :])
         prepared.code.upload(aws.client("s3"))  # the data given, staged by content
         result = run_definition(
             prepared.definition,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import aws
+from ..contract import data_baseline
 from ..desired_state import load_stage, set_model_package
 from ..errors import MlopsError
 from ..github import credentials, open_or_update_pull_request, push
@@ -186,12 +187,16 @@ def pull_request_text(
     ]
     data, prod_data = (models.trained_on(p) or "not recorded" for p in (package, prod_package))
     same = " (the same data)" if data == prod_data else ""
+    baseline, prod_baseline = (data_baseline(p) or "not recorded" for p in (package, prod_package))
     body = "\n".join(
         [
             f"Proposes model package `{arn}` for production.",
             "",
             f"Trained on data sha256 `{data}`"
             + (f"; prod's version on `{prod_data}`{same}." if prod_arn else "."),
+            "Its data-quality baseline (the training features' statistics.json and constraints.json,"
+            f" which later training data is checked against once it serves prod): `{baseline}`"
+            + (f"; prod's version's: `{prod_baseline}`." if prod_arn else "."),
             "",
             "## Metrics on the test split",
             *(rows if candidate else ["(no metrics were registered with this version)"]),
