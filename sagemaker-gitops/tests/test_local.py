@@ -72,13 +72,13 @@ def test_evaluate_keeps_every_model_it_scores_and_only_the_condition_step_decide
 
 
 @any_shape
-def test_a_version_carries_its_data_baseline_and_data_that_drifted_from_prods_stops_the_next_run(
+def test_a_version_carries_its_quality_baselines_and_data_that_drifted_from_prods_stops_the_next_run(
     local_runs, emulated, local_run, repo, record, use_project, config, tmp_path
 ):
-    """Preprocess records the training features' statistics and constraints (Model Monitor's
-    formats) and the version is registered with them; once prod serves it, training data whose
-    feature drifted from that baseline stops the run at Preprocess, in one line naming the feature
-    and the check, and registers nothing."""
+    """A version is registered with its baselines in Model Monitor's formats: its training features'
+    statistics and constraints (Preprocess), its metrics and its gate as constraints (Evaluate).
+    Once prod serves it, training data whose feature drifted from its data baseline stops the run
+    at Preprocess, in one line naming the feature and the check, and registers nothing."""
     arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
     described = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
     quality = described["ModelMetrics"]["ModelDataQuality"]
@@ -91,6 +91,18 @@ def test_a_version_carries_its_data_baseline_and_data_that_drifted_from_prods_st
     assert 0 < statistics["dataset"]["item_count"] < len(rows), "the training split's"
     constraints = json.loads(emulated.read_s3(quality["Constraints"]["S3Uri"]))
     assert [feature["name"] for feature in constraints["features"]] == features
+    # Its model quality: evaluation.json's metrics, and the gate it passed as constraints.
+    model_quality = described["ModelMetrics"]["ModelQuality"]
+    assert described["DriftCheckBaselines"]["ModelQuality"] == model_quality
+    evaluation = json.loads(emulated.read_s3(model_quality["Statistics"]["S3Uri"]))
+    gate = json.loads(emulated.read_s3(model_quality["Constraints"]["S3Uri"]))
+    operator = "GreaterThanThreshold" if config.gate.lower_is_better else "LessThanThreshold"
+    assert gate == {
+        "version": 0.0,
+        f"{config.problem_type}_constraints": {
+            config.gate.metric: {"threshold": evaluation["gate"]["required"], "comparison_operator": operator}
+        },
+    }
 
     use_project(root=repo)
     record("prod", arn)

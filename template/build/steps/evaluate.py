@@ -9,6 +9,7 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
   features    {base}/features/features.py    (beside this file locally)
   write_once  {base}/write_once/write_once.py (beside this file locally)
   output      {base}/evaluation/evaluation.json
+              {base}/evaluation/constraints.json  the gate, as Model Monitor's model-quality constraints
   work        {base}/work/model.tar.gz       the model served: the artifact, features.json, code/
 The model scored is the one an endpoint serves: the training job's archive with features.json
 added (so a request's raw columns become the numbers the model was trained on) and the serving
@@ -240,6 +241,15 @@ def read_test(test_dir: Path) -> tuple[np.ndarray, list[list[str]]]:
     return np.array([float(row[0]) for row in rows]), [row[1:] for row in rows]
 
 
+def quality_constraints(problem_type: str, metric: str, direction: str, required: float) -> dict:
+    """The gate as model-quality constraints, in Model Monitor's format (registered with the
+    version beside evaluation.json, its statistics): the metric is violated on the wrong side of
+    what this version was required to reach."""
+    operator = "GreaterThanThreshold" if direction == "<=" else "LessThanThreshold"
+    rule = {metric: {"threshold": required, "comparison_operator": operator}}
+    return {"version": 0.0, f"{problem_type}_constraints": rule}
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     base = Path(args.base_dir)
@@ -295,6 +305,9 @@ def main(argv=None) -> dict:
     out_dir = base / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    required = gate["required"]
+    constraints = quality_constraints(args.problem_type, args.gate_metric, args.gate_direction, required)
+    (out_dir / "constraints.json").write_text(json.dumps(constraints, indent=2) + "\n")
     print(f"evaluate: {json.dumps(report['gate'])}")
     return report
 
