@@ -11,12 +11,15 @@ import json
 import re
 import tarfile
 
+import boto3
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import PRESET, any_shape
 from sagemaker_gitops import aws
 from sagemaker_gitops.config import load_config
+from sagemaker_gitops.desired_state import set_model_package
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.local import endpoints, image_envs
 from sagemaker_gitops.project import load_step, project
@@ -50,6 +53,48 @@ def test_a_container_no_endpoint_serves_any_more_is_stopped(repo, registry, reco
     first, second = containers
     assert first.poll() is not None, "staging serves the second model: the first container stopped"
     assert second.poll() is None
+
+
+@any_shape
+def test_an_endpoint_that_captures_writes_each_request_and_answer_where_and_as_sagemaker_does(
+    repo, registry, git, local_runtime
+):
+    """deploy/<stage>.yml's data_capture: every invocation sampled is a JSON line under
+    <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/, SageMaker's capture record (the request and
+    the answer with their content types and encodings, the event's id and time)."""
+    stage_file = repo / "deploy" / "staging.yml"
+    stage = yaml.safe_load(stage_file.read_text())
+    stage.pop("serverless", None)
+    stage |= {"instance_type": "ml.t2.medium", "initial_instance_count": 1}
+    stage["data_capture"] = {"enabled": True, "sampling_percentage": 100, "destination": ""}
+    stage_file.write_text(yaml.safe_dump(stage))
+    set_model_package(stage_file, registry())
+    git("commit", "--quiet", "--all", "-m", "staging serves, capturing")
+    done = deploy.deploy("staging", repo=repo)  # its smoke test is the first invocation
+    rows = "\n".join(smoke.test_rows().splitlines()[:2]) + "\n"
+    answer = smoke.invoke(done.endpoint, rows)
+
+    target = aws.resolve_target()
+    s3 = boto3.client("s3", region_name=target.region)
+    prefix = f"{project().slug}/data-capture/staging/{done.endpoint}/main/"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=target.bucket, Prefix=prefix)["Contents"])
+    assert len(keys) == 2 and all(
+        re.fullmatch(r"\d{4}/\d{2}/\d{2}/\d{2}/[^/]+\.jsonl", k[len(prefix) :]) for k in keys
+    )
+    records = [json.loads(s3.get_object(Bucket=target.bucket, Key=key)["Body"].read()) for key in keys]
+    sent = next(r for r in records if r["captureData"]["endpointInput"]["data"] == rows)
+    assert sent["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv",
+        "mode": "INPUT",
+        "data": rows,
+        "encoding": "CSV",
+    }
+    output = sent["captureData"]["endpointOutput"]
+    assert (output["mode"], output["data"], output["encoding"]) == ("OUTPUT", answer, "CSV")
+    assert sent["eventVersion"] == "0"
+    assert re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", sent["eventMetadata"]["inferenceTime"]
+    )
 
 
 def with_garbage_model(model: bytes) -> bytes:

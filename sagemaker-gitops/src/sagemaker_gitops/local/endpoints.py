@@ -7,12 +7,14 @@ and does what SageMaker does for the endpoint's model:
   endpoint -> endpoint config -> model -> container (or the model package's container)
   unpack ModelDataUrl into model/ and SAGEMAKER_SUBMIT_DIRECTORY into code/ (the stand-in for /opt/ml)
   start the image's serving stack (serving_host.py) in the image's environment (image_envs)
-  with the container's Environment exactly; /ping it; then forward the request.
+  with the container's Environment exactly; /ping it; then forward the request, and capture it
+  and its answer as the endpoint config's DataCaptureConfig says (data_capture.py).
 A container is started on the first request and kept for the next ones, one per distinct
 (image, model data, environment); one that fails its health check, or a request the model
 answers with an error, is a runtime error shaped as AWS's (ValidationError, ModelError).
 """
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -33,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..images import image_name
-from . import image_envs
+from . import data_capture, image_envs
 
 HOST_SCRIPT = Path(__file__).with_name("serving_host.py")
 START_TIMEOUT_SECONDS = 120  # a first start may build the image's environment
@@ -100,7 +102,17 @@ class LocalEndpoints:
             connection.close()
         if response.status >= 400:
             raise model_error(response.status, answer.decode(errors="replace"), served.log)
-        return response.status, answer, response.getheader("Content-Type", ""), container.variant
+        content_type = response.getheader("Content-Type", "")
+        with contextlib.suppress(ClientError):  # as in SageMaker: capture never fails an invocation
+            data_capture.capture(
+                _client("sagemaker", region),
+                _client("s3", region),
+                endpoint,
+                container.variant,
+                (body, request.get("Content-Type", "")),
+                (answer, content_type),
+            )
+        return response.status, answer, content_type, container.variant
 
     def serving(self, region: str, endpoint: str, container: Container) -> Running:
         """The endpoint's container, started if it is not running; a container no endpoint

@@ -1,0 +1,82 @@
+"""Data capture on the emulator's endpoints, as SageMaker writes it ("Capture data from real-time
+endpoint" in the developer guide): each invocation that the endpoint config's DataCaptureConfig
+samples (InitialSamplingPercentage) becomes a JSON line under
+
+    <DestinationS3Uri>/<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/<file>.jsonl
+
+holding what CaptureOptions asks for (the request, the answer), each with its content type and
+encoding: CSV or JSON as text (CaptureContentTypeHeader's types; text/csv and application/json
+when it names none), anything else base64; and the event's id and time. SageMaker buffers a few
+minutes of invocations into one file; here each invocation is a file of its own, which a reader
+of the prefix, line by line, cannot tell apart.
+"""
+
+import base64
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+
+CSV_TYPES = ["text/csv"]
+JSON_TYPES = ["application/json"]
+MODES = {"Input": ("endpointInput", "INPUT"), "Output": ("endpointOutput", "OUTPUT")}
+
+
+def capture_config(sagemaker, endpoint: str) -> dict | None:
+    """The endpoint config's DataCaptureConfig when capture is on; None otherwise."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name).get("DataCaptureConfig")
+    return config if config and config.get("EnableCapture") else None
+
+
+def sampled(config: dict) -> bool:
+    return random.uniform(0, 100) < config.get("InitialSamplingPercentage", 100)
+
+
+def record(config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], now: datetime) -> dict:
+    """The capture record of one invocation: request and answer as (body, content type)."""
+    bodies = {"Input": request, "Output": answer}
+    data = {}
+    for option in config.get("CaptureOptions", [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]):
+        field, mode = MODES[option["CaptureMode"]]
+        body, content_type = bodies[option["CaptureMode"]]
+        encoding = _encoding(config, content_type)
+        data[field] = {
+            "observedContentType": content_type,
+            "mode": mode,
+            "data": base64.b64encode(body).decode() if encoding == "BASE64" else body.decode(),
+            "encoding": encoding,
+        }
+    inference_time = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    metadata = {"eventId": str(uuid.uuid4()), "inferenceTime": inference_time}
+    return {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
+
+
+def _encoding(config: dict, content_type: str) -> str:
+    header = config.get("CaptureContentTypeHeader") or {}
+    kind = content_type.split(";")[0].strip()
+    if kind in (header.get("CsvContentTypes") or CSV_TYPES):
+        return "CSV"
+    if kind in (header.get("JsonContentTypes") or JSON_TYPES):
+        return "JSON"
+    return "BASE64"
+
+
+def key_of(config: dict, endpoint: str, variant: str, now: datetime) -> tuple[str, str]:
+    """(bucket, key) of the invocation's file under the destination."""
+    destination = config["DestinationS3Uri"].removeprefix("s3://").rstrip("/")
+    bucket, _, prefix = destination.partition("/")
+    hour = now.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    name = f"{now.astimezone(UTC).strftime('%M-%S-%f')[:-3]}-{uuid.uuid4()}.jsonl"
+    return bucket, "/".join(part for part in (prefix, endpoint, variant, hour, name) if part)
+
+
+def capture(sagemaker, s3, endpoint: str, variant: str, request, answer) -> None:
+    """Write the invocation's capture record, when the endpoint captures and samples it."""
+    config = capture_config(sagemaker, endpoint)
+    if config is None or not sampled(config):
+        return
+    now = datetime.now(UTC)
+    bucket, key = key_of(config, endpoint, variant, now)
+    line = json.dumps(record(config, request, answer, now)) + "\n"
+    s3.put_object(Bucket=bucket, Key=key, Body=line.encode(), ContentType="application/jsonl")
