@@ -23,7 +23,7 @@ import pandas as pd
 BUCKETS = 10  # Model Monitor materializes each distribution in 10 buckets
 SKETCH_POINTS = 2048  # KLL's default k: the most quantiles a feature's sketch keeps
 MAX_DOMAIN = 20  # a text feature with at most this many values must keep to them
-MONITORING_CONFIG = {  # Model Monitor's documented example values
+MONITORING_CONFIG = {  # Model Monitor's fields and example thresholds; Robust: see above
     "evaluate_constraints": "Enabled",
     "emit_metrics": "Enabled",
     "datatype_check_threshold": 0.1,

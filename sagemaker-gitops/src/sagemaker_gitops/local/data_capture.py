@@ -15,6 +15,7 @@ import base64
 import json
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 CSV_TYPES = ["text/csv"]
@@ -22,10 +23,9 @@ JSON_TYPES = ["application/json"]
 MODES = {"Input": ("endpointInput", "INPUT"), "Output": ("endpointOutput", "OUTPUT")}
 
 
-def capture_config(sagemaker, endpoint: str) -> dict | None:
-    """The endpoint config's DataCaptureConfig when capture is on; None otherwise."""
-    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name).get("DataCaptureConfig")
+def enabled(endpoint_config: dict) -> dict | None:
+    """A described endpoint config's DataCaptureConfig when capture is on; None otherwise."""
+    config = endpoint_config.get("DataCaptureConfig")
     return config if config and config.get("EnableCapture") else None
 
 
@@ -71,12 +71,12 @@ def key_of(config: dict, endpoint: str, variant: str, now: datetime) -> tuple[st
     return bucket, "/".join(part for part in (prefix, endpoint, variant, hour, name) if part)
 
 
-def capture(sagemaker, s3, endpoint: str, variant: str, request, answer) -> None:
-    """Write the invocation's capture record, when the endpoint captures and samples it."""
-    config = capture_config(sagemaker, endpoint)
+def capture(config: dict | None, endpoint: str, variant: str, request, answer, s3: Callable) -> None:
+    """Write the invocation's capture record when the endpoint captures (`config`, from enabled())
+    and samples it; s3() makes the client, only then."""
     if config is None or not sampled(config):
         return
     now = datetime.now(UTC)
     bucket, key = key_of(config, endpoint, variant, now)
     line = json.dumps(record(config, request, answer, now)) + "\n"
-    s3.put_object(Bucket=bucket, Key=key, Body=line.encode(), ContentType="application/jsonl")
+    s3().put_object(Bucket=bucket, Key=key, Body=line.encode(), ContentType="application/jsonl")

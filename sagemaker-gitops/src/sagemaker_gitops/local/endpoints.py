@@ -27,7 +27,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -67,6 +67,7 @@ class Container:
     image: str
     model_data_url: str
     environment: dict[str, str]
+    capture: dict | None = None  # the endpoint config's DataCaptureConfig, when it captures
 
 
 @dataclass
@@ -105,12 +106,12 @@ class LocalEndpoints:
         content_type = response.getheader("Content-Type", "")
         with contextlib.suppress(ClientError):  # as in SageMaker: capture never fails an invocation
             data_capture.capture(
-                _client("sagemaker", region),
-                _client("s3", region),
+                container.capture,
                 endpoint,
                 container.variant,
                 (body, request.get("Content-Type", "")),
                 (answer, content_type),
+                lambda: _client("s3", region),
             )
         return response.status, answer, content_type, container.variant
 
@@ -196,12 +197,15 @@ def _client(service: str, region: str):
 
 
 def describe(region: str, endpoint: str) -> Container:
-    """The container SageMaker runs for the endpoint (its first variant), read from the emulator."""
+    """The container SageMaker runs for the endpoint (its first variant), and what its config captures,
+    read from the emulator."""
     sagemaker = _client("sagemaker", region)
     try:
         config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-        variant = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
-        return model_container(sagemaker, variant["ModelName"], variant["VariantName"])
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        variant = config["ProductionVariants"][0]
+        container = model_container(sagemaker, variant["ModelName"], variant["VariantName"])
+        return replace(container, capture=data_capture.enabled(config))
     except ClientError as error:
         message = error.response["Error"].get("Message", str(error))
         raise validation_error(f"Endpoint {endpoint}: {message}") from None
