@@ -104,12 +104,10 @@ def suggest_constraints(stats: dict) -> dict:
     numbers non-negative where they were, text kept to the values seen where there are few."""
     features = []
     for feature in stats["features"]:
-        common = _common(feature)
-        total = common["num_present"] + common["num_missing"]
         suggested = {
             "name": feature["name"],
             "inferred_type": feature["inferred_type"],
-            "completeness": common["num_present"] / total if total else 1.0,
+            "completeness": _completeness(feature),
         }
         if feature["inferred_type"] in NUMERIC:
             suggested["num_constraints"] = {"is_non_negative": feature["numerical_statistics"]["min"] >= 0}
@@ -150,9 +148,7 @@ def _feature_violations(rule: dict, feature: dict, before: dict | None, values, 
     if mismatched > config["datatype_check_threshold"]:
         return [_violation(name, "data_type_check", f"{_percent(mismatched)} of values are not {wanted}")]
     out = []
-    common = _common(feature)
-    total = common["num_present"] + common["num_missing"]
-    completeness = common["num_present"] / total if total else 1.0
+    completeness = _completeness(feature)
     if completeness < rule.get("completeness", 0) - 1e-9:
         out.append(
             _violation(
@@ -247,6 +243,13 @@ def _threshold(before: dict, feature: dict, drift: dict, miss: float) -> float:
 def _common(feature: dict) -> dict:
     part = feature.get("numerical_statistics") or feature.get("string_statistics") or {}
     return part.get("common", {"num_present": 0, "num_missing": 0})
+
+
+def _completeness(feature: dict) -> float:
+    """The share of a feature's values that are present (1 for a table without rows)."""
+    common = _common(feature)
+    total = common["num_present"] + common["num_missing"]
+    return common["num_present"] / total if total else 1.0
 
 
 def _violation(name: str, check: str, description: str) -> dict:
