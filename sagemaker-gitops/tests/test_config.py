@@ -35,6 +35,8 @@ def with_change(path: str, value):
         ("instances.training_type", "m5.large", "instances.training_type"),
         ("instances.processing_count", 0, "instances.processing_count"),
         ("caching.expire_after", "30 days", "caching.expire_after"),
+        ("quality.on_violation", "warn", "quality.on_violation"),
+        ("quality.compare_with_prod", "sometimes", "quality.compare_with_prod"),
         ("problem_type", "ranking", "problem_type"),
         ("gate.thresold", 1.0, "gate.thresold: Extra inputs are not permitted"),
     ],
