@@ -4,9 +4,10 @@ samples (InitialSamplingPercentage) becomes a JSON line under
 
     <DestinationS3Uri>/<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/<file>.jsonl
 
-holding what CaptureOptions asks for (the request, the answer), each with its content type and
-encoding: CSV or JSON as text (CaptureContentTypeHeader's types; text/csv and application/json
-when it names none), anything else base64; and the event's id and time. SageMaker buffers a few
+holding what CaptureOptions asks for (the request, the answer, or both), each with its content
+type and encoding: CSV or JSON as text when CaptureContentTypeHeader lists its content type,
+anything else base64 (the service base64-encodes everything when the config names no header); and
+the event's id and time. SageMaker buffers a few
 minutes of invocations into one file; here each invocation is a file of its own, which a reader
 of the prefix, line by line, cannot tell apart.
 """
@@ -18,9 +19,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-CSV_TYPES = ["text/csv"]
-JSON_TYPES = ["application/json"]
-MODES = {"Input": ("endpointInput", "INPUT"), "Output": ("endpointOutput", "OUTPUT")}
+SIDES = {"Input": ("endpointInput", "INPUT"), "Output": ("endpointOutput", "OUTPUT")}
+CAPTURED = {"Input": ["Input"], "Output": ["Output"], "InputAndOutput": ["Input", "Output"]}
 
 
 def enabled(endpoint_config: dict) -> dict | None:
@@ -37,9 +37,10 @@ def record(config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], 
     """The capture record of one invocation: request and answer as (body, content type)."""
     bodies = {"Input": request, "Output": answer}
     data = {}
-    for option in config.get("CaptureOptions", [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]):
-        field, mode = MODES[option["CaptureMode"]]
-        body, content_type = bodies[option["CaptureMode"]]
+    modes = [side for option in config["CaptureOptions"] for side in CAPTURED[option["CaptureMode"]]]
+    for side in modes:
+        field, mode = SIDES[side]
+        body, content_type = bodies[side]
         encoding = _encoding(config, content_type)
         data[field] = {
             "observedContentType": content_type,
@@ -55,9 +56,9 @@ def record(config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], 
 def _encoding(config: dict, content_type: str) -> str:
     header = config.get("CaptureContentTypeHeader") or {}
     kind = content_type.split(";")[0].strip()
-    if kind in (header.get("CsvContentTypes") or CSV_TYPES):
+    if kind in header.get("CsvContentTypes", []):
         return "CSV"
-    if kind in (header.get("JsonContentTypes") or JSON_TYPES):
+    if kind in header.get("JsonContentTypes", []):
         return "JSON"
     return "BASE64"
 
