@@ -99,6 +99,7 @@ BAD_ANSWERS = [
     ({"prod_deployment_strategy": "rolling"}, "prod_deployment_strategy", "Invalid choice"),
     ({"enable_batch": "maybe"}, "enable_batch", "must be yes or no"),
     ({"enable_notebooks": "maybe"}, "enable_notebooks", "must be yes or no"),
+    ({"enable_monitoring": "maybe"}, "enable_monitoring", "must be yes or no"),
     (
         {"aws_region": "il-central-1", "enable_notebooks": True},
         "enable_notebooks",

@@ -32,7 +32,8 @@ from sagemaker_gitops.pytest_plugin import isolate_from_aws
 TEMPLATE = Path(__file__).resolve().parents[2]
 # Between them, the presets take every branch the package has for a project's shape: built-in
 # XGBoost (a stand-in for its image) and a scikit-learn script; training once and tuning; an
-# endpoint alone and an endpoint with batch scoring; with and without a notebook workflow.
+# endpoint alone and an endpoint with batch scoring and monitoring; with and without a notebook
+# workflow.
 PRESETS = {
     "xgboost": {},  # the template's defaults: regression, built-in XGBoost, no tuning
     "sklearn-tuning": {
@@ -43,6 +44,7 @@ PRESETS = {
         "tuning_max_jobs": 3,
         "enable_batch": True,
         "enable_notebooks": True,
+        "enable_monitoring": True,
     },
 }
 PRESET = os.environ.get("MLOPS_TEST_PRESET", "xgboost")
@@ -102,6 +104,10 @@ isolate_from_aws(ANSWERS["aws_region"])
 tuning_only = pytest.mark.skipif(not TUNING, reason="the preset trains once: see MLOPS_TEST_PRESET")
 BATCH = ANSWERS["enable_batch"]
 batch_only = pytest.mark.skipif(not BATCH, reason="the preset has no batch scoring: see MLOPS_TEST_PRESET")
+MONITORING = ANSWERS["enable_monitoring"]
+monitoring_only = pytest.mark.skipif(
+    not MONITORING, reason="the preset monitors nothing: see MLOPS_TEST_PRESET"
+)
 NOTEBOOKS = ANSWERS["enable_notebooks"]
 notebooks_only = pytest.mark.skipif(
     not NOTEBOOKS, reason="the preset runs no notebooks: see MLOPS_TEST_PRESET"
@@ -219,9 +225,38 @@ def _containers_in(node):
             yield from _containers_in(value)
 
 
+def create_stage_pipelines(sagemaker, role_arn: str) -> None:
+    """The pipelines the stages' schedules start (batch scoring, monitoring), as `mlops pipeline
+    upsert` leaves them, for the preset's project."""
+    for kind in ("batch", "monitor"):
+        if kind in project().pipelines:
+            sagemaker.create_pipeline(
+                PipelineName=project().pipeline_name_of(kind),
+                PipelineDefinition=json.dumps(stage_pipeline_definition(kind)),
+                RoleArn=role_arn,
+            )
+
+
 @functools.cache
-def batch_definition() -> dict:
-    return build(offline=True, kind="batch").definition()
+def stage_pipeline_definition(kind: str) -> dict:
+    return build(offline=True, kind=kind).definition()
+
+
+def sample_baseline(processing_dir: Path, put) -> str:
+    """The sample's data-quality baseline (as Preprocess wrote it in processing_dir) put where a
+    run keeps it, by put(key, body) -> URL: the folder's URL."""
+    for name in ("statistics", "constraints"):
+        body = (processing_dir / "data" / "quality" / f"{name}.json").read_bytes()
+        url = put(f"{project().slug}/executions/sample/preprocess/data/quality/{name}.json", body)
+    return url.rsplit("/", 1)[0] + "/"
+
+
+def data_quality_metrics(folder: str) -> dict:
+    """ModelMetrics.ModelDataQuality of a baseline folder, as the pipeline registers it."""
+    return {
+        name: {"ContentType": "application/json", "S3Uri": f"{folder}{name.lower()}.json"}
+        for name in ("Statistics", "Constraints")
+    }
 
 
 @pytest.fixture
@@ -233,7 +268,8 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
 
     register(status, metrics, artifact=bytes, environment={name: value or None}, steps={file: text})
     registers other model bytes, records other training data (data_sha256=...) and its
-    data-quality baseline (data_baseline=<folder URL>), a classifier's
+    data-quality baseline (data_baseline=<folder URL>; by default the sample's, as Preprocess
+    writes it; None: none, as a version registered before baselines were), a classifier's
     labels (labels=[...], in evaluation.json), the rule its requests are read by (features=...),
     changes the container's Environment (None removes a variable), or serves build/steps with
     files replaced; commit= records another source than the project's
@@ -244,12 +280,7 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
         s3 = boto3.client("s3", region_name=target.region)
         sagemaker = boto3.client("sagemaker", region_name=target.region)
         sagemaker.create_model_package_group(ModelPackageGroupName=project().model_package_group)
-        if BATCH:  # as `mlops pipeline upsert` leaves it: what the stages' schedules start
-            sagemaker.create_pipeline(
-                PipelineName=project().pipeline_name_of("batch"),
-                PipelineDefinition=json.dumps(batch_definition()),
-                RoleArn=target.role_arn,
-            )
+        create_stage_pipelines(sagemaker, target.role_arn)
 
         def put(key: str, body: bytes) -> str:
             s3.put_object(Bucket=target.bucket, Key=key, Body=body)
@@ -278,7 +309,7 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
             labels: list | None = None,
             data_sha256: str | None = None,
             features: dict | None = None,
-            data_baseline: str | None = None,
+            data_baseline: str | None = "",
         ) -> str:
             extra = {"ModelMetrics": {}}
             if metrics or labels or features:
@@ -291,11 +322,10 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
                 uri = put(key, json.dumps(report).encode())
                 statistics = {"ContentType": "application/json", "S3Uri": uri}
                 extra["ModelMetrics"]["ModelQuality"] = {"Statistics": statistics}
+            if data_baseline == "":
+                data_baseline = sample_baseline(processing_dir, put)
             if data_baseline:  # the folder of a data-quality baseline, as Preprocess writes it
-                extra["ModelMetrics"]["ModelDataQuality"] = {
-                    name: {"ContentType": "application/json", "S3Uri": f"{data_baseline}{name.lower()}.json"}
-                    for name in ("Statistics", "Constraints")
-                }
+                extra["ModelMetrics"]["ModelDataQuality"] = data_quality_metrics(data_baseline)
             if artifact is None:
                 artifact = served_artifact(frozenset((steps or {}).items())).read_bytes()
             checksum = sha256(artifact).hexdigest()

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import BATCH, any_shape, batch_definition, batch_only, serving
+from conftest import BATCH, MONITORING, any_shape, batch_only, serving, stage_pipeline_definition
 from sagemaker_gitops import aws
 from sagemaker_gitops.config import load_config
 from sagemaker_gitops.definition.csv_filters import column_filter
@@ -20,10 +20,11 @@ from sagemaker_gitops.local import endpoints
 from sagemaker_gitops.local.jobs import JobFailed
 from sagemaker_gitops.local.transform import mini_batches, predict
 from sagemaker_gitops.project import project
-from sagemaker_gitops.stages import batch_stack, deploy, promote
+from sagemaker_gitops.stages import deploy, promote, stage_schedules
 from sagemaker_gitops.stages import status as stage_status
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips the schedule
+BATCH_SCHEDULE = stage_schedules.BATCH
 
 ROW = ["id7", "1.5", "2", "x", "-4"]
 
@@ -228,7 +229,7 @@ def add_batch_block(repo, git, stage: str, block: dict | None = BLOCK) -> None:
 def schedule_stack(stage: str) -> dict | None:
     try:
         found = boto3.client("cloudformation", region_name=aws.region()).describe_stacks(
-            StackName=batch_stack.stack_name(stage)
+            StackName=BATCH_SCHEDULE.stack_name(stage)
         )
     except ClientError:  # a stack that does not exist
         return None
@@ -241,7 +242,7 @@ def test_the_schedule_follows_the_stage_file_and_goes_with_its_block(repo, regis
     record("staging", arn)
     add_batch_block(repo, git, "staging")
     done = deploy.deploy("staging", repo=repo)
-    assert done.batch == "created"
+    assert done.schedules["batch"] == "created"
     sent = schedule_stack("staging")
     assert (sent["ModelPackageArn"], sent["ScheduleExpression"], sent["ScheduleState"]) == (
         arn,
@@ -255,13 +256,13 @@ def test_the_schedule_follows_the_stage_file_and_goes_with_its_block(repo, regis
 
     add_batch_block(repo, git, "staging", {**BLOCK, "instance_count": 3})
     assert stage_status.status("staging", repo=repo).drift  # git changed, the stack has not yet
-    assert deploy.deploy("staging", repo=repo).batch == "updated"
+    assert deploy.deploy("staging", repo=repo).schedules["batch"] == "updated"
     assert schedule_stack("staging")["TransformInstanceCount"] == "3"
 
     add_batch_block(repo, git, "staging", None)
-    gone = f"stack {batch_stack.stack_name('staging')} exists, but deploy/staging.yml has no batch block"
+    gone = f"stack {BATCH_SCHEDULE.stack_name('staging')} exists, but deploy/staging.yml has no batch block"
     assert gone in stage_status.status("staging", repo=repo).differences
-    assert deploy.deploy("staging", repo=repo).batch == "deleted"
+    assert deploy.deploy("staging", repo=repo).schedules["batch"] == "deleted"
     assert schedule_stack("staging") is None and not stage_status.status("staging", repo=repo).drift
 
 
@@ -309,7 +310,7 @@ def test_firing_a_schedule_by_hand_starts_the_pipeline_with_what_the_schedule_se
         "PipelineParameters"
     ]
     sent = schedule_stack("staging")
-    declared = [p["Name"] for p in batch_definition()["Parameters"]]
+    declared = [p["Name"] for p in stage_pipeline_definition("batch")["Parameters"]]
     assert {p["Name"]: p["Value"] for p in given} == {name: sent[name] for name in declared}
 
 
@@ -318,16 +319,16 @@ def test_firing_a_stage_without_a_schedule_is_refused_in_one_line(registry, mlop
     code, out, err = mlops("schedule", "fire", "prod", "--aws", "real")
     assert code == 1 and not out
     assert err.strip() == (
-        f"error: prod has no schedule (stack {batch_stack.stack_name('prod')}): give deploy/prod.yml a"
+        f"error: prod has no schedule (stack {BATCH_SCHEDULE.stack_name('prod')}): give deploy/prod.yml a"
         " batch block and deploy it (`mlops deploy prod`)"
     )
 
 
 @batch_only
 def test_the_batch_template_takes_every_parameter_it_is_given(read_template, repo):
-    declared = set(read_template(repo / "deploy" / batch_stack.TEMPLATE)["Parameters"])
+    declared = set(read_template(repo / "deploy" / BATCH_SCHEDULE.template)["Parameters"])
     state = load_stage("prod", repo / "deploy" / "prod.yml")
-    given = batch_stack.stack_parameters("prod", state, aws.resolve_target(offline=True), "c" * 40)
+    given = BATCH_SCHEDULE.parameters("prod", state, aws.resolve_target(offline=True), "c" * 40, {})
     assert set(given) == declared
     assert json.dumps(given)  # every value a string, as CloudFormation takes them
     assert all(isinstance(value, str) for value in given.values())
@@ -337,5 +338,6 @@ def test_the_batch_template_takes_every_parameter_it_is_given(read_template, rep
 def test_the_prod_pull_request_says_prods_schedule_moves_with_it(repo, registry):
     registry()
     done = promote.promote(repo=repo)
-    assert done.body and "Prod's batch schedule moves to this version with it." in done.body
-    assert deploy.describe_stack(batch_stack.stack_name("staging")) is not None  # staging's moved already
+    moved = "batch and monitoring schedules move" if MONITORING else "batch schedule moves"
+    assert done.body and f"Prod's {moved} to this version with it." in done.body
+    assert deploy.describe_stack(BATCH_SCHEDULE.stack_name("staging")) is not None  # staging's moved already

@@ -28,8 +28,9 @@ from sagemaker_gitops import aws, bootstrap
 from sagemaker_gitops.bootstrap import VARIABLES, stack_name, template_path
 from sagemaker_gitops.build.pipelines import build
 from sagemaker_gitops.definition.step_code import StepCode
+from sagemaker_gitops.desired_state import STAGES
 from sagemaker_gitops.project import load_step, project
-from sagemaker_gitops.stages import stacks
+from sagemaker_gitops.stages import stacks, stage_schedules
 
 GITHUB_ROLES = {
     "BuildRole": "ref:refs/heads/${DefaultBranch}",
@@ -580,3 +581,49 @@ def test_every_pipeline_records_its_runs_where_the_execution_role_may(template):
             name = built.name
         arn = f"arn:aws:sagemaker:{aws.region()}:123456789012:experiment/{name}"
         assert any(covers(arn, pattern) for pattern in granted), f"{built.name} records experiment {name}"
+
+
+def grants(template: dict, resource: str, action: str, arn: str) -> bool:
+    """Whether a statement of the template's `resource` (a role or policy) allows `action` on `arn`
+    (account 123456789012; a deploy policy's ${aws:PrincipalTag/stage} is either stage)."""
+    names = {"${Project}": re.escape(project().slug), "${!aws:PrincipalTag/stage}": "(staging|prod)"}
+
+    def pattern(text: str) -> str:
+        parts = re.split(r"(\$\{[^}]*\}|\*)", text)
+        return "".join(
+            names.get(part, ".*" if part == "*" else "[^:/]+")
+            if part.startswith(("${", "*"))
+            else re.escape(part)
+            for part in parts
+            if part
+        )
+
+    return any(
+        re.fullmatch(pattern(r["Fn::Sub"] if isinstance(r["Fn::Sub"], str) else r["Fn::Sub"][0]), arn)
+        for name, statement in statements(template)
+        if name == resource and statement["Effect"] == "Allow" and action in as_list(statement["Action"])
+        for r in as_list(statement["Resource"])
+        if isinstance(r, dict) and "Fn::Sub" in r
+    )
+
+
+def test_the_roles_reach_every_pipeline_and_stage_schedule_the_project_has(template):
+    """build.yml's role creates and starts each pipeline (build; batch, notebooks, monitor when the
+    project has them), the scheduler role starts each, and the deploy roles manage each stage
+    schedule's stack and schedule, and find the pipeline it starts."""
+    prefix = f"arn:aws:sagemaker:{aws.region()}:123456789012"
+    for kind in project().pipelines:
+        pipeline = f"{prefix}:pipeline/{project().pipeline_name_of(kind)}"
+        assert grants(template, "BuildRole", "sagemaker:UpdatePipeline", pipeline), f"{kind}: upsert"
+        assert grants(template, "SchedulerRole", "sagemaker:StartPipelineExecution", pipeline), (
+            f"{kind}: start"
+        )
+    for schedule in (s for s in stage_schedules.ALL if s.kind in project().pipelines):
+        for stage in STAGES:
+            name = schedule.stack_name(stage)
+            stack = f"arn:aws:cloudformation:{aws.region()}:123456789012:stack/{name}/1"
+            assert grants(template, "EndpointDeployPolicy", "cloudformation:UpdateStack", stack), name
+            rule = f"arn:aws:scheduler:{aws.region()}:123456789012:schedule/default/{name}"
+            assert grants(template, "EndpointDeployPolicy", "scheduler:UpdateSchedule", rule), name
+            pipeline = f"{prefix}:pipeline/{project().pipeline_name_of(schedule.kind)}"
+            assert grants(template, "EndpointDeployPolicy", "sagemaker:DescribePipeline", pipeline), name

@@ -14,12 +14,13 @@ from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.errors import MlopsError
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import (
-    batch_stack,
     deploy,
     drift,
     endpoint_stack,
+    models,
     pipeline_schedules,
     stacks,
+    stage_schedules,
     staging_evidence,
 )
 from sagemaker_gitops.stages import status as stage_status
@@ -221,11 +222,14 @@ def test_with_prod_in_its_own_account_status_reads_prod_through_the_read_role(
     arn = registry()
     record("prod", arn)
     reader = f"arn:aws:iam::210987654321:role/{project().slug}-prod-reader"
+    package = models.described(arn)  # the registry's account shares it with prod's (moto cannot)
     with aws.assumed(reader):  # stands in for the prod deploy role, in the prod account
         state = load_stage("prod", repo / "deploy" / "prod.yml")
         commit = deploy.committed_stage_file("prod", repo)
-        for kind in (endpoint_stack, batch_stack):
-            stacks.reconcile(kind.desired("prod", state, aws.resolve_target(), commit, repo), lambda _: None)
+        target = aws.resolve_target()
+        stacks.reconcile(endpoint_stack.desired("prod", state, target, commit, repo), lambda _: None)
+        for schedule in stage_schedules.ALL:
+            stacks.reconcile(schedule.desired("prod", state, target, commit, repo, package), lambda _: None)
 
     unseen = stage_status.status("prod", repo=repo)
     assert unseen.differences == [f"stack {deploy.stack_name('prod')} does not exist"]

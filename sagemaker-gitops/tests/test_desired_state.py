@@ -13,6 +13,10 @@ CAPTURE_ON = "data_capture: {enabled: true, sampling_percentage: 10}\n"
 
 SERVERLESS = "serverless: {memory_size_mb: 2048, max_concurrency: 5}\n"
 SCALING = "autoscaling: {min_capacity: %d, max_capacity: %d, target_invocations_per_instance: 10}\n"
+MONITORING = (
+    "monitoring: {lookback_hours: %d, instance_type: ml.m5.large,"
+    " schedule: {expression: rate(1 hour), timezone: UTC, enabled: true}}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +39,10 @@ SCALING = "autoscaling: {min_capacity: %d, max_capacity: %d, target_invocations_
             INSTANCES + "data_capture: {enabled: true, sampling_percentage: 0}\n",
             "data_capture.sampling_percentage: Input should be greater than or equal to 1",
         ),
+        (SERVERLESS + MONITORING % 24, "monitoring reads the endpoint's captured requests: it needs"),
+        (SERVERLESS + MONITORING % 24, "(a serverless endpoint captures nothing)"),
+        (INSTANCES + CAPTURE_OFF + MONITORING % 24, "it needs data_capture.enabled: true"),
+        (INSTANCES + CAPTURE_ON + MONITORING % 0, "monitoring.lookback_hours: Input should be greater than"),
         ("instance_type: [\n", "not valid YAML"),
         (INSTANCES.replace("ml.m5.large", "m5.large"), "instance_type: String should match"),
     ],

@@ -1,12 +1,18 @@
 """Which AWS a verb changes is said, not guessed, and the emulator's desired state stays out of the
 project's branches: the models it names exist only in the emulator."""
 
-import json
 import os
 from hashlib import sha256
 
 import pytest
-from conftest import BATCH, BUILT_FROM, PROJECT, batch_definition, run_git
+from conftest import (
+    BUILT_FROM,
+    PROJECT,
+    create_stage_pipelines,
+    data_quality_metrics,
+    run_git,
+    sample_baseline,
+)
 from sagemaker_gitops import aws
 from sagemaker_gitops.definition.step_code import StepCode
 from sagemaker_gitops.local import emulator
@@ -17,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto ski
 
 
 @pytest.fixture(scope="module")
-def approved_on_the_emulator(emulated, running_emulator, model_tarball, registered_container):
+def approved_on_the_emulator(emulated, running_emulator, model_tarball, registered_container, processing_dir):
     """An Approved version in the emulator's registry, registered as the pipeline registers."""
     artifact = model_tarball.read_bytes()
     environment = dict(registered_container["Environment"])
@@ -27,6 +33,7 @@ def approved_on_the_emulator(emulated, running_emulator, model_tarball, register
             code = StepCode(project().steps_dir, target.bucket, project().slug)
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = code.sourcedir()
             code.upload(emulated.client("s3"))
+    baseline = sample_baseline(processing_dir, emulated.put_s3)
     kept = f"{project().kept_models_key}/{sha256(artifact).hexdigest()}/model.tar.gz"
     container = {
         "Image": registered_container["Image"],
@@ -42,13 +49,9 @@ def approved_on_the_emulator(emulated, running_emulator, model_tarball, register
             "SupportedResponseMIMETypes": ["text/csv"],
         },
         CustomerMetadataProperties={"model_sha256": sha256(artifact).hexdigest(), "git_commit": BUILT_FROM},
+        ModelMetrics={"ModelDataQuality": data_quality_metrics(baseline)},
     )["ModelPackageArn"]
-    if BATCH:  # the pipeline the stages' schedules start, as `mlops pipeline upsert` makes it
-        emulated.client("sagemaker").create_pipeline(
-            PipelineName=project().pipeline_name_of("batch"),
-            PipelineDefinition=json.dumps(batch_definition()),
-            RoleArn=target.role_arn,
-        )
+    create_stage_pipelines(emulated.client("sagemaker"), target.role_arn)
     yield arn
     emulator.down(reset=True)  # the record and its branches go with the state
 

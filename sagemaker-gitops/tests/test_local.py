@@ -12,18 +12,19 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from conftest import TUNING, any_shape
+from conftest import TUNING, any_shape, monitoring_only
 from sagemaker_gitops import aws, contract
 from sagemaker_gitops.build import pipelines, run_locally
 from sagemaker_gitops.definition.expressions import Scope, StepError
 from sagemaker_gitops.definition.parameters import resolve_parameters
 from sagemaker_gitops.definition.step_kinds import KINDS
 from sagemaker_gitops.errors import MlopsError
-from sagemaker_gitops.local import emulator, image_envs, launchers, runner
+from sagemaker_gitops.local import data_capture, emulator, image_envs, launchers, runner
 from sagemaker_gitops.local.jobs import _relative
 from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
 from sagemaker_gitops.project import project
@@ -123,6 +124,67 @@ def test_a_version_carries_its_quality_baselines_and_data_that_drifted_from_prod
         f" exceeds [0-9.]+$",
         last,
     ), last
+
+
+@monitoring_only
+def test_the_monitor_checks_what_an_endpoint_was_sent_against_its_versions_baseline(
+    local_runs, local_run, emulated, config
+):
+    """The monitoring pipeline reads an endpoint's data capture in SageMaker's layout (written as
+    the emulator's endpoints write it) against the data baseline the version was registered with:
+    requests like the training data pass; once most requests have a feature moved, the run fails
+    at DataDrifted in one line naming the feature and the check."""
+    arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
+    package = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    baseline = contract.data_baseline(package)
+    capture_config = {
+        "DestinationS3Uri": f"s3://{emulated.bucket}/{project().slug}/data-capture/staging",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+    }
+    with (project().root / "data" / "sample.csv").open(newline="") as sample:
+        rows = list(csv.DictReader(sample))
+    features = [name for name in rows[0] if name not in (config.target_column, config.split.key)]
+    endpoint = f"{project().slug}-staging"
+
+    def send(requests: list[dict]) -> None:
+        for request in requests:
+            body = ",".join(request[name] for name in features) + "\n"
+            now = datetime.now(UTC)
+            captured = data_capture.record(
+                capture_config, (body.encode(), "text/csv"), (b"0.5\n", "text/csv"), now
+            )
+            bucket, key = data_capture.key_of(capture_config, endpoint, "main", now)
+            emulated.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(captured).encode())
+
+    capture_url = f"{capture_config['DestinationS3Uri']}/{endpoint}/main"
+    monitor = ["--pipeline", "monitor", "--param", f"CaptureUrl={capture_url}", "--param"]
+    send(rows[:40])
+    calm = local_run(*monitor, f"DataBaselineUrl={baseline}")
+    assert calm.code == 0, calm.err
+    summary = json.loads(
+        (calm.workspace / "CheckCapture" / "opt/ml/processing/monitor/summary.json").read_text()
+    )
+    assert summary == {"rows": 40, "violations": 0, "said": "40 captured rows, no violation of the baseline"}
+
+    moved = next(name for name in features if all(_is_number(row[name]) for row in rows))
+    send([{**row, moved: str(float(row[moved]) * 3 + 1)} for row in rows * 2])
+    drifted = local_run(*monitor, f"DataBaselineUrl={baseline}")
+    last = drifted.err.strip().splitlines()[-1]
+    assert drifted.code == 1 and last.startswith("error: pipeline failed at step 'DataDrifted': "), last
+    assert re.search(
+        "What the endpoint was sent violates its model's data baseline:"
+        f" {moved!r}: baseline_drift_check: distance [0-9.]+ from the baseline's distribution exceeds",
+        last,
+    ), last
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_the_experiments_report_compares_the_local_runs(
@@ -773,8 +835,11 @@ def test_a_run_compares_with_the_kept_model_of_the_version_prod_yml_names(
     assert pipelines.with_prod(["GateThreshold=0.9"], declares) == [
         "GateThreshold=0.9",
         f"ChampionModelUrl={kept}",
+        f"{contract.DATA_BASELINE_URL}={contract.data_baseline(described)}",  # quality.compare_with_prod
     ]
-    assert pipelines.with_prod(["ChampionModelUrl="], declares) == ["ChampionModelUrl="], "the run's own"
+    baseline = f"{contract.DATA_BASELINE_URL}={contract.data_baseline(described)}"
+    own = ["ChampionModelUrl="]
+    assert pipelines.with_prod(own, declares) == [*own, baseline], "the run's own champion"
     assert pipelines.with_prod([], {"Parameters": []}) == [], "a gate that does not ask"
     record("prod", arn.rsplit("/", 1)[0] + "/99")
     with pytest.raises(MlopsError, match=r"^deploy/prod.yml names .*/99, which the registry does not answer"):

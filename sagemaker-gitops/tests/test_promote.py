@@ -55,7 +55,7 @@ def test_promote_deploys_staging_records_it_and_prepares_the_prod_branch(repo, r
 
 
 def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, record, github, git):
-    prod = registry(metrics={"rmse": 60.0})
+    prod = registry(metrics={"rmse": 60.0}, data_baseline=None)
     record("staging", prod)
     record("prod", prod)
     candidate = registry(metrics={"rmse": 55.0}, data_sha256="d" * 64, data_baseline="s3://b/quality/")

@@ -68,6 +68,15 @@ class BatchScoring(StrictModel):
     schedule: Schedule
 
 
+class Monitoring(StrictModel):
+    """The endpoint's captured requests checked against the served version's data-quality baseline
+    (build/monitor_pipeline.py), on a schedule."""
+
+    lookback_hours: int = Field(ge=1, le=168)  # each run checks the requests of the hours before it
+    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    schedule: Schedule
+
+
 class StageState(StrictModel):
     model_package_arn: str = Field(default="", pattern=MODEL_PACKAGE_ARN)
     instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE_PATTERN)
@@ -77,6 +86,7 @@ class StageState(StrictModel):
     autoscaling: Autoscaling | None = None
     deployment: Deployment | None = None
     batch: BatchScoring | None = None  # deploy/batch.yml, as the stack <project>-<stage>-batch
+    monitoring: Monitoring | None = None  # deploy/monitor.yml, as the stack <project>-<stage>-monitor
 
     @model_validator(mode="after")
     def _one_way_to_host(self):
@@ -89,6 +99,11 @@ class StageState(StrictModel):
             raise ValueError("autoscaling applies to instances: a serverless endpoint scales by itself")
         if self.serverless is not None and self.data_capture.enabled:
             raise ValueError("data_capture: serverless endpoints do not support data capture")
+        if self.monitoring is not None and not self.data_capture.enabled:
+            raise ValueError(
+                "monitoring reads the endpoint's captured requests: it needs data_capture.enabled: true"
+                + (" (a serverless endpoint captures nothing)" if self.serverless is not None else "")
+            )
         if self.autoscaling and not (
             self.autoscaling.min_capacity <= self.initial_instance_count <= self.autoscaling.max_capacity
         ):

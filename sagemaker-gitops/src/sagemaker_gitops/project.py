@@ -13,6 +13,7 @@ above the working directory). The table is written by the template and owned by 
     pipeline = "build/pipeline.py"
     batch-pipeline = "build/batch_pipeline.py"  # scores in batch when the file exists
     notebook-pipeline = "build/notebook_pipeline.py"  # runs notebooks when the file exists
+    monitor-pipeline = "build/monitor_pipeline.py"  # monitors the endpoints when the file exists
     notebooks = "build/notebooks.yml"  # which notebooks it runs, with what
     steps = "build/steps"
     snapshot = "tests/snapshots/pipeline-definition.json"
@@ -33,7 +34,7 @@ from .errors import MlopsError
 from .validation import StrictModel, validated
 
 PYPROJECT = "pyproject.toml"
-PIPELINE_KINDS = ("build", "batch", "notebooks")
+PIPELINE_KINDS = ("build", "batch", "notebooks", "monitor")
 
 
 class Settings(StrictModel):
@@ -49,6 +50,7 @@ class Settings(StrictModel):
     pipeline: Path = Path("build/pipeline.py")
     batch_pipeline: Path = Path("build/batch_pipeline.py")
     notebook_pipeline: Path = Path("build/notebook_pipeline.py")
+    monitor_pipeline: Path = Path("build/monitor_pipeline.py")
     notebooks: Path = Path("build/notebooks.yml")
     steps: Path = Path("build/steps")
     snapshot: Path = Path("tests/snapshots/pipeline-definition.json")
@@ -89,15 +91,22 @@ class Project:
 
     @property
     def pipelines(self) -> tuple[str, ...]:
-        """The project's pipelines: "build", then "batch" and "notebooks" when their files exist."""
+        """The project's pipelines: "build", then "batch", "notebooks" and "monitor" when their files
+        exist."""
         return tuple(kind for kind in PIPELINE_KINDS if self.pipeline_file_of(kind).is_file())
 
     def pipeline_name_of(self, kind: str) -> str:
-        """The SageMaker name of the "build" (training), "batch" (scoring) or "notebooks" pipeline."""
+        """The SageMaker name of the "build" (training), "batch" (scoring), "notebooks" or "monitor"
+        pipeline."""
         return self.pipeline_name if kind == "build" else f"{self.slug}-{kind}"
 
     def pipeline_file_of(self, kind: str) -> Path:
-        setting = {"build": "pipeline", "batch": "batch_pipeline", "notebooks": "notebook_pipeline"}[kind]
+        setting = {
+            "build": "pipeline",
+            "batch": "batch_pipeline",
+            "notebooks": "notebook_pipeline",
+            "monitor": "monitor_pipeline",
+        }[kind]
         return self.root / getattr(self.settings, setting)
 
     def sample_file_of(self, kind: str) -> Path:

@@ -12,14 +12,13 @@ from .help import group
 from .local import run_here
 from .shared import ChosenAws, chosen_aws, out
 
-app = group("The schedules that start the pipelines: each stage's batch scoring, retraining, notebooks.")
+app = group(
+    "The schedules that start the pipelines: each stage's batch scoring and monitoring, retraining,"
+    " notebooks."
+)
 
 
-class ScheduleName(StrEnum):
-    staging = "staging"
-    prod = "prod"
-    retraining = "retraining"
-    notebooks = "notebooks"
+ScheduleName = StrEnum("ScheduleName", {name: name for name in schedules.NAMES})
 
 
 @app.command("fire")
@@ -27,8 +26,8 @@ def schedule_fire(
     name: Annotated[
         ScheduleName,
         typer.Argument(
-            help="staging or prod: the stage's batch scoring; retraining: the build pipeline's;"
-            " notebooks: the notebook workflow's."
+            help="staging or prod: the stage's batch scoring; staging-monitor or prod-monitor: the"
+            " stage's monitoring; retraining: the build pipeline's; notebooks: the notebook workflow's."
         ),
     ],
     aws_choice: ChosenAws = None,

@@ -35,6 +35,7 @@ class PipelineChoice(StrEnum):
     build = "build"
     batch = "batch"
     notebooks = "notebooks"
+    monitor = "monitor"
 
 
 WhichPipeline = Annotated[
@@ -42,7 +43,8 @@ WhichPipeline = Annotated[
     typer.Option(
         "--pipeline",
         help="build: build/pipeline.py (training); batch: build/batch_pipeline.py (batch scoring);"
-        " notebooks: build/notebook_pipeline.py (the notebook workflow).",
+        " notebooks: build/notebook_pipeline.py (the notebook workflow);"
+        " monitor: build/monitor_pipeline.py (an endpoint's captured requests against its baseline).",
     ),
 ]
 

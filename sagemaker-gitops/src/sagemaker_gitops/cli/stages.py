@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..errors import MlopsError
 from ..local import emulator, pull_requests
-from ..stages import batch_stack, deploy, drift, promote
+from ..stages import deploy, drift, promote, stage_schedules
 from .shared import ChosenAws, Stage, chosen_aws, err, out
 
 app = typer.Typer()  # its verbs sit at the top level: `mlops deploy`, not `mlops stages deploy`
@@ -38,8 +38,10 @@ def deploy_stage(
         f"{stage}: stack {done.stack} {done.action}; endpoint {done.endpoint} serves {done.model_package_arn}"
     )
     out.print(f"smoke test: {done.smoke_test}")
-    if done.batch:
-        out.print(f"batch schedule: stack {batch_stack.stack_name(stage.value)} {done.batch}")
+    for schedule in stage_schedules.ALL:
+        if schedule.block in done.schedules:
+            action = done.schedules[schedule.block]
+            out.print(f"{schedule.block} schedule: stack {schedule.stack_name(stage.value)} {action}")
 
 
 @app.command("invoke")

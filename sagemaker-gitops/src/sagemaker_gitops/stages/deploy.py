@@ -10,7 +10,7 @@ import io
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -22,7 +22,7 @@ from ..errors import MlopsError
 from ..local import emulator, pull_requests
 from ..project import load_step, project
 from ..repository import git, is_commit
-from . import batch_stack, endpoint_stack, models, smoke, staging_evidence
+from . import endpoint_stack, models, smoke, stage_schedules, staging_evidence
 from .artifacts import approved_package, refuse_what_can_be_replaced, verify_artifact
 from .endpoint_stack import stack_name
 from .schedules import refuse_what_a_scheduled_run_would
@@ -37,7 +37,9 @@ class Deployed:
     action: str  # created | updated | unchanged
     model_package_arn: str
     smoke_test: str
-    batch: str = ""  # the batch stack's action (created, updated, unchanged, deleted); "" without one
+    # A stage schedule's block ("batch", "monitoring") -> what its stack's deploy did (created,
+    # updated, unchanged, deleted); the ones with neither a block nor a stack left out.
+    schedules: dict[str, str] = field(default_factory=dict)
 
 
 def deploy(
@@ -58,9 +60,13 @@ def deploy(
     commit = committed_stage_file(stage, repo)
     if stage == "prod":
         staging_evidence.require(package)
-    batch = batch_stack.desired(stage, state, target, commit, repo)
-    if batch.parameters is not None:
-        check_batch_run(stage, batch.parameters)
+    schedules = [
+        (schedule, schedule.desired(stage, state, target, commit, repo, package))
+        for schedule in stage_schedules.ALL
+    ]
+    for schedule, desired in schedules:
+        if desired.parameters is not None:
+            check_scheduled_run(stage, schedule, desired.parameters)
     action = reconcile(endpoint_stack.desired(stage, state, target, commit, repo), on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
@@ -69,9 +75,10 @@ def deploy(
         # The registered sha256: verify_artifact found the bytes the test ran on to have it.
         sha256 = metadata(package)[MODEL_SHA256]
         staging_evidence.record(package, sha256, endpoint, passed)
-    # After the smoke test: a model that fails it never reaches the stage's schedule either.
-    scheduled = reconcile(batch, on_status)
-    return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, scheduled)
+    # After the smoke test: a model that fails it never reaches the stage's schedules either.
+    scheduled = {schedule.block: reconcile(desired, on_status) for schedule, desired in schedules}
+    done = {name: action for name, action in scheduled.items() if action}
+    return Deployed(stage, stack_name(stage), endpoint, action, package["ModelPackageArn"], passed, done)
 
 
 def to_name_one(stage: str) -> str:
@@ -86,23 +93,25 @@ def to_name_one(stage: str) -> str:
     return f"run `{emulator.command('promote')}`"
 
 
-def check_batch_run(stage: str, parameters: dict[str, str]) -> None:
-    """A stage that scores in batch needs the batch pipeline its schedule starts, in this account,
-    and a batch block whose values that pipeline's run and the schedule accept (an instance type
-    CreateTransformJob knows, parameter values Scheduler takes), as `--param` values are checked."""
-    name = project().pipeline_name_of("batch")
+def check_scheduled_run(
+    stage: str, schedule: stage_schedules.StageSchedule, parameters: dict[str, str]
+) -> None:
+    """A stage schedule needs the pipeline it starts, in this account, and a block whose values
+    that pipeline's run and the schedule accept (an instance type the job's API knows, parameter
+    values Scheduler takes), as `--param` values are checked."""
+    name = project().pipeline_name_of(schedule.kind)
     try:
         described = aws.client("sagemaker").describe_pipeline(PipelineName=name)
     except ClientError as error:
         if error.response["Error"]["Code"] not in {"ResourceNotFound", "ValidationException"}:
             raise
         raise MlopsError(
-            f"deploy/{stage}.yml schedules batch scoring, but pipeline {name!r} does not exist in"
+            f"deploy/{stage}.yml has a {schedule.block} block, but pipeline {name!r} does not exist in"
             f" {aws.region()}: create it with `{emulator.command('pipeline upsert')}`"
         ) from None
     definition = json.loads(described["PipelineDefinition"])
-    schedule = batch_stack.stack_name(stage)
-    refuse_what_a_scheduled_run_would(schedule, definition, parameters, f"deploy/{stage}.yml's batch block")
+    refused = f"deploy/{stage}.yml's {schedule.block} block"
+    refuse_what_a_scheduled_run_would(schedule.stack_name(stage), definition, parameters, refused)
 
 
 def record() -> Path:
@@ -202,6 +211,7 @@ def changed_stages(since: str, repo: Path | None = None) -> list[str]:
     if not since or not is_commit(since, repo):
         return list(STAGES)
     changed = git("diff", "--name-only", f"{since}...HEAD", "--", "deploy/", repo=repo).splitlines()
-    if {"deploy/endpoint.yml", f"deploy/{batch_stack.TEMPLATE}"} & set(changed):
+    templates = {"deploy/endpoint.yml", *(f"deploy/{schedule.template}" for schedule in stage_schedules.ALL)}
+    if templates & set(changed):
         return list(STAGES)
     return [stage for stage in STAGES if f"deploy/{stage}.yml" in changed]

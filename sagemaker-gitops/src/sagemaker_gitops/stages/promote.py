@@ -19,7 +19,7 @@ from ..github import credentials, open_or_update_pull_request, push
 from ..local import emulator
 from ..project import project
 from ..repository import branch_worktree, git
-from . import deploy, models, status
+from . import deploy, models, stage_schedules, status
 
 GIT_IDENTITY = ("-c", "user.name=mlops promote", "-c", "user.email=mlops-promote@users.noreply.github.com")
 
@@ -63,7 +63,8 @@ def promote(
         )
     on_status(f"deploying v{version} to staging")
     evidence = to_staging(arn, version, repo, on_status)
-    title, body = pull_request_text(version, arn, prod_arn, evidence, prod.batch is not None)
+    moved = [schedule.block for schedule in stage_schedules.ALL if schedule.asked_for(prod) is not None]
+    title, body = pull_request_text(version, arn, prod_arn, evidence, moved)
     branch = prepare_prod_branch(arn, version, title, repo, local)
     if local:
         return Promotion(
@@ -172,8 +173,10 @@ def default_branch(repo: Path) -> str:
 
 
 def pull_request_text(
-    version: int, arn: str, prod_arn: str, evidence: str, scores_in_batch: bool = False
+    version: int, arn: str, prod_arn: str, evidence: str, schedules: list[str] = ()
 ) -> tuple[str, str]:
+    """The promotion pull request's title and body; `schedules`: the blocks of prod's stage
+    schedules ("batch", "monitoring"), which move to the version with the endpoint."""
     title = f"Promote {project().slug} model v{version} to production"
     package, prod_package = models.described(arn), models.described(prod_arn)
     candidate, current = models.package_metrics(package), models.package_metrics(prod_package)
@@ -205,7 +208,12 @@ def pull_request_text(
             evidence,
             "",
             "Merging this pull request deploys prod (`mlops deploy prod`); reverting the merge rolls back."
-            + (" Prod's batch schedule moves to this version with it." if scores_in_batch else ""),
+            + (
+                f" Prod's {' and '.join(schedules)} schedule{'s move' if len(schedules) > 1 else ' moves'}"
+                " to this version with it."
+                if schedules
+                else ""
+            ),
             "If it was opened with the workflow's default GITHUB_TOKEN, GitHub runs no checks on it:"
             " use a GitHub App token where branch protection requires them.",
         ]

@@ -2,7 +2,9 @@
 AWS::Scheduler::Schedule, whose parameters are what the schedule sends, all from git.
 
     staging, prod   deploy/batch.yml as <project>-<stage>-batch, from deploy/<stage>.yml's batch block
-                    (stages/batch_stack.py, deployed by `mlops deploy`): starts the batch pipeline
+                    (stages/stage_schedules.py, deployed by `mlops deploy`): starts the batch pipeline
+    <stage>-monitor deploy/monitor.yml as <project>-<stage>-monitor, from its monitoring block (the
+                    same): starts the monitoring pipeline
     retraining      build/retraining.yml as <project>-retraining, from build/config.yml's retraining
                     block (PipelineSchedule here; planned and deployed by pipeline_schedules.py, with
                     `mlops pipeline upsert`): starts the build pipeline
@@ -17,10 +19,11 @@ from ..build.notebooks import load_workflow
 from ..build.pipelines import parse_parameters
 from ..config import load_config
 from ..definition.parameters import refuse_what_the_api_would, resolve_parameters
+from ..desired_state import STAGES
 from ..errors import MlopsError
 from ..project import project
 from ..validation import ScheduledRuns
-from . import batch_stack
+from . import stage_schedules
 from .stacks import deployed_parameters, describe_stack
 
 # The stack parameters that describe the schedule itself; every other one is a pipeline parameter.
@@ -84,7 +87,11 @@ RETRAINING = PipelineSchedule("retraining", "build", "retraining.yml", "retraini
 NOTEBOOKS = PipelineSchedule("notebooks", "notebooks", "notebook_schedule.yml", "scheduled_runs")
 ALL = (RETRAINING, NOTEBOOKS)
 BUILD_SCHEDULES = {schedule.name: schedule for schedule in ALL}
-NAMES = ("staging", "prod", *BUILD_SCHEDULES)
+# `mlops schedule fire` names for the stages' schedules: "staging" (batch), "staging-monitor", ...
+STAGE_SCHEDULES = {
+    schedule.fired_as(stage): (schedule, stage) for schedule in stage_schedules.ALL for stage in STAGES
+}
+NAMES = (*STAGE_SCHEDULES, *BUILD_SCHEDULES)
 
 
 def refuse_what_a_scheduled_run_would(
@@ -130,13 +137,16 @@ def refuse_what_the_scheduler_would(schedule: str, parameters: dict[str, str], r
 
 
 def stack_of(name: str) -> str:
-    return f"{project().slug}-{name}" if name in BUILD_SCHEDULES else batch_stack.stack_name(name)
+    if name in BUILD_SCHEDULES:
+        return f"{project().slug}-{name}"
+    schedule, stage = STAGE_SCHEDULES[name]
+    return schedule.stack_name(stage)
 
 
 def pipeline_of(name: str) -> str:
     """Which pipeline the schedule starts: "build" for retraining, "notebooks" for the notebook
-    workflow's, "batch" for a stage's."""
-    return BUILD_SCHEDULES[name].kind if name in BUILD_SCHEDULES else "batch"
+    workflow's, "batch" or "monitor" for a stage's."""
+    return BUILD_SCHEDULES[name].kind if name in BUILD_SCHEDULES else STAGE_SCHEDULES[name][0].kind
 
 
 def sent_by(name: str) -> list[str]:
@@ -144,12 +154,12 @@ def sent_by(name: str) -> list[str]:
     which `mlops status` compares with git)."""
     stack = describe_stack(stack_of(name))
     if stack is None:
-        where = (
-            f"{BUILD_SCHEDULES[name].block_shown} a {BUILD_SCHEDULES[name].block} block and run"
-            " `mlops pipeline upsert`"
-            if name in BUILD_SCHEDULES
-            else (f"deploy/{name}.yml a batch block and deploy it (`mlops deploy {name}`)")
-        )
+        if name in BUILD_SCHEDULES:
+            block = BUILD_SCHEDULES[name]
+            where = f"{block.block_shown} a {block.block} block and run `mlops pipeline upsert`"
+        else:
+            schedule, stage = STAGE_SCHEDULES[name]
+            where = f"deploy/{stage}.yml a {schedule.block} block and deploy it (`mlops deploy {stage}`)"
         raise MlopsError(f"{name} has no schedule (stack {stack_of(name)}): give {where}")
     return [
         f"{key}={value}"

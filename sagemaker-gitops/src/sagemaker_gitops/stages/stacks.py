@@ -2,8 +2,9 @@
 
 Every stack a project deploys is one kind of thing, a DesiredStack (its name, its template and the
 parameters git gives it, or none when git asks for no stack), made so by `reconcile` and compared
-with git by `against_git`: each stage's endpoint (endpoint_stack.py) and batch schedule
-(batch_stack.py), and the schedules of the build/ pipelines (pipeline_schedules.py). `mlops
+with git by `against_git`: each stage's endpoint (endpoint_stack.py) and its schedules, batch
+scoring and monitoring (stage_schedules.py), and the schedules of the build/ pipelines
+(pipeline_schedules.py). `mlops
 bootstrap` (infra/bootstrap.yml) goes through apply_stack too.
 """
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import aws
-from ..desired_state import STAGES, load_stage
+from ..desired_state import STAGES, StageState, load_stage
 from ..repository import git
-from . import batch_stack, endpoint_stack
+from . import endpoint_stack, models, stage_schedules
 from .deploy import committed_stage_file, record
 from .endpoint_stack import stack_name
 from .stacks import DesiredStack, against_git, deployed_parameters, describe_stack
@@ -38,33 +38,39 @@ def reading(stage: str):
 
 def status(stage: str, repo: Path | None = None) -> StageStatus:
     """Desired (deploy/<stage>.yml as committed in `repo`, record() by default) against actual
-    (the deployed stack)."""
+    (the deployed stacks)."""
     repo = repo or record()
-    with reading(stage):
-        return compare_with_git(stage, repo)
-
-
-def compare_with_git(stage: str, repo: Path) -> StageStatus:
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
+    # The version as the registry's account describes it (what the stage's schedules send comes
+    # from it); the stacks, where the stage lives.
+    package = models.described(state.model_package_arn)
+    with reading(stage):
+        return compare_with_git(stage, state, package, repo)
+
+
+def compare_with_git(stage: str, state: StageState, package: dict, repo: Path) -> StageStatus:
     target, commit = aws.resolve_target(), committed_stage_file(stage, repo)
     endpoint = endpoint_stack.desired(stage, state, target, commit, repo)
     stack = describe_stack(endpoint.name)
     if stack is None:
         missing = [f"stack {endpoint.name} does not exist"] if state.model_package_arn else []
         return StageStatus(stage, state.model_package_arn, None, missing)
-    found, promoted = drift_of(endpoint, stack)
-    batch_found, batch_promoted = batch_drift(batch_stack.desired(stage, state, target, commit, repo))
-    found += batch_found
+    found, only_promoted = drift_of(endpoint, stack)
+    for schedule in stage_schedules.ALL:
+        desired = schedule.desired(stage, state, target, commit, repo, package)
+        schedule_found, promoted = schedule_drift(schedule.block, desired)
+        found, only_promoted = found + schedule_found, only_promoted and promoted
     deployed = deployed_parameters(stack)
-    only_promoted = found and promoted and batch_promoted
+    only_promoted = bool(found) and only_promoted
     ahead_on = (
         promotion_branch(deployed.get("GitCommit", ""), repo) if stage == "staging" and only_promoted else ""
     )
     return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
 
 
-# What `mlops promote` changes in staging's stacks: the model, and the commit that names it.
-PROMOTION_KEYS = {"ModelPackageArn", "GitCommit"}
+# What `mlops promote` changes in staging's stacks: the model (and the baseline that comes with
+# it), and the commit that names it.
+PROMOTION_KEYS = {"ModelPackageArn", "DataBaselineUrl", "GitCommit"}
 
 
 def drift_of(desired: DesiredStack, stack: dict | None) -> tuple[list[str], bool]:
@@ -78,14 +84,14 @@ def drift_of(desired: DesiredStack, stack: dict | None) -> tuple[list[str], bool
     return found, len(found) == len(changed) and changed <= PROMOTION_KEYS
 
 
-def batch_drift(desired: DesiredStack) -> tuple[list[str], bool]:
-    """drift_of the stage's batch stack, its differences prefixed "batch" (a stack without a
-    block, or a block without a stack, as they are)."""
+def schedule_drift(block: str, desired: DesiredStack) -> tuple[list[str], bool]:
+    """drift_of a stage schedule's stack, its differences prefixed with its block ("batch ...";
+    a stack without a block, or a block without a stack, as they are)."""
     stack = describe_stack(desired.name)
     found, promoted = drift_of(desired, stack)
     if stack is None or desired.parameters is None:
         return found, promoted
-    return [f"batch {line}" for line in found], promoted
+    return [f"{block} {line}" for line in found], promoted
 
 
 def promotion_branch(commit: str, repo: Path) -> str:
