@@ -43,6 +43,10 @@ MONITORING = (
         (SERVERLESS + MONITORING % 24, "(a serverless endpoint captures nothing)"),
         (INSTANCES + CAPTURE_OFF + MONITORING % 24, "it needs data_capture.enabled: true"),
         (INSTANCES + CAPTURE_ON + MONITORING % 0, "monitoring.lookback_hours: Input should be greater than"),
+        (
+            INSTANCES + CAPTURE_ON + MONITORING.replace("}}", "}, retrain_on_drift: sometimes}") % 24,
+            "monitoring.retrain_on_drift: Input should be a valid boolean",
+        ),
         ("instance_type: [\n", "not valid YAML"),
         (INSTANCES.replace("ml.m5.large", "m5.large"), "instance_type: String should match"),
     ],

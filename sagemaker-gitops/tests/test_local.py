@@ -3,6 +3,7 @@
 import copy
 import csv
 import errno
+import io
 import json
 import os
 import pickle
@@ -30,6 +31,10 @@ from sagemaker_gitops.local.launchers import FreshProcesses, Timeout, WarmHost
 from sagemaker_gitops.project import project
 from sagemaker_gitops.pytest_plugin import Emulated, LocalRun
 from sagemaker_gitops.reports import experiments as experiments_report
+from sagemaker_gitops.stages import stacks
+from sagemaker_gitops.stages.pipeline_schedules import sent
+from sagemaker_gitops.stages.schedules import RETRAINING
+from sagemaker_gitops.stages.stage_schedules import MONITORING
 
 TRAINING_STEP = "Tune" if TUNING else "Train"
 
@@ -127,13 +132,16 @@ def test_a_version_carries_its_quality_baselines_and_data_that_drifted_from_prod
 
 
 @monitoring_only
-def test_the_monitor_checks_what_an_endpoint_was_sent_against_its_versions_baseline(
-    local_runs, local_run, emulated, config
+def test_the_monitor_checks_what_an_endpoint_was_sent_and_drift_retrains_where_the_stage_says(
+    local_runs, local_run, emulated, running_emulator, mlops, config
 ):
     """The monitoring pipeline reads an endpoint's data capture in SageMaker's layout (written as
     the emulator's endpoints write it) against the data baseline the version was registered with:
     requests like the training data pass; once most requests have a feature moved, the run fails
-    at DataDrifted in one line naming the feature and the check."""
+    at DataDrifted in one line naming the feature and the check. Fired from a stage whose block
+    retrains on drift, the run ends at DataDriftedRetrain, and the retraining rule (played by the
+    emulator) runs the build pipeline with the retraining stack's parameters, its provenance the
+    monitoring run."""
     arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
     package = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
     baseline = contract.data_baseline(package)
@@ -149,7 +157,9 @@ def test_the_monitor_checks_what_an_endpoint_was_sent_against_its_versions_basel
 
     def send(requests: list[dict]) -> None:
         for request in requests:
-            body = ",".join(request[name] for name in features) + "\n"
+            row = io.StringIO()
+            csv.writer(row, lineterminator="\n").writerow(request[name] for name in features)
+            body = row.getvalue()
             now = datetime.now(UTC)
             captured = data_capture.record(
                 capture_config, (body.encode(), "text/csv"), (b"0.5\n", "text/csv"), now
@@ -177,6 +187,39 @@ def test_the_monitor_checks_what_an_endpoint_was_sent_against_its_versions_basel
         f" {moved!r}: baseline_drift_check: distance [0-9.]+ from the baseline's distribution exceeds",
         last,
     ), last
+
+    # prod's monitoring and retraining stacks, as `mlops deploy prod` and `mlops pipeline upsert`
+    # leave them (the emulator's CloudFormation keeps their parameters, not the schedule or rule).
+    retraining = RETRAINING.template_path
+    sends = {"CaptureUrl": capture_url, "DataBaselineUrl": baseline, "LookbackHours": "24"}
+    sends |= {"RetrainOnDrift": "true", "ProcessingInstanceType": "ml.m5.large"}
+    with emulator.routed(running_emulator):
+        declared = pipelines.build().definition()["Parameters"]  # in the emulator's account
+        retrain = {p["Name"]: str(p["DefaultValue"]) for p in declared if "DefaultValue" in p}
+        monitor_stack = MONITORING.stack_name("prod")
+        deploy_stack(
+            monitor_stack, project().root / "deploy" / MONITORING.template, {"Stage": "prod", **sends}
+        )
+        sent_by_retraining = {name: retrain[name] for name in sent(stacks.read_template(retraining))}
+        deploy_stack(RETRAINING.stack_name, retraining, sent_by_retraining)
+    before = emulated.model_packages()
+    code, out, err = mlops("schedule", "fire", "prod-monitor", "--aws", "emulator")
+    assert code == 1 and f"error: pipeline failed at step '{contract.DRIFT_RETRAINS}': " in err, err
+    assert "note: drift: the retraining rule starts the build pipeline, here" in err
+    retrained = [p for p in emulated.model_packages() if p not in before]
+    assert len(retrained) == 1, out + err
+    runs = {e.id: e for e in experiments_report.load_local()}
+    newest = runs[re.findall(r"local execution (\w+)", out)[-1]]
+    monitored = re.findall(r"local execution (\w+)", out)[0]
+    assert newest.provenance["label"] == f"drift found by prod-monitor run {monitored}"
+
+
+def deploy_stack(name: str, template: Path, parameters: dict[str, str]) -> None:
+    """A schedule's stack as its deploy leaves it: these parameters, a disabled daily schedule."""
+    schedule = {"ScheduleExpression": "rate(1 day)", "ScheduleTimezone": "UTC", "ScheduleState": "DISABLED"}
+    made_by = {"Project": project().slug, "GitCommit": "c" * 40}
+    made_by["SchedulerRoleArn"] = aws.resolve_target().scheduler_role_arn
+    stacks.apply_stack(name, template, {**made_by, **schedule, **parameters}, lambda _: None)
 
 
 def _is_number(text: str) -> bool:

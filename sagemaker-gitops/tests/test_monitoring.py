@@ -83,3 +83,16 @@ def test_a_version_without_a_baseline_is_not_monitored_and_nothing_is_deployed(r
         deploy.deploy("staging", repo=repo)
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
     assert monitor_stack() is None
+
+
+def test_a_stage_that_retrains_on_drift_needs_the_rule_that_does_it(repo, registry, git):
+    """build/retraining.yml's rule starts the retraining: without the retraining stack, a block that
+    asks for it is refused before anything is deployed."""
+    monitor_staging(repo, git, registry(), {**BLOCK, "retrain_on_drift": True})
+    refused = (
+        f"^deploy/staging.yml retrains on drift, but the retraining stack {project().slug}-retraining"
+        r" \(whose rule starts the build pipeline\) is not deployed: give build/config.yml a retraining block"
+    )
+    with pytest.raises(MlopsError, match=refused):
+        deploy.deploy("staging", repo=repo)
+    assert stacks.describe_stack(deploy.stack_name("staging")) is None

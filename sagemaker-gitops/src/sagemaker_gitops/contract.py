@@ -4,7 +4,7 @@ tests use these names (sagemaker_gitops.contract is public), and the platform re
 - The pipeline parameters the platform fills in or checks: a run's data (`--data`), the gate a
   run may tighten but never loosen (checked against build/config.yml's gate before anything runs),
   and what a run compares with in prod (its model, its data-quality baseline).
-- The steps the project's tests and the platform read by name.
+- The steps the project's tests, its rules and the platform read by name.
 - The metadata a registered model version carries (its CustomerMetadataProperties), which the
   registry listing, the deploy checks, the staging evidence and the reports read.
 - evaluation.json, which Evaluate writes and the version registers as its model quality:
@@ -25,6 +25,9 @@ APPROVAL_STATUS = "ModelApprovalStatus"  # never a parameter: a person approves 
 PREPROCESS = "Preprocess"
 TRAIN = "Train"  # in a project that trains once; in one that tunes:
 TUNE = "Tune"
+# The monitoring pipeline's step a run ends at when it found drift and its stage retrains on drift:
+# build/retraining.yml's rule starts the build pipeline on its status change (the emulator: mlops).
+DRIFT_RETRAINS = "DataDriftedRetrain"
 
 # A registered version's metadata.
 GIT_COMMIT = "git_commit"  # the commit the version was built from, "-dirty" when uncommitted

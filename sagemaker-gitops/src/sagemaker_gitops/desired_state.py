@@ -75,6 +75,9 @@ class Monitoring(StrictModel):
     lookback_hours: int = Field(ge=1, le=168)  # each run checks the requests of the hours before it
     instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
     schedule: Schedule
+    # A run that finds drift starts the build pipeline (build/retraining.yml's rule, with the
+    # retraining block's parameters).
+    retrain_on_drift: bool = False
 
 
 class StageState(StrictModel):

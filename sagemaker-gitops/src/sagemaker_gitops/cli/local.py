@@ -115,7 +115,14 @@ def local_run(
 def run_here(
     pairs: list[str], label: str, kind: str, data: Path | None = None, use_cache: bool = True
 ) -> None:
-    """Run the "build" or "batch" pipeline on this machine and report it; exit 1 when it failed."""
+    """Run one of the project's pipelines on this machine and report it; exit 1 when it failed."""
+    fail_if_failed(run_and_report(pairs, label, kind, data, use_cache))
+
+
+def run_and_report(
+    pairs: list[str], label: str, kind: str, data: Path | None = None, use_cache: bool = True
+) -> runner.RunResult:
+    """Run one of the project's pipelines on this machine and print what it did."""
     result = run_locally.run_project(pairs, ConsoleProgress(), label, kind, data, use_cache)
     out.print(run_summary(result))
     for arn in result.model_packages:
@@ -123,6 +130,10 @@ def run_here(
     out.print(f"workspace: {result.workspace} (each step's job folder and log)")
     if result.definition_reused:
         out.print("definition: the last run's (build/, the data, the commit and the platform are unchanged)")
+    return result
+
+
+def fail_if_failed(result: runner.RunResult) -> None:
     if result.failed:
         fail(f"pipeline failed at step {result.failed.name!r}: {result.failed.failure}")
 

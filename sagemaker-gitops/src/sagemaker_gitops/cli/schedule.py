@@ -9,8 +9,8 @@ from ..build import pipelines
 from ..local import emulator
 from ..stages import schedules
 from .help import group
-from .local import run_here
-from .shared import ChosenAws, chosen_aws, out
+from .local import fail_if_failed, run_and_report
+from .shared import ChosenAws, chosen_aws, err, out
 
 app = group(
     "The schedules that start the pipelines: each stage's batch scoring and monitoring, retraining,"
@@ -39,6 +39,12 @@ def schedule_fire(
     with chosen_aws(aws_choice, "schedule fire"):
         pairs = schedules.sent_by(name.value)
         if emulator.in_use():
-            run_here(pairs, label, kind)
+            result = run_and_report(pairs, label, kind)
+            if result.failed and schedules.drift_retrains(result.failed.name):
+                # What build/retraining.yml's rule does in AWS, the emulator (which runs no rule) does here.
+                err.print("note: drift: the retraining rule starts the build pipeline, here", highlight=False)
+                drift = f"drift found by {name.value} run {result.execution_id}"
+                fail_if_failed(run_and_report(schedules.sent_by("retraining"), drift, "build"))
+            fail_if_failed(result)
         else:
             out.print(pipelines.start(pairs, label, kind))

@@ -25,7 +25,7 @@ from ..repository import git, is_commit
 from . import endpoint_stack, models, smoke, stage_schedules, staging_evidence
 from .artifacts import approved_package, refuse_what_can_be_replaced, verify_artifact
 from .endpoint_stack import stack_name
-from .schedules import refuse_what_a_scheduled_run_would
+from .schedules import RETRAINING, refuse_what_a_scheduled_run_would
 from .stacks import deployed_parameters, describe_stack, outputs_of, reconcile, stack_output
 
 
@@ -67,6 +67,8 @@ def deploy(
     for schedule, desired in schedules:
         if desired.parameters is not None:
             check_scheduled_run(stage, schedule, desired.parameters)
+    if state.monitoring and state.monitoring.retrain_on_drift:
+        require_drift_rule(stage)
     action = reconcile(endpoint_stack.desired(stage, state, target, commit, repo), on_status)
     endpoint = stack_output(stack_name(stage), "EndpointName")
     on_status("smoke test")
@@ -112,6 +114,18 @@ def check_scheduled_run(
     definition = json.loads(described["PipelineDefinition"])
     refused = f"deploy/{stage}.yml's {schedule.block} block"
     refuse_what_a_scheduled_run_would(schedule.stack_name(stage), definition, parameters, refused)
+
+
+def require_drift_rule(stage: str) -> None:
+    """A stage that retrains on drift needs the rule that does it: the retraining stack's, which
+    `mlops pipeline upsert` deploys from build/config.yml's retraining block."""
+    name = RETRAINING.stack_name
+    if describe_stack(name) is None:
+        raise MlopsError(
+            f"deploy/{stage}.yml retrains on drift, but the retraining stack {name} (whose rule starts"
+            f" the build pipeline) is not deployed: give {RETRAINING.block_shown} a retraining block"
+            f" (its schedule may be disabled) and run `{emulator.command('pipeline upsert')}`"
+        )
 
 
 def record() -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..build.notebooks import load_workflow
 from ..build.pipelines import parse_parameters
 from ..config import load_config
+from ..contract import DRIFT_RETRAINS
 from ..definition.parameters import refuse_what_the_api_would, resolve_parameters
 from ..desired_state import STAGES
 from ..errors import MlopsError
@@ -92,6 +93,12 @@ STAGE_SCHEDULES = {
     schedule.fired_as(stage): (schedule, stage) for schedule in stage_schedules.ALL for stage in STAGES
 }
 NAMES = (*STAGE_SCHEDULES, *BUILD_SCHEDULES)
+
+
+def drift_retrains(failed_step: str) -> bool:
+    """Whether a monitoring run that failed at this step starts retraining: build/retraining.yml's
+    rule listens for its step DataDriftedRetrain (contract.DRIFT_RETRAINS)."""
+    return failed_step == DRIFT_RETRAINS
 
 
 def refuse_what_a_scheduled_run_would(

@@ -104,6 +104,7 @@ def _monitoring(stage: str, state: StageState, target: AwsTarget, package: dict)
         "CaptureUrl": f"{destination}/{endpoint}/{VARIANT}",
         "DataBaselineUrl": baseline,
         "LookbackHours": str(monitoring.lookback_hours),
+        "RetrainOnDrift": str(monitoring.retrain_on_drift).lower(),
         "ProcessingInstanceType": monitoring.instance_type,
     }
 
