@@ -159,12 +159,16 @@ PRESETS["multiclass_classification-xgboost"] |= {
     "tuning_strategy": "Hyperband",
     "tuning_max_jobs": 6,
 }
-# One cell scores in batch too: its tests run the batch pipeline and a stage's schedule on the
-# emulator, with prod monitored (its monitoring stack deploys with the endpoint).
-PRESETS["binary_classification-xgboost"] |= {"enable_batch": True, "enable_monitoring": True}
-# One runs notebooks too: its tests build the notebook pipeline and run every notebook locally;
-# its staging runs on an instance, so its stage files both have a monitoring block.
-PRESETS["custom-names-key-split"] |= {"enable_notebooks": True, "enable_monitoring": True}
+# One cell scores in batch and monitors too: its tests run the batch pipeline and a stage's
+# schedule on the emulator, both stages monitored (staging on an instance: serverless captures
+# nothing), their monitoring stacks deployed with the endpoints.
+PRESETS["binary_classification-xgboost"] |= {
+    "enable_batch": True,
+    "enable_monitoring": True,
+    "staging_endpoint": "instance",
+}
+# One runs notebooks too: its tests build the notebook pipeline and run every notebook locally.
+PRESETS["custom-names-key-split"] |= {"enable_notebooks": True}
 # Every other choice of a question, each in a cell that runs its `make test` (test_render.py's
 # docstring lists the coverage): the template's defaults with a key split (issue 36's red project),
 # a random and an ordered split of classes, the other gate metrics and deployment strategy.

@@ -8,14 +8,14 @@ a project whose own `make test` runs (a local pipeline run included):
     regression-xgboost                   key         r2         -          -     -         defaults, own data
     regression-sklearn (from 0.2.0)      random      mae        -          -     -         own data
     binary_classification-xgboost        random      f1         -          yes   -         linear; own data;
-                                                                                         monitoring
+                                                                                         monitoring,
+                                                                                         instance staging
     binary_classification-sklearn (0.2.0) stratified auc        Bayesian   -     -
     multiclass_classification-xgboost    ordered     f1_macro   Hyperband  -     -         own data
     multiclass_classification-sklearn (0.1.0) stratified f1_macro -        -     -         caching off
     custom-names-key-split (sklearn)     key         accuracy   Grid       -     yes       eu-west-1,
                                                                                          all_at_once,
-                                                                                         instance staging,
-                                                                                         monitoring
+                                                                                         instance staging
 
 "own data": the cell's `make test` runs on a team's data, not the bundled sample
 (tests/own_data.py: other column names, a target in other units under the default gate, text

@@ -8,7 +8,7 @@ import re
 
 import boto3
 import pytest
-from conftest import BUILT_FROM, SAMPLE_SHA256
+from conftest import BUILT_FROM, SAMPLE_SHA256, any_shape
 from sagemaker_gitops import aws
 from sagemaker_gitops.desired_state import load_stage, set_model_package
 from sagemaker_gitops.errors import MlopsError
@@ -263,6 +263,27 @@ def test_models_list_says_which_stage_serves_each_version(mlops, repo, registry,
     assert max(len(line) for line in out.splitlines()) <= 80
     assert config.gate.metric in out.splitlines()[0] and rows["1"].split()[2] == "50"
     assert rows["1"].split()[5] == SAMPLE_SHA256[:8], "the data it was trained on"
+
+
+@any_shape
+def test_models_show_gives_one_version_in_full_with_its_baselines(mlops, repo, registry, record, config):
+    arn = registry(metrics={config.gate.metric: 0.5})
+    record("staging", arn)
+    deploy.deploy("staging", repo=repo)
+    code, out, err = mlops("models", "show", "1")
+    assert code == 0, err
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert (lines["arn"], lines["status"], lines["serves"]) == (arn, "Approved", "staging")
+    assert lines[f"metric {config.gate.metric}"] == "0.5" and lines["gate metric"] == config.gate.metric
+    assert lines["trained on data sha256"] == SAMPLE_SHA256
+    described = aws.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    baseline = described["ModelMetrics"]["ModelDataQuality"]
+    assert lines["ModelDataQuality statistics"] == baseline["Statistics"]["S3Uri"]
+    assert lines["ModelDataQuality constraints"] == baseline["Constraints"]["S3Uri"]
+    code, _, err = mlops("models", "show", "7")
+    assert code == 1 and err.strip().splitlines() == [
+        f"error: model group {project().model_package_group!r} has no version 7 (the latest is 1)"
+    ]
 
 
 def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlops, registry):

@@ -12,7 +12,7 @@ from ..stages import models, status
 from .help import group
 from .shared import out
 
-app = group("Model versions in the registry: list, approve, reject.")
+app = group("Model versions in the registry: list, show, approve, reject.")
 
 
 @app.command("list")
@@ -51,6 +51,16 @@ def models_list(
             ", ".join(stage for stage, served in serving.items() if served == arn),
         )
     out.print(table)
+
+
+@app.command("show")
+def models_show(version: Annotated[int, typer.Argument(min=1, help="The version's number.")]) -> None:
+    """Show one model version in full: its approval and its reason, where it was built from and
+    trained on, every metric, its data- and model-quality baselines, and where it serves."""
+    described = models.describe(version)
+    serves = [stage for stage, arn in status.serving().items() if arn == described["ModelPackageArn"]]
+    for what, value in models.details(described, serves):
+        out.print(f"{what}: {value}", highlight=False, soft_wrap=True)
 
 
 Reason = Annotated[str, typer.Option(help="Why: kept with the version as its approval description.")]

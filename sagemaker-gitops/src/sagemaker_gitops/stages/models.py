@@ -100,6 +100,29 @@ def described(arn: str) -> dict:
         return {}
 
 
+def details(package: dict, serves: list[str]) -> list[tuple[str, str]]:
+    """A described version in full, as (what, value) lines: what `mlops models list` cannot fit in
+    80 columns (its approval's reason, every metric, its quality baselines' files)."""
+    found = [
+        ("version", str(package.get("ModelPackageVersion", ""))),
+        ("arn", package["ModelPackageArn"]),
+        ("status", package.get("ModelApprovalStatus", "")),
+        ("approval reason", package.get("ApprovalDescription", "")),
+        ("created", str(package.get("CreationTime", ""))),
+        ("git commit", provenance(package)),
+        ("pipeline execution", metadata(package).get(contract.EXECUTION_ID, "")),
+        ("trained on data sha256", trained_on(package)),
+        ("model sha256", metadata(package).get(contract.MODEL_SHA256, "")),
+        ("gate metric", metadata(package).get(contract.GATE_METRIC, "")),
+        *((f"metric {name}", f"{value:.6g}") for name, value in package_metrics(package).items()),
+    ]
+    for kind in ("ModelDataQuality", "ModelQuality"):
+        for part, source in package.get("ModelMetrics", {}).get(kind, {}).items():
+            found.append((f"{kind} {part.lower()}", source.get("S3Uri", "")))
+    found.append(("serves", ", ".join(serves) or "no stage"))
+    return [(what, value) for what, value in found if value]
+
+
 def package_metrics(package: dict) -> dict[str, float]:
     """The model-quality metrics registered with a described version (its evaluation.json); {} if
     none."""
