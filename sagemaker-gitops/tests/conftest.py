@@ -41,7 +41,7 @@ PRESETS = {
         "framework": "sklearn",
         "enable_tuning": True,
         "tuning_strategy": "Bayesian",
-        "tuning_max_jobs": 3,
+        "tuning_max_jobs": 2,
         "enable_batch": True,
         "enable_notebooks": True,
         "enable_monitoring": True,
