@@ -8,6 +8,7 @@ import pytest
 from conftest import (
     BUILT_FROM,
     PROJECT,
+    any_shape,
     create_stage_pipelines,
     data_quality_metrics,
     run_git,
@@ -19,7 +20,8 @@ from sagemaker_gitops.local import emulator
 from sagemaker_gitops.project import project
 from sagemaker_gitops.stages import smoke
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
+# The same for any project's shape (serving each framework on the emulator is test_serving.py's).
+pytestmark = [any_shape, pytest.mark.filterwarnings("ignore:Tried to parse AWS")]  # moto skips alarms
 
 
 @pytest.fixture(scope="module")
