@@ -75,6 +75,7 @@ def test_prod_follows_git_and_a_revert_rolls_it_back(repo, registry, record, git
     ],
     ids=["no model", "not approved", "other group", "uncommitted"],
 )
+@any_shape
 def test_a_refused_staging_deploy_changes_nothing(repo, registry, record, arrange, message):
     arrange(repo, registry, record)
     with pytest.raises(MlopsError, match=re.escape(message)):
@@ -82,6 +83,7 @@ def test_a_refused_staging_deploy_changes_nothing(repo, registry, record, arrang
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+@any_shape
 def test_a_model_from_the_emulator_is_not_deployed_to_aws(repo, registry, record, monkeypatch):
     """An emulator promotion that reached git names a model in moto's account: with the
     credentials of a real account, the deploy stops before anything is created."""
@@ -93,6 +95,7 @@ def test_a_model_from_the_emulator_is_not_deployed_to_aws(repo, registry, record
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+@any_shape
 def test_an_artifact_changed_after_evaluation_is_not_deployed(repo, registry, record):
     """The approval was of the evaluated bytes; the CI roles cannot write there, and this is the
     check if anything else did."""
@@ -108,6 +111,7 @@ def test_an_artifact_changed_after_evaluation_is_not_deployed(repo, registry, re
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+@any_shape
 def test_a_model_outside_the_write_once_prefix_is_not_deployed(repo, registry, record):
     """A version registered from the training job's output (as releases before write-once models
     did): the execution role may replace that object after the deploy, and an endpoint reads it
@@ -136,6 +140,7 @@ def test_a_model_outside_the_write_once_prefix_is_not_deployed(repo, registry, r
     assert stacks.describe_stack(deploy.stack_name("staging")) is None
 
 
+@any_shape
 def test_prod_refuses_a_model_that_never_went_through_staging(repo, registry, record):
     record("prod", registry())
     with pytest.raises(MlopsError, match="has no passed staging smoke test"):
@@ -143,6 +148,7 @@ def test_prod_refuses_a_model_that_never_went_through_staging(repo, registry, re
     assert stacks.describe_stack(deploy.stack_name("prod")) is None
 
 
+@any_shape
 def test_prod_refuses_a_model_staging_named_but_never_served(repo, registry, git):
     """A staging.yml commit is what a promotion killed mid-deploy leaves: no evidence of a pass."""
     arn = registry()
@@ -154,6 +160,7 @@ def test_prod_refuses_a_model_staging_named_but_never_served(repo, registry, git
     assert stacks.describe_stack(deploy.stack_name("prod")) is None
 
 
+@any_shape
 def test_prod_trusts_no_evidence_a_commit_can_write(repo, registry, git):
     """The audit's forgery: a hand-written entry in the evidence file earlier releases kept in git."""
     arn = registry()
@@ -168,6 +175,7 @@ def test_prod_trusts_no_evidence_a_commit_can_write(repo, registry, git):
     assert stacks.describe_stack(deploy.stack_name("prod")) is None
 
 
+@any_shape
 def test_prod_refuses_a_smoke_test_that_ran_on_other_bytes(repo, registry, record, model_tarball):
     """Evidence of version N's test on an artifact other than the one the registry records."""
     arn = registry()
@@ -192,6 +200,7 @@ def test_an_endpoint_that_answers_differently_fails_the_smoke_test(repo, registr
         deploy.deploy("staging", repo=repo)
 
 
+@any_shape
 def test_the_cli_refuses_in_one_line(mlops, repo, use_project):
     use_project(root=repo)  # deploy/ as generated: no model named yet
     code, _, err = mlops("deploy", "staging")
@@ -239,6 +248,7 @@ def test_with_prod_in_its_own_account_status_reads_prod_through_the_read_role(
     assert aws.caller_account() != "210987654321", "the assumed role ends with the status call"
 
 
+@any_shape
 def test_mlops_status_exits_3_on_drift(mlops, monkeypatch, registry):
     monkeypatch.setattr(
         stage_status,
@@ -286,6 +296,7 @@ def test_models_show_gives_one_version_in_full_with_its_baselines(mlops, repo, r
     ]
 
 
+@any_shape
 def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlops, registry):
     registry(), registry(commit=BUILT_FROM + "-dirty"), registry(commit="unknown")
     code, out, err = mlops("models", "list")
@@ -296,6 +307,7 @@ def test_models_list_shows_a_build_from_uncommitted_or_unknown_code_as_such(mlop
     assert "unknown" in rows["3"]
 
 
+@any_shape
 def test_changed_stages_are_the_stage_files_changed_since_a_commit(repo, registry, record, git):
     start = git("rev-parse", "HEAD")
     assert deploy.changed_stages(start, repo=repo) == []
@@ -309,21 +321,25 @@ def test_changed_stages_are_the_stage_files_changed_since_a_commit(repo, registr
 
 
 @pytest.mark.parametrize("since", ["", "0" * 40, "no-such-ref"])
+@any_shape
 def test_without_a_known_base_every_stage_is_reconciled(repo, since):
     assert deploy.changed_stages(since, repo=repo) == ["staging", "prod"]
 
 
+@any_shape
 def test_the_cli_prints_the_stages_as_one_json_line(mlops):
     code, out, _ = mlops("changed-stages")  # no base: every stage, as deploy.yml's manual run
     assert code == 0
     assert out == '["staging", "prod"]\n'
 
 
+@any_shape
 def test_changed_stages_needs_the_git_checkout(tmp_path):
     with pytest.raises(MlopsError, match="run it in the project's git checkout"):
         deploy.changed_stages("HEAD", repo=tmp_path)
 
 
+@any_shape
 def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeypatch, github):
     drifted = {"prod": ["ModelPackageArn: deployed 'a', git says 'b'"]}
     monkeypatch.setattr(
@@ -354,6 +370,7 @@ def test_one_drift_issue_is_opened_updated_then_closed_when_clean(mlops, monkeyp
     assert github.open_issues == []
 
 
+@any_shape
 def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, monkeypatch, github):
     """Anyone may open an issue titled like the bot's: only the bot's own is the drift record."""
     theirs = {"number": 5, "title": drift.ISSUE_TITLE, "html_url": "x", "user": {"login": "mallory"}}
@@ -375,6 +392,7 @@ def test_a_drift_issue_someone_else_opened_is_never_updated_or_closed(mlops, mon
     )
 
 
+@any_shape
 def test_status_issue_without_github_credentials_is_refused_in_one_line(mlops, monkeypatch):
     monkeypatch.setattr(stage_status, "status", lambda stage: stage_status.StageStatus(stage, "", None, []))
     monkeypatch.setattr(pipeline_schedules, "status", lambda schedule: None)
