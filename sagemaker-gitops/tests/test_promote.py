@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BUILT_FROM, SAMPLE_SHA256
+from conftest import BUILT_FROM, SAMPLE_SHA256, any_shape
 from sagemaker_gitops import aws
 from sagemaker_gitops.desired_state import load_stage
 from sagemaker_gitops.errors import MlopsError
@@ -19,6 +19,7 @@ from sagemaker_gitops.stages import status as stage_status
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto skips alarms and autoscaling
 
 
+@any_shape
 def test_nothing_approved_means_nothing_to_promote(repo, registry, git):
     registry("PendingManualApproval")
     before = git("rev-parse", "HEAD")
@@ -27,6 +28,7 @@ def test_nothing_approved_means_nothing_to_promote(repo, registry, git):
     assert git("rev-parse", "HEAD") == before
 
 
+@any_shape
 def test_the_newest_approved_of_many_versions_is_chosen(registry):
     for version in range(1, 121):
         registry("Approved" if version in (3, 117) else "PendingManualApproval")
@@ -80,6 +82,7 @@ def test_the_pull_request_is_opened_then_updated_not_duplicated(repo, registry, 
     assert [r["method"] for r in github.requests[2:]] == ["GET", "PATCH"]
 
 
+@any_shape
 def test_a_model_already_in_prod_is_not_promoted_again(repo, registry, record):
     arn = registry()
     record("staging", arn)
@@ -95,6 +98,7 @@ def test_a_model_already_in_prod_is_not_promoted_again(repo, registry, record):
     ],
     ids=["dirty", "unknown"],
 )
+@any_shape
 def test_a_version_whose_code_is_in_no_commit_is_promoted_only_when_allowed(repo, registry, git, commit, why):
     registry(commit=commit)
     before = git("rev-parse", "HEAD")
@@ -104,6 +108,7 @@ def test_a_version_whose_code_is_in_no_commit_is_promoted_only_when_allowed(repo
     assert promote.promote(repo=repo, allow_uncommitted=True).version == 1
 
 
+@any_shape
 def test_a_failed_staging_deploy_changes_nothing(repo, registry, git):
     registry(artifact=b"not a model archive")  # the endpoint's container never becomes healthy
     before = git("rev-parse", "HEAD")
@@ -114,6 +119,7 @@ def test_a_failed_staging_deploy_changes_nothing(repo, registry, git):
     assert "promote/v1" not in git("branch", "--list")
 
 
+@any_shape
 def test_a_failed_staging_deploy_takes_back_only_its_own_commit(repo, registry, monkeypatch, git):
     """A teammate's commit made while the deploy ran stays; promote's own commit is reverted."""
     registry()
@@ -163,6 +169,7 @@ def test_the_loop_approve_promote_merge_deploy_and_revert(repo, registry, git):
     assert rolled_back.deployed_arn == first and not rolled_back.drift
 
 
+@any_shape
 def test_the_staging_record_reaches_main_and_prod_changes_only_in_the_pull_request(
     repo, registry, record, github, git
 ):
@@ -178,6 +185,7 @@ def test_the_staging_record_reaches_main_and_prod_changes_only_in_the_pull_reque
     assert "refused the staging record" not in github.requests[1]["json"]["body"]
 
 
+@any_shape
 def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_not_drift(
     tmp_path, repo, registry, record, github, git
 ):
@@ -203,6 +211,7 @@ def test_a_protected_main_keeps_the_staging_record_in_the_pull_request_and_is_no
     assert len(github.requests) == asked, "nothing redeployed, no pull request call"
 
 
+@any_shape
 def test_a_staging_record_on_main_after_the_promotion_branched_is_drift(
     tmp_path, repo, registry, record, github, git
 ):
