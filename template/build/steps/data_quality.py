@@ -15,6 +15,8 @@ and, as in Model Monitor's six checks, not checked.
 
 import json
 import math
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +256,16 @@ def _completeness(feature: dict) -> float:
 
 def _violation(name: str, check: str, description: str) -> dict:
     return {"feature_name": name, "constraint_check_type": check, "description": description}
+
+
+def read_baseline(folder: str, fetch: Callable[[str, Path], Path]) -> dict[str, dict]:
+    """The statistics.json and constraints.json of a baseline folder at an s3:// or file:// URL,
+    each saved with `fetch(url, path)` (write_once.fetch: this module itself reads no bucket)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return {
+            name: json.loads(fetch(f"{folder.rstrip('/')}/{name}.json", Path(scratch) / name).read_text())
+            for name in ("statistics", "constraints")
+        }
 
 
 def write(document: dict, path: Path) -> None:

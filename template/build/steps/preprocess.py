@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -305,11 +304,7 @@ def check_quality(train_features: pd.DataFrame, out: Path, args) -> None:
     if not args.data_baseline_url:
         return
     folder = args.data_baseline_url.rstrip("/")
-    baseline = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in ("statistics", "constraints"):
-            fetched = fetch(f"{folder}/{name}.json", Path(scratch) / f"{name}.json")
-            baseline[name] = json.loads(fetched.read_text())
+    baseline = data_quality.read_baseline(folder, fetch)
     found = data_quality.violations(stats, baseline["constraints"], baseline["statistics"], train_features)
     data_quality.write({"violations": found}, out / "constraint_violations.json")
     print(f"preprocess: {len(found)} violation{'' if len(found) == 1 else 's'} of the baseline at {folder}")

@@ -33,6 +33,7 @@ class StageSchedule:
     template: str  # its CloudFormation template, in deploy/
     # Its pipeline's parameters for a stage, from the stage file and the served version (described).
     sends: Callable[[str, StageState, AwsTarget, dict], dict[str, str]]
+    reads_version: bool = False  # whether `sends` reads the described version (one AWS call)
 
     def stack_name(self, stage: str) -> str:
         return f"{project().slug}-{stage}-{self.kind}"
@@ -110,5 +111,10 @@ def _monitoring(stage: str, state: StageState, target: AwsTarget, package: dict)
 
 
 BATCH = StageSchedule("batch", "batch", "batch.yml", _batch)
-MONITORING = StageSchedule("monitoring", "monitor", "monitor.yml", _monitoring)
+MONITORING = StageSchedule("monitoring", "monitor", "monitor.yml", _monitoring, reads_version=True)
 ALL = (BATCH, MONITORING)
+
+
+def read_version(state: StageState) -> bool:
+    """Whether the stage file asks for a schedule whose parameters come from the served version."""
+    return any(schedule.reads_version and schedule.asked_for(state) is not None for schedule in ALL)

@@ -41,9 +41,9 @@ def status(stage: str, repo: Path | None = None) -> StageStatus:
     (the deployed stacks)."""
     repo = repo or record()
     state = load_stage(stage, repo / "deploy" / f"{stage}.yml")
-    # The version as the registry's account describes it (what the stage's schedules send comes
-    # from it); the stacks, where the stage lives.
-    package = models.described(state.model_package_arn)
+    # The version as the registry's account describes it, when what a stage schedule sends comes
+    # from it (monitoring: its baseline); the stacks, where the stage lives.
+    package = models.described(state.model_package_arn) if stage_schedules.read_version(state) else {}
     with reading(stage):
         return compare_with_git(stage, state, package, repo)
 
