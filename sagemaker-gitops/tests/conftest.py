@@ -251,6 +251,18 @@ def sample_baseline(processing_dir: Path, put) -> str:
     return url.rsplit("/", 1)[0] + "/"
 
 
+def gate_constraints(put) -> dict:
+    """ModelMetrics.ModelQuality's Constraints: build/config.yml's gate as Evaluate writes it
+    (constraints.json, its threshold as required), put where a run keeps it by put(key, body)."""
+    config = load_config(project().config_path)
+    gate = config.gate
+    rule = load_step("model_quality").quality_constraints(
+        config.problem_type, gate.metric, gate.direction, gate.threshold
+    )
+    url = put(f"{project().slug}/executions/sample/evaluation/constraints.json", json.dumps(rule).encode())
+    return {"ContentType": "application/json", "S3Uri": url}
+
+
 def data_quality_metrics(folder: str) -> dict:
     """ModelMetrics.ModelDataQuality of a baseline folder, as the pipeline registers it."""
     return {
@@ -326,6 +338,8 @@ def registry(model_tarball, processing_dir, local_runtime, registered_container,
                 data_baseline = sample_baseline(processing_dir, put)
             if data_baseline:  # the folder of a data-quality baseline, as Preprocess writes it
                 extra["ModelMetrics"]["ModelDataQuality"] = data_quality_metrics(data_baseline)
+                # registered since the same release: the gate as model-quality constraints
+                extra["ModelMetrics"].setdefault("ModelQuality", {})["Constraints"] = gate_constraints(put)
             if artifact is None:
                 artifact = served_artifact(frozenset((steps or {}).items())).read_bytes()
             checksum = sha256(artifact).hexdigest()

@@ -82,9 +82,11 @@ def test_a_version_carries_its_quality_baselines_and_data_that_drifted_from_prod
     local_runs, emulated, local_run, repo, record, use_project, config, tmp_path
 ):
     """A version is registered with its baselines in Model Monitor's formats: its training features'
-    statistics and constraints (Preprocess), its metrics and its gate as constraints (Evaluate).
-    Once prod serves it, training data whose feature drifted from its data baseline stops the run
-    at Preprocess, in one line naming the feature and the check, and registers nothing."""
+    statistics and constraints (Preprocess), its metrics and its gate as constraints (Evaluate);
+    the run says once that they are not Model Monitor's analyzer's numbers. Once prod serves it,
+    training data whose feature drifted from its data baseline stops the run at Preprocess, in one
+    line naming the feature and the check, and registers nothing."""
+    assert local_runs["passed"].err.count(f"note: {run_locally.ANALYZER}") == 1
     arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
     described = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
     quality = described["ModelMetrics"]["ModelDataQuality"]
@@ -132,23 +134,29 @@ def test_a_version_carries_its_quality_baselines_and_data_that_drifted_from_prod
 
 
 @monitoring_only
-def test_the_monitor_reads_what_an_endpoint_was_sent_and_drift_retrains_where_the_stage_says(
+def test_the_monitor_reads_what_an_endpoint_was_sent_and_answered_and_drift_retrains_where_the_stage_says(
     local_runs, emulated, running_emulator, mlops, definition, config
 ):
     """The monitoring pipeline reads an endpoint's data capture in SageMaker's layout (written as
-    the emulator's endpoints write it) against the data baseline the version was registered with.
-    Fired from a stage that retrains on drift, once most requests have a feature moved, the run
-    fails at DataDriftedRetrain in one line naming the feature and the check, and the retraining
-    rule (played by the emulator) runs the build pipeline with the retraining stack's parameters,
-    its provenance the monitoring run. (Requests like the training data pass, and a stage that does
-    not retrain ends at DataDrifted: the project's tests/test_monitoring.py, on its own data.)"""
+    the emulator's endpoints write it, each request with the InferenceId its caller gave) against
+    the data baseline the version was registered with, and the team's labels for those requests
+    (SageMaker's ground-truth layout, named by InferenceId) against its model-quality baseline.
+    Fired from a stage that retrains on drift, once most requests have a feature moved and every
+    answer is wrong, the run fails at DriftedRetrain in one line naming the feature and the check,
+    writes the gate metric's violation, and the retraining rule (played by the emulator) runs the
+    build pipeline with the retraining stack's parameters, its provenance the monitoring run.
+    (Requests like the training data pass, answers as good as the gate's pass, and a stage that
+    does not retrain ends at Drifted: the project's tests/test_monitoring.py, on its own data.)"""
     arn = local_runs["passed"].packages_after[-1]["ModelPackageArn"]
     package = emulated.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    classes = json.loads(emulated.read_s3(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]))
+    code_of = {str(label): code for code, label in enumerate(classes["labels"]["classes"])}
     capture_config = {
         "DestinationS3Uri": f"s3://{emulated.bucket}/{project().slug}/data-capture/prod",
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
     }
+    labels_url = f"s3://{emulated.bucket}/{project().slug}/ground-truth/prod"
     with (project().root / "data" / "sample.csv").open(newline="") as sample:
         rows = list(csv.DictReader(sample))
     features = [name for name in rows[0] if name not in (config.target_column, config.split.key)]
@@ -156,21 +164,26 @@ def test_the_monitor_reads_what_an_endpoint_was_sent_and_drift_retrains_where_th
     moved = next(name for name in features if all(_is_number(row[name]) for row in rows))
     shifted = [{**row, moved: str(float(row[moved]) * 3 + 1)} for row in rows]
     for start in range(0, len(rows), 50):  # requests of up to 50 rows, as clients batch them
+        batch = shifted[start : start + 50]
         body = io.StringIO()
-        csv.writer(body, lineterminator="\n").writerows(
-            [r[n] for n in features] for r in shifted[start : start + 50]
-        )
+        csv.writer(body, lineterminator="\n").writerows([r[n] for n in features] for r in batch)
+        wrong = "".join(f"{1 - code_of[r[config.target_column]]}\n" for r in batch)  # every answer
         now = datetime.now(UTC)
-        captured = data_capture.record(
-            capture_config, (body.getvalue().encode(), "text/csv"), (b"0.5\n", "text/csv"), now
-        )
+        request, answer = (body.getvalue().encode(), "text/csv"), (wrong.encode(), "text/csv")
+        captured = data_capture.record(capture_config, request, answer, now, f"order-{start}")
         bucket, key = data_capture.key_of(capture_config, endpoint, "main", now)
         emulated.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(captured).encode())
+        labelled = "".join(f"{r[config.target_column]}\n" for r in batch)
+        truth = {"groundTruthData": {"data": labelled, "encoding": "CSV"}, "eventVersion": "0"}
+        truth["eventMetadata"] = {"eventId": f"order-{start}"}
+        key = f"{project().slug}/ground-truth/prod/{now:%Y/%m/%d/%H}/labels-{start}.jsonl"
+        emulated.client("s3").put_object(Bucket=emulated.bucket, Key=key, Body=json.dumps(truth).encode())
 
     # prod's monitoring and retraining stacks, as `mlops deploy prod` and `mlops pipeline upsert`
     # leave them (the emulator's CloudFormation keeps their parameters, not the schedule or rule).
     sends = {"CaptureUrl": f"{capture_config['DestinationS3Uri']}/{endpoint}/main", "LookbackHours": "24"}
     sends |= {"DataBaselineUrl": contract.data_baseline(package), "RetrainOnDrift": "true"}
+    sends |= {"GroundTruthUrl": labels_url, "ModelBaselineUrl": contract.model_baseline(package)}
     retrain = {p["Name"]: str(p["DefaultValue"]) for p in definition["Parameters"] if "DefaultValue" in p}
     retrain[contract.INPUT_DATA_URL] = f"s3://{emulated.bucket}/{project().sample_data_key_of('build')}"
     retraining = RETRAINING.template_path
@@ -179,7 +192,7 @@ def test_the_monitor_reads_what_an_endpoint_was_sent_and_drift_retrains_where_th
         deploy_stack(
             MONITORING.stack_name("prod"),
             monitor_template,
-            {"Stage": "prod", **sends, "ProcessingInstanceType": "ml.m5.large"},
+            {"Stage": "prod", **sends, "MinLabelledRows": "100", "ProcessingInstanceType": "ml.m5.large"},
         )
         deploy_stack(
             RETRAINING.stack_name, retraining, {n: retrain[n] for n in sent(stacks.read_template(retraining))}
@@ -189,16 +202,21 @@ def test_the_monitor_reads_what_an_endpoint_was_sent_and_drift_retrains_where_th
     last = err.strip().splitlines()[-1]
     assert code == 1 and last.startswith(f"error: pipeline failed at step '{contract.DRIFT_RETRAINS}': "), err
     assert re.search(
-        "What the endpoint was sent violates its model's data baseline:"
+        "The endpoint's requests or answers violate its model's baselines:"
         f" {moved!r}: baseline_drift_check: distance [0-9.]+ from the baseline's distribution exceeds",
         last,
     ), last
+    monitored = re.findall(r"local execution (\w+)", out)[0]
+    checked = f"s3://{emulated.bucket}/{project().slug}/executions/{monitored}/CheckCapture/model_quality"
+    answered = json.loads(emulated.read_s3(f"{checked}/statistics.json"))
+    assert answered["dataset"]["item_count"] == len(rows)
+    violations = json.loads(emulated.read_s3(f"{checked}/constraint_violations.json"))["violations"]
+    assert [v["metric_name"] for v in violations] == [config.gate.metric], violations
     assert "note: drift: the retraining rule starts the build pipeline, here" in err
     retrained = [p for p in emulated.model_packages() if p not in before]
     assert len(retrained) == 1, out + err
     runs = {e.id: e for e in experiments_report.load_local()}
     newest = runs[re.findall(r"local execution (\w+)", out)[-1]]
-    monitored = re.findall(r"local execution (\w+)", out)[0]
     assert newest.provenance["label"] == f"drift found by prod-monitor run {monitored}"
 
 

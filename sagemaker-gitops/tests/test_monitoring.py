@@ -1,8 +1,8 @@
 """Each stage's monitoring schedule (deploy/monitor.yml, from the monitoring block of
 deploy/<stage>.yml): deployed with the endpoint (moto records the stack and its parameters but skips
-the AWS::Scheduler::Schedule it holds), sending the stage's capture and the data baseline of the
-version it serves, so that it moves with the model. The monitoring pipeline's run on an endpoint's
-capture is test_local.py's."""
+the AWS::Scheduler::Schedule it holds), sending the stage's capture, where its labels arrive and
+the baselines of the version it serves, so that they move with the model. The monitoring
+pipeline's run on an endpoint's capture is test_local.py's."""
 
 import pytest
 import yaml
@@ -52,6 +52,8 @@ def test_the_monitor_follows_the_stage_file_and_moves_with_the_version_it_serves
         f"s3://{bucket}/{project().slug}/data-capture/staging/{project().slug}-staging/main"
     )
     assert sent["DataBaselineUrl"] == contract.data_baseline(models.described(first))
+    assert sent["ModelBaselineUrl"] == contract.model_baseline(models.described(first))
+    assert sent["GroundTruthUrl"] == f"s3://{bucket}/{project().slug}/ground-truth/staging"
     assert (sent["LookbackHours"], sent["ScheduleExpression"], sent["ScheduleState"]) == (
         "6",
         "rate(6 hours)",
@@ -78,7 +80,7 @@ def test_the_monitor_follows_the_stage_file_and_moves_with_the_version_it_serves
 def test_a_version_without_a_baseline_is_not_monitored_and_nothing_is_deployed(repo, registry, git):
     monitor_staging(repo, git, registry(data_baseline=None))
     with pytest.raises(
-        MlopsError, match=r"^deploy/staging.yml monitors its endpoint, but .* has no data-quality"
+        MlopsError, match=r"^deploy/staging.yml monitors its endpoint, but .* has no quality baselines"
     ):
         deploy.deploy("staging", repo=repo)
     assert stacks.describe_stack(deploy.stack_name("staging")) is None

@@ -27,7 +27,7 @@ TRAIN = "Train"  # in a project that trains once; in one that tunes:
 TUNE = "Tune"
 # The monitoring pipeline's step a run ends at when it found drift and its stage retrains on drift:
 # build/retraining.yml's rule starts the build pipeline on its status change (the emulator: mlops).
-DRIFT_RETRAINS = "DataDriftedRetrain"
+DRIFT_RETRAINS = "DriftedRetrain"
 
 # A registered version's metadata.
 GIT_COMMIT = "git_commit"  # the commit the version was built from, "-dirty" when uncommitted
@@ -63,6 +63,16 @@ def model_metrics(evaluation: object) -> dict[str, float]:
 def data_baseline(package: dict) -> str:
     """The folder of a described model package's data-quality baseline (its statistics.json and
     constraints.json, registered as ModelMetrics.ModelDataQuality); "" for a version without one."""
-    constraints = package.get("ModelMetrics", {}).get("ModelDataQuality", {}).get("Constraints", {})
+    return _baseline_folder(package, "ModelDataQuality")
+
+
+def model_baseline(package: dict) -> str:
+    """The folder of a described model package's model-quality baseline (Evaluate's evaluation.json
+    and constraints.json, registered as ModelMetrics.ModelQuality); "" for a version without one."""
+    return _baseline_folder(package, "ModelQuality")
+
+
+def _baseline_folder(package: dict, kind: str) -> str:
+    constraints = package.get("ModelMetrics", {}).get(kind, {}).get("Constraints", {})
     uri = constraints.get("S3Uri", "")
     return uri.rsplit("/", 1)[0] + "/" if uri else ""

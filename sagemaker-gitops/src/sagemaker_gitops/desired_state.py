@@ -69,12 +69,18 @@ class BatchScoring(StrictModel):
 
 
 class Monitoring(StrictModel):
-    """The endpoint's captured requests checked against the served version's data-quality baseline
-    (build/monitor_pipeline.py), on a schedule."""
+    """The endpoint's captured requests checked against the served version's data-quality baseline,
+    and its answers that have a label against the model-quality one (build/monitor_pipeline.py), on
+    a schedule."""
 
     lookback_hours: int = Field(ge=1, le=168)  # each run checks the requests of the hours before it
     instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
     schedule: Schedule
+    # Where the team's labels for captured requests arrive, in SageMaker's ground-truth layout
+    # (<url>/yyyy/mm/dd/hh/*.jsonl). Empty: s3://<artifact bucket>/<project>/ground-truth/<stage>.
+    ground_truth: str = Field(default="", pattern=S3_URL)
+    # Fewer answers with a label in a run's hours: the model's metric is not judged on them.
+    min_labelled_rows: int = Field(default=100, ge=1)
     # A run that finds drift starts the build pipeline (build/retraining.yml's rule, with the
     # retraining block's parameters).
     retrain_on_drift: bool = False

@@ -258,13 +258,16 @@ def _violation(name: str, check: str, description: str) -> dict:
     return {"feature_name": name, "constraint_check_type": check, "description": description}
 
 
-def read_baseline(folder: str, fetch: Callable[[str, Path], Path]) -> dict[str, dict]:
-    """The statistics.json and constraints.json of a baseline folder at an s3:// or file:// URL,
-    each saved with `fetch(url, path)` (write_once.fetch: this module itself reads no bucket)."""
+def read_baseline(
+    folder: str, fetch: Callable[[str, Path], Path], names: tuple[str, ...] = ("statistics", "constraints")
+) -> dict[str, dict]:
+    """The statistics.json and constraints.json (or the other `names`) of a baseline folder at an
+    s3:// or file:// URL, each saved with `fetch(url, path)` (write_once.fetch: this module itself
+    reads no bucket)."""
     with tempfile.TemporaryDirectory() as scratch:
         return {
             name: json.loads(fetch(f"{folder.rstrip('/')}/{name}.json", Path(scratch) / name).read_text())
-            for name in ("statistics", "constraints")
+            for name in names
         }
 
 

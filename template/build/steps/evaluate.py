@@ -7,6 +7,7 @@ Runs as a SageMaker Processing job (sklearn image) and on a laptop. Container la
               {base}/test/labels.json        classification: the classes in code order
   inference   {base}/inference/inference.py  the serving code (beside this file locally)
   features    {base}/features/features.py    (beside this file locally)
+  model_quality {base}/model_quality/model_quality.py (beside this file locally)
   write_once  {base}/write_once/write_once.py (beside this file locally)
   output      {base}/evaluation/evaluation.json
               {base}/evaluation/constraints.json  the gate, as Model Monitor's model-quality constraints
@@ -21,12 +22,13 @@ the copy a version is registered with: <under>/<sha256>/model.tar.gz, written on
 training job's own output stays writable); else the file it scored (a file:// URL). Every model
 scored is kept, whether or not it passes: whether a version is registered is the ConditionStep's
 decision alone.
-The metrics use SageMaker's model-quality layout ({"<problem>_metrics": {name: {"value": x}}})
-so the Model Registry shows them. The "gate" block holds what the gate requires (the strictest of
-the threshold; with --beat-baseline-by, a share of the way from the naive answer on the same test
-rows to a perfect score; with --champion-model-url, the score of the model prod serves, on the
-same rows, by its own serving code) and its verdict, for people and reports; the pipeline's
-ConditionStep compares the metric with `gate.required` itself, and that decides.
+The metrics (model_quality.py's, which training logs and the monitor checks too) use SageMaker's
+model-quality layout ({"<problem>_metrics": {name: {"value": x}}}) so the Model Registry shows
+them. The "gate" block holds what the gate requires (the strictest of the threshold; with
+--beat-baseline-by, a share of the way from the naive answer on the same test rows to a perfect
+score; with --champion-model-url, the score of the model prod serves, on the same rows, by its
+own serving code) and its verdict, for people and reports; the pipeline's ConditionStep compares
+the metric with `gate.required` itself, and that decides.
 """
 
 import argparse
@@ -42,14 +44,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from sklearn import metrics
 
 # MLOPS_PROCESSING_DIR: where `mlops local run` puts the container's /opt/ml/processing.
 BASE_DIR = os.environ.get("MLOPS_PROCESSING_DIR", "/opt/ml/processing")
-# write_once.py and features.py: the job's inputs of those names (beside this file when a test
-# imports it).
-sys.path[:0] = [str(Path(__file__).resolve().parent), f"{BASE_DIR}/write_once", f"{BASE_DIR}/features"]
+# write_once.py, features.py and model_quality.py: the job's inputs of those names (beside this
+# file when a test imports it).
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    *(f"{BASE_DIR}/{name}" for name in ("write_once", "features", "model_quality")),
+]
 import features  # noqa: E402
+from model_quality import compute_metrics, quality_constraints  # noqa: E402
 from write_once import fetch, put_once, sha256_of  # noqa: E402
 
 
@@ -80,32 +85,6 @@ def load_inference_module(base: Path):
     import inference
 
     return inference
-
-
-def compute_metrics(problem_type: str, labels: np.ndarray, predictions: np.ndarray) -> dict:
-    if problem_type == "regression":
-        return {
-            "rmse": float(np.sqrt(metrics.mean_squared_error(labels, predictions))),
-            "mae": float(metrics.mean_absolute_error(labels, predictions)),
-            "r2": float(metrics.r2_score(labels, predictions)),
-        }
-    if problem_type == "binary_classification":
-        return {
-            "auc": float(metrics.roc_auc_score(labels, predictions)),
-            "accuracy": float(metrics.accuracy_score(labels, predictions >= 0.5)),
-            # zero_division: a model (or the naive answer) that never predicts the class scores 0.
-            "f1": float(metrics.f1_score(labels, predictions >= 0.5, zero_division=0)),
-        }
-    if predictions.ndim != 2:
-        raise SystemExit(
-            "evaluate: the model answers one value per row, not one probability per class: a"
-            " multiclass model must be trained with every class (and, in XGBoost, multi:softprob)"
-        )
-    predicted_classes = np.argmax(predictions, axis=1)
-    return {
-        "accuracy": float(metrics.accuracy_score(labels, predicted_classes)),
-        "f1_macro": float(metrics.f1_score(labels, predicted_classes, average="macro", zero_division=0)),
-    }
 
 
 def shown(value: float) -> str:
@@ -239,15 +218,6 @@ def read_test(test_dir: Path) -> tuple[np.ndarray, list[list[str]]]:
         with path.open(newline="") as file:
             rows += [row for row in csv.reader(file) if row]
     return np.array([float(row[0]) for row in rows]), [row[1:] for row in rows]
-
-
-def quality_constraints(problem_type: str, metric: str, direction: str, required: float) -> dict:
-    """The gate as model-quality constraints, in Model Monitor's format (registered with the
-    version beside evaluation.json, its statistics): the metric is violated on the wrong side of
-    what this version was required to reach."""
-    operator = "GreaterThanThreshold" if direction == "<=" else "LessThanThreshold"
-    rule = {metric: {"threshold": required, "comparison_operator": operator}}
-    return {"version": 0.0, f"{problem_type}_constraints": rule}
 
 
 def main(argv=None) -> dict:

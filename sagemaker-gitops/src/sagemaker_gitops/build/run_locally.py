@@ -51,4 +51,15 @@ def run_project(
             use_cache,
             interpreters,
         )
+        if any(result.workspace.rglob("statistics.json")):
+            progress.note(ANALYZER)
         return replace(result, definition_reused=prepared.reused)
+
+
+# Said once a run computed a baseline or checked one (Preprocess, the monitor): the files are in
+# Model Monitor's formats, the numbers are not its analyzer's.
+ANALYZER = (
+    "statistics.json and constraints.json were computed by build/steps/data_quality.py (pandas, exact),"
+    " here as in AWS, not by Model Monitor's Deequ analyzer: the template's docs/quality.md says what"
+    " differs"
+)

@@ -7,7 +7,8 @@ samples (InitialSamplingPercentage) becomes a JSON line under
 holding what CaptureOptions asks for (the request, the answer, or both), each with its content
 type and encoding: CSV or JSON as text when CaptureContentTypeHeader lists its content type,
 anything else base64 (the service base64-encodes everything when the config names no header); and
-the event's id and time. SageMaker buffers a few
+the event's id and time, and the InferenceId the caller gave (what a team's labels name the
+request by: Model Monitor joins ground truth on it, else on the eventId). SageMaker buffers a few
 minutes of invocations into one file; here each invocation is a file of its own, which a reader
 of the prefix, line by line, cannot tell apart.
 """
@@ -33,7 +34,9 @@ def sampled(config: dict) -> bool:
     return random.uniform(0, 100) < config.get("InitialSamplingPercentage", 100)
 
 
-def record(config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], now: datetime) -> dict:
+def record(
+    config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], now: datetime, inference_id: str = ""
+) -> dict:
     """The capture record of one invocation: request and answer as (body, content type)."""
     bodies = {"Input": request, "Output": answer}
     data = {}
@@ -49,7 +52,8 @@ def record(config: dict, request: tuple[bytes, str], answer: tuple[bytes, str], 
             "encoding": encoding,
         }
     inference_time = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    metadata = {"eventId": str(uuid.uuid4()), "inferenceTime": inference_time}
+    metadata = {"eventId": str(uuid.uuid4()), **({"inferenceId": inference_id} if inference_id else {})}
+    metadata["inferenceTime"] = inference_time
     return {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
 
 
@@ -72,12 +76,14 @@ def key_of(config: dict, endpoint: str, variant: str, now: datetime) -> tuple[st
     return bucket, "/".join(part for part in (prefix, endpoint, variant, hour, name) if part)
 
 
-def capture(config: dict | None, endpoint: str, variant: str, request, answer, s3: Callable) -> None:
+def capture(
+    config: dict | None, endpoint: str, variant: str, request, answer, s3: Callable, inference_id: str = ""
+) -> None:
     """Write the invocation's capture record when the endpoint captures (`config`, from enabled())
     and samples it; s3() makes the client, only then."""
     if config is None or not sampled(config):
         return
     now = datetime.now(UTC)
     bucket, key = key_of(config, endpoint, variant, now)
-    line = json.dumps(record(config, request, answer, now)) + "\n"
+    line = json.dumps(record(config, request, answer, now, inference_id)) + "\n"
     s3().put_object(Bucket=bucket, Key=key, Body=line.encode(), ContentType="application/jsonl")

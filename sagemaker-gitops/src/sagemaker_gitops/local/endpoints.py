@@ -91,7 +91,7 @@ class LocalEndpoints:
         """(status, body, content type, variant) of the endpoint's container answering the request."""
         container = describe(region, endpoint)
         served = self.serving(region, endpoint, container)
-        request = {name: value for name, value in headers.items() if value}
+        request = {name: value for name, value in headers.items() if value and name != INFERENCE_ID}
         connection = http.client.HTTPConnection(served.url, timeout=60)
         try:
             connection.request("POST", "/invocations", body=body, headers=request)
@@ -112,6 +112,7 @@ class LocalEndpoints:
                 (body, request.get("Content-Type", "")),
                 (answer, content_type),
                 lambda: _client("s3", region),
+                headers.get(INFERENCE_ID, ""),
             )
         return response.status, answer, content_type, container.variant
 
@@ -337,6 +338,8 @@ def model_error(status: int, message: str, log: Path) -> RuntimeFault:
 
 
 # The region is the one the caller signed for: Credential=KEY/DATE/REGION/SERVICE/aws4_request.
+# InvokeEndpoint's InferenceId (botocore's model: this header), recorded in the capture.
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 
 
@@ -365,7 +368,7 @@ class RuntimeHandler(BaseHTTPRequestHandler):
             if not matched:
                 raise validation_error(f"the local SageMaker Runtime serves InvokeEndpoint, not {self.path}")
             region = signed.group(1) if signed else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-            headers = {name: self.headers.get(name, "") for name in ("Content-Type", "Accept")}
+            headers = {name: self.headers.get(name, "") for name in ("Content-Type", "Accept", INFERENCE_ID)}
             status, answer, content_type, variant = self.endpoints.invoke(
                 region, matched.group(1), body, headers
             )

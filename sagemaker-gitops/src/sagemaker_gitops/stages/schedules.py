@@ -97,7 +97,7 @@ NAMES = (*STAGE_SCHEDULES, *BUILD_SCHEDULES)
 
 def drift_retrains(failed_step: str) -> bool:
     """Whether a monitoring run that failed at this step starts retraining: build/retraining.yml's
-    rule listens for its step DataDriftedRetrain (contract.DRIFT_RETRAINS)."""
+    rule listens for its step DriftedRetrain (contract.DRIFT_RETRAINS)."""
     return failed_step == DRIFT_RETRAINS
 
 

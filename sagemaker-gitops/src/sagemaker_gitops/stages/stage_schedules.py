@@ -6,7 +6,8 @@ STAGE` once the endpoint passed its smoke test (and deleted once its block is go
                  build/batch_pipeline.py scores files with the stage's model
     monitoring   deploy/monitor.yml as <project>-<stage>-monitor, from its `monitoring` block:
                  build/monitor_pipeline.py checks the endpoint's captured requests against the
-                 served version's data-quality baseline
+                 served version's data-quality baseline (and, given labels, its answers against
+                 the model-quality one)
 """
 
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aws import AwsTarget
-from ..contract import data_baseline
+from ..contract import data_baseline, model_baseline
 from ..desired_state import StageState
 from ..errors import MlopsError
 from ..project import project
@@ -92,18 +93,22 @@ def _batch(stage: str, state: StageState, target: AwsTarget, package: dict) -> d
 
 
 def _monitoring(stage: str, state: StageState, target: AwsTarget, package: dict) -> dict[str, str]:
-    baseline = data_baseline(package)
-    if not baseline:
+    data_quality, model_quality = data_baseline(package), model_baseline(package)
+    if not (data_quality and model_quality):
         raise MlopsError(
-            f"deploy/{stage}.yml monitors its endpoint, but {state.model_package_arn} has no data-quality"
-            " baseline to compare with (a version registered before baselines were): promote a newer one"
+            f"deploy/{stage}.yml monitors its endpoint, but {state.model_package_arn} has no quality"
+            " baselines to compare with (a version registered before baselines were): promote a newer one"
         )
     destination = endpoint_parameters(stage, state, target, "")["DataCaptureDestination"].rstrip("/")
     endpoint = f"{project().slug}-{stage}"  # deploy/endpoint.yml's EndpointName
     monitoring = state.monitoring
+    labels = monitoring.ground_truth or f"s3://{target.bucket}/{project().slug}/ground-truth/{stage}"
     return {
         "CaptureUrl": f"{destination}/{endpoint}/{VARIANT}",
-        "DataBaselineUrl": baseline,
+        "DataBaselineUrl": data_quality,
+        "GroundTruthUrl": labels.rstrip("/"),
+        "ModelBaselineUrl": model_quality,
+        "MinLabelledRows": str(monitoring.min_labelled_rows),
         "LookbackHours": str(monitoring.lookback_hours),
         "RetrainOnDrift": str(monitoring.retrain_on_drift).lower(),
         "ProcessingInstanceType": monitoring.instance_type,

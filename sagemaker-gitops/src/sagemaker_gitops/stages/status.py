@@ -68,9 +68,9 @@ def compare_with_git(stage: str, state: StageState, package: dict, repo: Path) -
     return StageStatus(stage, state.model_package_arn, deployed.get("ModelPackageArn"), found, ahead_on)
 
 
-# What `mlops promote` changes in staging's stacks: the model (and the baseline that comes with
+# What `mlops promote` changes in staging's stacks: the model (and the baselines that come with
 # it), and the commit that names it.
-PROMOTION_KEYS = {"ModelPackageArn", "DataBaselineUrl", "GitCommit"}
+PROMOTION_KEYS = {"ModelPackageArn", "DataBaselineUrl", "ModelBaselineUrl", "GitCommit"}
 
 
 def drift_of(desired: DesiredStack, stack: dict | None) -> tuple[list[str], bool]:
