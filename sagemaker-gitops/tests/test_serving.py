@@ -61,7 +61,8 @@ def test_an_endpoint_that_captures_writes_each_request_and_answer_where_and_as_s
 ):
     """deploy/<stage>.yml's data_capture: every invocation sampled is a JSON line under
     <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/, SageMaker's capture record (the request and
-    the answer with their content types and encodings, the event's id and time)."""
+    the answer with their content types and encodings, the event's id and time, and the
+    InferenceId its caller gave, which labels name the request by)."""
     stage_file = repo / "deploy" / "staging.yml"
     stage = yaml.safe_load(stage_file.read_text())
     stage.pop("serverless", None)
@@ -72,7 +73,7 @@ def test_an_endpoint_that_captures_writes_each_request_and_answer_where_and_as_s
     git("commit", "--quiet", "--all", "-m", "staging serves, capturing")
     done = deploy.deploy("staging", repo=repo)  # its smoke test is the first invocation
     rows = "\n".join(smoke.test_rows().splitlines()[:2]) + "\n"
-    answer = smoke.invoke(done.endpoint, rows)
+    answer = smoke.invoke(done.endpoint, rows, "order-1")
 
     target = aws.resolve_target()
     s3 = boto3.client("s3", region_name=target.region)
@@ -91,7 +92,9 @@ def test_an_endpoint_that_captures_writes_each_request_and_answer_where_and_as_s
     }
     output = sent["captureData"]["endpointOutput"]
     assert (output["mode"], output["data"], output["encoding"]) == ("OUTPUT", answer, "CSV")
-    assert sent["eventVersion"] == "0"
+    assert sent["eventVersion"] == "0" and sent["eventMetadata"]["inferenceId"] == "order-1"
+    smoke_test = next(r for r in records if r is not sent)
+    assert "inferenceId" not in smoke_test["eventMetadata"], "sent without one"
     assert re.fullmatch(
         r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", sent["eventMetadata"]["inferenceTime"]
     )
@@ -234,7 +237,12 @@ def test_mlops_invoke_prints_the_endpoints_answer(mlops, repo, registry, record,
     assert code == 0, err
     assert smoke.answered_rows(out, 3).shape[0] == 3  # the endpoint's own CSV, as it answered
     (tmp_path / "rows.csv").write_text(rows)
-    assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"))[1] == out
+    assert mlops("invoke", "staging", "--file", str(tmp_path / "rows.csv"), "--inference-id", "o-1")[1] == out
+    code, _, err = mlops("invoke", "staging", "--body", rows, "--inference-id", "x" * 65)
+    (line,) = err.strip().splitlines()
+    assert code == 1 and re.fullmatch(
+        r"error: not sent to \S+: InferenceId: 65 characters, at most 64 allowed", line
+    ), err
 
 
 def test_a_text_feature_is_sent_raw_and_read_through_the_models_features_json(

@@ -54,6 +54,13 @@ def invoke_stage(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="A CSV file of such rows (features only, no header)."),
     ] = None,
+    inference_id: Annotated[
+        str,
+        typer.Option(
+            help="An id for this request (InvokeEndpoint's InferenceId, 1-64 characters): the data"
+            " capture records it, and the labels you write for the request name it (monitoring)."
+        ),
+    ] = "",
 ) -> None:
     """Send CSV rows to the stage's endpoint and print its answer, one prediction per row. A row is
     the feature columns of data/sample.csv (every column but the target), in their order, without a
@@ -64,7 +71,7 @@ def invoke_stage(
     if (body is None) == (file is None):
         raise MlopsError("give the rows to send with --body or --file (one of them)")
     rows = body if body is not None else file.read_text()
-    out.print(deploy.invoke(stage.value, rows), end="", markup=False, highlight=False)
+    out.print(deploy.invoke(stage.value, rows, inference_id), end="", markup=False, highlight=False)
     # On stderr, so stdout stays the endpoint's CSV for a pipe.
     if meaning := deploy.answer_meaning(stage.value):
         err.print(f"({meaning})", markup=False, highlight=False)

@@ -174,9 +174,10 @@ def endpoint_of(stage: str) -> str:
     return outputs_of(stack)["EndpointName"]
 
 
-def invoke(stage: str, rows: str) -> str:
+def invoke(stage: str, rows: str, inference_id: str = "") -> str:
     """What the stage's endpoint answers for CSV rows (no header), once they are rows the model
-    it serves can read (its features.json, as build/steps/features.py reads a request)."""
+    it serves can read (its features.json, as build/steps/features.py reads a request); sent with
+    `inference_id` when given (smoke.invoke)."""
     if not rows.strip():
         raise MlopsError("nothing to send: give CSV rows, features only, no header")
     rule = models.features(served_package(stage))
@@ -185,7 +186,7 @@ def invoke(stage: str, rows: str) -> str:
             load_step("features").encode(rule, [row for row in csv.reader(io.StringIO(rows)) if row])
         except ValueError as error:
             raise MlopsError(f"not sent to {stage}: {error}") from None
-    return smoke.invoke(endpoint_of(stage), rows if rows.endswith("\n") else rows + "\n")
+    return smoke.invoke(endpoint_of(stage), rows if rows.endswith("\n") else rows + "\n", inference_id)
 
 
 def served_package(stage: str) -> dict:

@@ -68,13 +68,23 @@ def local_predictions(artifact: bytes, body: str) -> str:
     return answer
 
 
-def invoke(endpoint: str, body: str) -> str:
-    """The endpoint's answer to CSV rows; an error it answers (the model's, or a container that
-    never became healthy) is one line naming the endpoint."""
+def invoke(endpoint: str, body: str, inference_id: str = "") -> str:
+    """The endpoint's answer to CSV rows, sent with `inference_id` when given (InvokeEndpoint's
+    InferenceId: the data capture records it, and labels name the request by it); an error it
+    answers (the model's, or a container that never became healthy) is one line naming the
+    endpoint."""
+    request = {"EndpointName": endpoint, "ContentType": "text/csv", "Accept": "text/csv"}
+    request["Body"] = body.encode()
+    if inference_id:
+        request["InferenceId"] = inference_id
+        # The service's rule (1-64 printable characters), from botocore's model: botocore itself
+        # checks only the minimum, and the emulator's runtime none.
+        from ..definition.api_requests import check
+
+        if found := check("InvokeEndpoint", request, service="sagemaker-runtime"):
+            raise MlopsError(f"not sent to {endpoint}: {found[0]}")
     try:
-        response = aws.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
-        )
+        response = aws.client("sagemaker-runtime").invoke_endpoint(**request)
     except ClientError as error:
         if error.response["Error"]["Code"] not in SERVING_ERRORS:
             raise  # AccessDenied and the like: the CLI says what AWS said
