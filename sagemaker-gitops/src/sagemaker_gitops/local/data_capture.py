@@ -52,7 +52,9 @@ def record(
             "encoding": encoding,
         }
     inference_time = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    metadata = {"eventId": str(uuid.uuid4()), **({"inferenceId": inference_id} if inference_id else {})}
+    metadata = {"eventId": str(uuid.uuid4())}
+    if inference_id:  # only when the caller gave one, as in SageMaker's records
+        metadata["inferenceId"] = inference_id
     metadata["inferenceTime"] = inference_time
     return {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
 
