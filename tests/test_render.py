@@ -102,17 +102,18 @@ def test_copy_left_a_lock_and_a_first_snapshot(project):
 # project whose CloudFormation and workflows are byte for byte those of one this worker linted
 # already (they differ by the batch, monitoring, notebook and tuning answers, not by the problem
 # type or framework) runs the rest of `make lint` only.
-SLOW_LINT_INPUTS = re.compile(
-    r"(deploy/(endpoint|batch|monitor)|build/(retraining|notebook_schedule)|infra/bootstrap)\.yml|\.github/.+"
-)
 _slow_linted: set[str] = set()
 
 
 def slow_lint_inputs(project) -> str:
-    """A digest of the project's CloudFormation templates (what its Makefile's cfn-lint line names)
-    and workflows."""
+    """A digest of the files the project's Makefile gives cfn-lint (read from its `$(CFN_LINT)`
+    line, so a template added there is counted) and of its workflows."""
+    recipe = next(
+        (line for line in (project / "Makefile").read_text().splitlines() if "$(CFN_LINT) " in line), ""
+    )
+    templates = set(re.findall(r"[\w/-]+\.yml", recipe))
     digest = hashlib.sha256()
-    for name in sorted(n for n in files_of(project) if SLOW_LINT_INPUTS.fullmatch(n)):
+    for name in sorted(n for n in files_of(project) if n in templates or n.startswith(".github/")):
         digest.update(name.encode() + b"\0" + (project / name).read_bytes())
     return digest.hexdigest()
 
