@@ -47,6 +47,14 @@ MONITORING = (
             INSTANCES + CAPTURE_ON + MONITORING.replace("}}", "}, retrain_on_drift: sometimes}") % 24,
             "monitoring.retrain_on_drift: Input should be a valid boolean",
         ),
+        (
+            INSTANCES + CAPTURE_ON + MONITORING.replace("}}", "}, ground_truth: labels/prod}") % 24,
+            "monitoring.ground_truth: String should match",
+        ),
+        (
+            INSTANCES + CAPTURE_ON + MONITORING.replace("}}", "}, min_labelled_rows: 0}") % 24,
+            "monitoring.min_labelled_rows: Input should be greater than or equal to 1",
+        ),
         ("instance_type: [\n", "not valid YAML"),
         (INSTANCES.replace("ml.m5.large", "m5.large"), "instance_type: String should match"),
     ],
